@@ -1,0 +1,10 @@
+//! The replay engine: parse tdb trace files, work out which operation of one trace must
+//! wait for which operation of another, and replay them concurrently against any
+//! [`backend::Backend`], checking every result.
+//!
+//! Layers, bottom up: [`trace`] (files to typed ops), [`analysis`] (ops to groups, key
+//! histories, pre-existing records and dependencies), [`replay`] (workers, waiting,
+//! deadlock back-off, timing). Nothing here knows which tdb it drives.
+
+pub mod backend;
+pub mod trace;
