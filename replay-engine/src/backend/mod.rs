@@ -10,9 +10,6 @@
 //! line and commits it hundreds of lines later, possibly from inside a traverse callback,
 //! so the state lives in the database handle, exactly as in C.
 
-#[cfg(feature = "c")]
-pub mod c;
-
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::Path;
