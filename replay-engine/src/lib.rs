@@ -6,5 +6,7 @@
 //! histories, pre-existing records and dependencies), [`replay`] (workers, waiting,
 //! deadlock back-off, timing). Nothing here knows which tdb it drives.
 
+pub mod analysis;
 pub mod backend;
+pub mod replay;
 pub mod trace;

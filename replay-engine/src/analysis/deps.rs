@@ -1,0 +1,260 @@
+//! Dependencies between traces: "op `op` of trace `file` may not start before op
+//! `target` of trace `target_file` has finished".
+//!
+//! Built from each key's chosen order (depend on the last change, or on the readers of
+//! the previous value), adjusted for groups (a dependency on a transaction is one on its
+//! end; a traverse that waits for a transaction waits before it starts), completed by an
+//! order between conflicting traverses, then pruned of everything the traces' own order
+//! already implies.
+
+use super::groups::{Groups, NONE};
+use super::keys::User;
+use crate::trace::{OpKind, Trace};
+
+/// One dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dep {
+    /// The waiting trace.
+    pub file: u32,
+    /// The op that waits.
+    pub op: u32,
+    /// The trace waited for.
+    pub target_file: u32,
+    /// The op that must have finished.
+    pub target: u32,
+}
+
+/// What the adjustment rules need to know about the traces.
+pub struct Context<'a> {
+    pub traces: &'a [Trace],
+    pub groups: &'a [Groups],
+}
+
+impl Context<'_> {
+    fn seqnum(&self, file: u32, op: u32) -> u32 {
+        self.traces[file as usize].ops[op as usize].seqnum
+    }
+
+    /// Whether `op` starts a transaction or a traverse (which take the transaction lock).
+    fn takes_transaction_lock(&self, file: u32, op: u32) -> bool {
+        matches!(
+            self.traces[file as usize].ops[op as usize].kind,
+            OpKind::TransactionStart | OpKind::TraverseStart { .. }
+        )
+    }
+
+    fn outer_traverse(&self, file: u32, op: u32) -> Option<u32> {
+        self.groups[file as usize].outer_traverse(op)
+    }
+
+    /// Add `waiter` → `target` to `deps` after applying the group rules; dependencies
+    /// within one trace are dropped (the trace's own order implies them).
+    pub fn add(&self, deps: &mut Vec<Dep>, waiter: (u32, u32), target: (u32, u32)) {
+        let (file, mut op) = waiter;
+        let (target_file, mut target) = target;
+        if file == target_file {
+            return;
+        }
+        let waiter_traverse = self.outer_traverse(file, op);
+        let target_traverse = self.outer_traverse(target_file, target);
+        let conflicting = (target_traverse.is_some() && self.takes_transaction_lock(file, op))
+            || (waiter_traverse.is_some() && self.takes_transaction_lock(target_file, target));
+        if conflicting {
+            // A traverse and a transaction (or two traverses) exclude each other: wait for
+            // the whole of the other, and do the waiting before starting.
+            if let Some(start) = target_traverse {
+                target = self.groups[target_file as usize].end_of(start);
+            }
+            if let Some(start) = waiter_traverse {
+                op = start;
+            }
+        } else if let Some(start) = waiter_traverse {
+            // The target happened before this traverse began: waiting inside the traverse
+            // could block a transaction the target's trace must get through first.
+            if self.seqnum(file, start) > self.seqnum(target_file, target) {
+                op = start;
+            }
+        }
+        // Depending on an atomic region means depending on its end; waiting inside one
+        // means waiting before it starts.
+        let target_groups = &self.groups[target_file as usize];
+        let region = target_groups.atomic[target as usize];
+        if region != NONE {
+            target = target_groups.end_of(region);
+        }
+        let region = self.groups[file as usize].atomic[op as usize];
+        if region != NONE {
+            op = region;
+        }
+        deps.push(Dep {
+            file,
+            op,
+            target_file,
+            target,
+        });
+    }
+}
+
+/// Dependencies for one key from its chosen order: a user that changes the record waits
+/// for the previous change and for every trace's last reader since; a reader waits for
+/// the previous change.
+pub fn from_order(ctx: &Context<'_>, users: &[User], order: &[usize], deps: &mut Vec<Dep>) {
+    let traces = ctx.traces.len();
+    let mut previous_change: Option<&User> = None;
+    let mut readers_since: Vec<Option<&User>> = vec![None; traces];
+    for &index in order {
+        let user = &users[index];
+        let at = (user.file, user.rep);
+        if let Some(previous) = previous_change {
+            ctx.add(deps, at, (previous.file, previous.rep));
+        }
+        if user.changes() {
+            for reader in readers_since.iter_mut() {
+                if let Some(reader) = reader.take() {
+                    ctx.add(deps, at, (reader.file, reader.rep));
+                }
+            }
+            previous_change = Some(user);
+        } else {
+            readers_since[user.file as usize] = Some(user);
+        }
+    }
+}
+
+/// Order conflicting traverses by seqnum (write traverses exclude each other and
+/// transactions); pairs of read traverses, and traverses inside transactions, are left
+/// alone.
+pub fn traverse_order(ctx: &Context<'_>, deps: &mut Vec<Dep>) {
+    struct Walk {
+        file: u32,
+        start: u32,
+        end: u32,
+        read: bool,
+        key: (u32, u32),
+    }
+    let mut walks = Vec::new();
+    for (file, (trace, groups)) in ctx.traces.iter().zip(ctx.groups).enumerate() {
+        let mut open_until: Option<u32> = None;
+        for (index, op) in trace.ops.iter().enumerate() {
+            let index = index as u32;
+            if open_until.is_some_and(|end| index <= end) {
+                continue;
+            }
+            open_until = None;
+            let OpKind::TraverseStart { kind } = op.kind else {
+                continue;
+            };
+            let end = groups.end_of(index);
+            open_until = Some(end);
+            if groups.atomic[index as usize] != NONE {
+                continue;
+            }
+            walks.push(Walk {
+                file: file as u32,
+                start: index,
+                end,
+                read: kind == crate::backend::TraverseKind::Read,
+                key: (op.seqnum, trace.ops[end as usize].seqnum),
+            });
+        }
+    }
+    walks.sort_by_key(|walk| (walk.key, walk.file, walk.start));
+    for pair in walks.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        if (before.read && after.read) || before.key == after.key {
+            continue;
+        }
+        ctx.add(deps, (after.file, after.start), (before.file, before.end));
+    }
+}
+
+/// Remove dependencies implied by others: per waiting op keep only the latest target in
+/// each other trace, then drop any whose target an earlier op of the same trace already
+/// waited for (traces run in order).
+pub fn optimise(deps: &mut Vec<Dep>, traces: usize) {
+    deps.sort_unstable_by(|a, b| {
+        (a.file, a.op, a.target_file, b.target).cmp(&(b.file, b.op, b.target_file, a.target))
+    });
+    deps.dedup_by(|later, kept| {
+        (later.file, later.op, later.target_file) == (kept.file, kept.op, kept.target_file)
+    });
+    let mut waited: Vec<Option<u32>> = vec![None; traces];
+    let mut current_file = u32::MAX;
+    deps.retain(|dep| {
+        if dep.file != current_file {
+            current_file = dep.file;
+            waited.iter_mut().for_each(|slot| *slot = None);
+        }
+        let slot = &mut waited[dep.target_file as usize];
+        if slot.is_some_and(|already| already >= dep.target) {
+            return false;
+        }
+        *slot = Some(dep.target);
+        true
+    });
+}
+
+/// A dependency cycle: each entry waits for the next, the last for the first.
+#[derive(Debug)]
+pub struct Cycle(pub Vec<Dep>);
+
+/// Check that the traces can run to completion with these dependencies (sorted by
+/// waiting file and op, as [`optimise`] leaves them), by simulating the run.
+pub fn find_cycle(deps: &[Dep], op_counts: &[usize]) -> Option<Cycle> {
+    let traces = op_counts.len();
+    // Per trace: its deps (a slice of the sorted list) and how far it has got.
+    let mut starts = vec![0usize; traces + 1];
+    for dep in deps {
+        starts[dep.file as usize + 1] += 1;
+    }
+    for file in 0..traces {
+        starts[file + 1] += starts[file];
+    }
+    let mut next_dep = starts[..traces].to_vec();
+    let mut done = vec![0usize; traces]; // ops finished
+    loop {
+        let mut progressed = false;
+        for file in 0..traces {
+            loop {
+                let dep = (next_dep[file] < starts[file + 1]).then(|| deps[next_dep[file]]);
+                match dep {
+                    Some(dep) if dep.op as usize > done[file] => {
+                        done[file] = dep.op as usize;
+                        progressed = true;
+                    }
+                    Some(dep) => {
+                        if done[dep.target_file as usize] > dep.target as usize {
+                            next_dep[file] += 1;
+                            continue;
+                        }
+                        break;
+                    }
+                    None => {
+                        if done[file] < op_counts[file] {
+                            done[file] = op_counts[file];
+                            progressed = true;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let stuck = (0..traces).find(|&file| done[file] < op_counts[file])?;
+    // Follow "waits for" from the stuck trace until a trace repeats.
+    let mut chain: Vec<Dep> = Vec::new();
+    let mut seen = vec![None; traces];
+    let mut file = stuck;
+    loop {
+        if let Some(position) = seen[file] {
+            return Some(Cycle(chain.split_off(position)));
+        }
+        seen[file] = Some(chain.len());
+        let dep = deps[next_dep[file]];
+        chain.push(dep);
+        file = dep.target_file as usize;
+    }
+}

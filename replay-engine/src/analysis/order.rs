@@ -1,0 +1,297 @@
+//! Ordering one key's users: find an interleaving of the traces' users of a key that
+//! explains every recorded result, staying as close as possible to seqnum order.
+//!
+//! The search is a depth-first search over "how far each trace has got" plus the
+//! record's current value, memoising dead ends, so it is polynomial in the number of
+//! users when few traces touch a key (the original was an exponential recursion). It runs
+//! with a growing seqnum *fuzz* (how far a user may run ahead of the earliest pending user
+//! of another trace): 0, 2, 6, 14, 30, 62 as the original did, then without limit.
+//! If no order works from an absent record, the key must have existed before the traces
+//! started: the candidates come from what the first users needed.
+
+use std::collections::HashSet;
+
+use super::keys::{Effect, FxHashMap, Need, User, Val, Values};
+
+/// The fuzz levels tried, in order; `None` is "no limit".
+const FUZZ_LEVELS: [Option<u32>; 7] = [Some(0), Some(2), Some(6), Some(14), Some(30), Some(62), None];
+
+/// Node expansions allowed per search attempt before giving up on it.
+const BUDGET: usize = 200_000;
+
+/// The record's value before the traces start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Initial {
+    /// Not in the database.
+    Absent,
+    /// In the database with these bytes (a pre-existing record).
+    Present(Val),
+}
+
+/// A successful ordering.
+#[derive(Debug)]
+pub struct Ordering {
+    /// Indices into the key's users, in the order they must run.
+    pub order: Vec<usize>,
+    /// The record's value before the traces start.
+    pub initial: Initial,
+    /// The fuzz level that succeeded (`None`: unlimited).
+    pub fuzz: Option<u32>,
+}
+
+/// A record value interned per key: `ABSENT` or the index of a distinct byte string.
+type State = u32;
+const ABSENT: State = u32::MAX;
+
+#[derive(Clone, Copy)]
+enum INeed {
+    Any,
+    Exists,
+    Absent,
+    AbsentOrEmpty,
+    Exactly(u32),
+}
+
+/// The key's users with values interned, split by trace.
+struct Problem<'u> {
+    users: &'u [User],
+    /// Per active trace: the range of `users` it owns.
+    ranges: Vec<(usize, usize)>,
+    needs: Vec<INeed>,
+    effects: Vec<Option<State>>,
+    empty: State,
+}
+
+impl Problem<'_> {
+    fn meets(&self, state: State, need: INeed) -> bool {
+        match need {
+            INeed::Any => true,
+            INeed::Exists => state != ABSENT,
+            INeed::Absent => state == ABSENT,
+            INeed::AbsentOrEmpty => state == ABSENT || state == self.empty,
+            INeed::Exactly(value) => state == value,
+        }
+    }
+}
+
+/// Order the users of one key (users grouped by trace, file order within a trace).
+pub fn order_key(users: &[User], values: &Values<'_>) -> Option<Ordering> {
+    let mut intern: FxHashMap<&[u8], u32> = FxHashMap::default();
+    let mut interned = |val: Val| -> u32 {
+        let next = intern.len() as u32;
+        *intern.entry(values.bytes(val)).or_insert(next)
+    };
+    let needs: Vec<INeed> = users
+        .iter()
+        .map(|user| match user.need {
+            Need::Any => INeed::Any,
+            Need::Exists => INeed::Exists,
+            Need::Absent => INeed::Absent,
+            Need::AbsentOrEmpty => INeed::AbsentOrEmpty,
+            Need::Exactly(val) => INeed::Exactly(interned(val)),
+        })
+        .collect();
+    let effects: Vec<Option<State>> = users
+        .iter()
+        .map(|user| match user.effect {
+            Effect::Unchanged => None,
+            Effect::Delete => Some(ABSENT),
+            Effect::Set(val) => Some(interned(val)),
+        })
+        .collect();
+    let empty = {
+        let next = intern.len() as u32;
+        *intern.entry(&[]).or_insert(next)
+    };
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < users.len() {
+        let file = users[start].file;
+        let end = start + users[start..].iter().take_while(|u| u.file == file).count();
+        ranges.push((start, end));
+        start = end;
+    }
+    let problem = Problem {
+        users,
+        ranges,
+        needs,
+        effects,
+        empty,
+    };
+
+    for initial in initial_candidates(&problem, values) {
+        let state = match initial {
+            Initial::Absent => ABSENT,
+            Initial::Present(val) => *intern_lookup(&intern, values.bytes(val)),
+        };
+        for fuzz in FUZZ_LEVELS {
+            if let Some(order) = search(&problem, state, fuzz) {
+                return Some(Ordering {
+                    order,
+                    initial,
+                    fuzz,
+                });
+            }
+        }
+    }
+    None
+}
+
+fn intern_lookup<'a>(intern: &'a FxHashMap<&[u8], u32>, bytes: &[u8]) -> &'a u32 {
+    intern
+        .get(bytes)
+        .expect("initial candidates are drawn from interned values")
+}
+
+/// Absent first; then what the first user of each trace needed, earliest seqnum first.
+fn initial_candidates(problem: &Problem<'_>, values: &Values<'_>) -> Vec<Initial> {
+    let mut firsts: Vec<&User> = problem
+        .ranges
+        .iter()
+        .filter_map(|&(start, end)| {
+            problem.users[start..end]
+                .iter()
+                .find(|user| user.need != Need::Any)
+        })
+        .collect();
+    firsts.sort_by_key(|user| user.seqnum);
+    // The first value any user reveals, for users that only need "exists".
+    let revealed = problem.users.iter().find_map(|user| match user.need {
+        Need::Exactly(val) => Some(val),
+        _ => None,
+    });
+    let mut candidates = vec![Initial::Absent];
+    for user in firsts {
+        let candidate = match user.need {
+            Need::Exactly(val) => Initial::Present(val),
+            Need::Exists => match revealed {
+                Some(val) => Initial::Present(val),
+                None => Initial::Present(empty_val(problem, values)),
+            },
+            Need::AbsentOrEmpty => Initial::Present(empty_val(problem, values)),
+            Need::Absent | Need::Any => continue,
+        };
+        let duplicate = candidates.iter().any(|known| match (known, &candidate) {
+            (Initial::Present(a), Initial::Present(b)) => values.bytes(*a) == values.bytes(*b),
+            _ => false,
+        });
+        if !duplicate {
+            candidates.push(candidate);
+        }
+    }
+    candidates
+}
+
+/// A value with no bytes (any empty span will do).
+fn empty_val(problem: &Problem<'_>, _values: &Values<'_>) -> Val {
+    Val::Trace {
+        file: problem.users[0].file,
+        span: crate::trace::Span::EMPTY,
+    }
+}
+
+struct Frame {
+    candidates: Vec<usize>,
+    next: usize,
+}
+
+/// Depth-first search for an order from `initial` at one fuzz level.
+fn search(problem: &Problem<'_>, initial: State, fuzz: Option<u32>) -> Option<Vec<usize>> {
+    let traces = problem.ranges.len();
+    let total = problem.users.len();
+    let mut position: Vec<usize> = problem.ranges.iter().map(|&(start, _)| start).collect();
+    let mut state = initial;
+    let mut order: Vec<usize> = Vec::with_capacity(total);
+    // Per step: (trace moved, state before it).
+    let mut undo: Vec<(usize, State)> = Vec::with_capacity(total);
+    let mut frames: Vec<Frame> = Vec::with_capacity(total);
+    let mut dead: HashSet<(Vec<usize>, State), rustc_hash::FxBuildHasher> = HashSet::default();
+    let mut budget = BUDGET;
+
+    frames.push(Frame {
+        candidates: candidates(problem, &position, state, fuzz),
+        next: 0,
+    });
+    loop {
+        if order.len() == total {
+            return Some(order);
+        }
+        let frame = frames.last_mut().expect("the root frame is never popped while searching");
+        if frame.next < frame.candidates.len() {
+            let trace = frame.candidates[frame.next];
+            frame.next += 1;
+            let user = position[trace];
+            undo.push((trace, state));
+            order.push(user);
+            position[trace] += 1;
+            if let Some(effect) = problem.effects[user] {
+                state = effect;
+            }
+            if traces > 1 && dead.contains(&(position.clone(), state)) {
+                step_back(&mut position, &mut state, &mut order, &mut undo);
+                continue;
+            }
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
+            frames.push(Frame {
+                candidates: candidates(problem, &position, state, fuzz),
+                next: 0,
+            });
+        } else {
+            frames.pop();
+            if frames.is_empty() {
+                return None;
+            }
+            if traces > 1 {
+                dead.insert((position.clone(), state));
+            }
+            step_back(&mut position, &mut state, &mut order, &mut undo);
+        }
+    }
+}
+
+fn step_back(
+    position: &mut [usize],
+    state: &mut State,
+    order: &mut Vec<usize>,
+    undo: &mut Vec<(usize, State)>,
+) {
+    let (trace, previous) = undo.pop().expect("a step to undo");
+    position[trace] -= 1;
+    *state = previous;
+    order.pop();
+}
+
+/// The traces whose next user may run now, best first.
+fn candidates(
+    problem: &Problem<'_>,
+    position: &[usize],
+    state: State,
+    fuzz: Option<u32>,
+) -> Vec<usize> {
+    let heads: Vec<(usize, &User)> = position
+        .iter()
+        .enumerate()
+        .filter(|&(trace, &at)| at < problem.ranges[trace].1)
+        .map(|(trace, &at)| (trace, &problem.users[at]))
+        .collect();
+    let mut ready: Vec<(usize, &User)> = heads
+        .iter()
+        .copied()
+        .filter(|&(trace, user)| {
+            let within_fuzz = match fuzz {
+                None => true,
+                Some(fuzz) => heads.iter().all(|&(other, head)| {
+                    other == trace || user.seqnum <= head.seqnum.saturating_add(fuzz)
+                }),
+            };
+            within_fuzz && problem.meets(state, problem.needs[position[trace]])
+        })
+        .collect();
+    // Seqnum order; on a tie a cancelled transaction first (it changes nothing), then
+    // trace order for determinism.
+    ready.sort_by_key(|&(trace, user)| (user.seqnum, !user.cancelled, trace));
+    ready.into_iter().map(|(trace, _)| trace).collect()
+}

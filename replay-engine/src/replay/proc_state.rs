@@ -1,0 +1,33 @@
+//! What the kernel says a worker process is doing: running, or asleep (for a replay
+//! worker inside tdb, that means blocked on a lock).
+
+/// The state letter of `/proc/<pid>/stat` (`R` running, `S` sleeping, `D` disk wait,
+/// ...), or `None` if the process is gone.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything, so look after the
+    // last ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.trim_start().chars().next()
+}
+
+/// Whether the process is asleep in the kernel (not running, not a zombie).
+pub fn is_blocked(pid: i32) -> bool {
+    matches!(process_state(pid), Some('S' | 'D'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_running() {
+        let pid = std::process::id() as i32;
+        assert_eq!(process_state(pid), Some('R'));
+    }
+
+    #[test]
+    fn missing_process_has_no_state() {
+        assert_eq!(process_state(i32::MAX), None);
+    }
+}

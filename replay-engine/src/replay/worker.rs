@@ -1,0 +1,427 @@
+//! Forked workers, one per trace, and the supervisor loop that starts them together,
+//! watches them for deadlocks and failures, and collects what they report.
+
+use std::io::{Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::executor::{ExecError, Executor};
+use super::proc_state::is_blocked;
+use super::shared::{monotonic_ns, Activity, SharedState};
+use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
+use crate::analysis::{Analysis, Dep};
+use crate::backend::Backend;
+use crate::trace::Trace;
+
+/// What one worker reported through its pipe.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerOutcome {
+    /// Ops run.
+    pub ops: u64,
+    /// Tolerated differences.
+    pub tolerated: Vec<String>,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// It could not open the database.
+    pub open_error: Option<String>,
+}
+
+/// At most this many tolerated-difference notes travel back per worker (the pipe's
+/// buffer must hold the whole report, since it is read after the worker exits).
+const MAX_NOTES: usize = 64;
+
+struct Child {
+    pid: i32,
+    index: usize,
+    pipe: std::io::PipeReader,
+    status: Option<i32>,
+}
+
+/// Fork a worker per trace, run them together, and supervise.
+pub(super) fn run_workers<B: Backend>(
+    db_path: &Path,
+    traces: &[Trace],
+    analysis: &Analysis,
+    shared: &SharedState,
+    options: &ReplayOptions<'_>,
+) -> Result<Attempt, ReplayError> {
+    shared.reset();
+    let mut children: Vec<Child> = Vec::with_capacity(traces.len());
+    for (index, trace) in traces.iter().enumerate() {
+        let (reader, writer) = std::io::pipe()
+            .map_err(|error| ReplayError::System(format!("cannot create a pipe: {error}")))?;
+        // SAFETY: the process is single-threaded here (loading threads were scoped and
+        // joined; the CLI starts none), so the child may keep running Rust code. It
+        // leaves only through _exit, never returning into the parent's stack.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            let error = std::io::Error::last_os_error();
+            kill_all(&mut children);
+            return Err(ReplayError::System(format!("cannot fork a worker: {error}")));
+        }
+        if pid == 0 {
+            drop(reader);
+            let code = worker_main::<B>(index, db_path, trace, analysis, shared, writer);
+            // SAFETY: ends the child at once, without running the parent's atexit
+            // handlers or unwinding into the parent's frames.
+            unsafe { libc::_exit(code) }
+        }
+        drop(writer);
+        children.push(Child {
+            pid,
+            index,
+            pipe: reader,
+            status: None,
+        });
+    }
+
+    let result = supervise(traces, analysis, shared, options, &mut children);
+    kill_all(&mut children);
+    let reports: Vec<WorkerOutcome> = children.iter_mut().map(read_report).collect();
+    let supervision = result?;
+
+    if let Some(learned) = supervision.deadlock {
+        return Ok(Attempt::Deadlocked(learned));
+    }
+    if let Some((child, report)) = children
+        .iter()
+        .zip(&reports)
+        .find(|(_, report)| report.open_error.is_some())
+    {
+        return Err(ReplayError::Open {
+            trace: traces[child.index].name.clone(),
+            error: report.open_error.clone().unwrap_or_default(),
+        });
+    }
+    let failures: Vec<String> = reports.iter().filter_map(|r| r.failure.clone()).collect();
+    if !failures.is_empty() {
+        return Err(ReplayError::Mismatch(failures));
+    }
+    if let Some(child) = children.iter().find(|child| child.status != Some(0)) {
+        return Err(ReplayError::System(format!(
+            "the worker for {} {}",
+            traces[child.index].name,
+            describe_status(child.status)
+        )));
+    }
+    let finished = (0..traces.len())
+        .map(|index| shared.slot(index).finished_ns.load(Ordering::SeqCst))
+        .max()
+        .unwrap_or(supervision.started_ns);
+    Ok(Attempt::Completed(RunReport {
+        elapsed: Duration::from_nanos(finished.saturating_sub(supervision.started_ns)),
+        ops: reports.iter().map(|r| r.ops).sum(),
+        tolerated: reports.into_iter().flat_map(|r| r.tolerated).collect(),
+    }))
+}
+
+/// The body of a worker process; returns its exit code.
+fn worker_main<B: Backend>(
+    index: usize,
+    db_path: &Path,
+    trace: &Trace,
+    analysis: &Analysis,
+    shared: &SharedState,
+    mut pipe: std::io::PipeWriter,
+) -> i32 {
+    let mut report = String::new();
+    let run = catch_unwind(AssertUnwindSafe(|| -> (i32, String) {
+        let mut db = match B::open(db_path, &database::worker_options(trace)) {
+            Ok(db) => db,
+            Err(error) => {
+                shared.set_activity(index, Activity::Failed);
+                return (2, format!("open {}\n", one_line(&error.to_string())));
+            }
+        };
+        shared.set_activity(index, Activity::Ready);
+        if !shared.wait_for_start() {
+            return (3, String::new());
+        }
+        shared.set_activity(index, Activity::Running);
+        let deps = analysis.deps_of(index);
+        let mut executor = Executor::new(index, trace, &analysis.groups[index], deps, Some(shared));
+        let result = executor.run(&mut db);
+        let mut text = format!("ops {}\n", executor.ops_run);
+        for note in executor.tolerated.iter().take(MAX_NOTES) {
+            text.push_str(&format!("note {}\n", one_line(note)));
+        }
+        let code = match result {
+            Ok(()) => match db.close() {
+                Ok(()) => 0,
+                Err(error) => {
+                    let message = format!("{}: closing the database failed: {error}", trace.name);
+                    text.push_str(&format!("fail {}\n", one_line(&message)));
+                    1
+                }
+            },
+            Err(ExecError::Mismatch(message)) => {
+                shared.set_activity(index, Activity::Failed);
+                text.push_str(&format!("fail {}\n", one_line(&message)));
+                1
+            }
+            Err(ExecError::Aborted) => 3,
+        };
+        (code, text)
+    }));
+    let code = match run {
+        Ok((code, text)) => {
+            report.push_str(&text);
+            code
+        }
+        Err(panic) => {
+            shared.set_activity(index, Activity::Failed);
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            report.push_str(&format!(
+                "fail {}: internal error in the replay worker: {}\n",
+                trace.name,
+                one_line(&what)
+            ));
+            101
+        }
+    };
+    let _ = pipe.write_all(report.as_bytes());
+    code
+}
+
+fn one_line(text: &str) -> String {
+    text.replace('\n', " ")
+}
+
+/// Read what a finished worker wrote.
+fn read_report(child: &mut Child) -> WorkerOutcome {
+    let mut text = String::new();
+    let _ = child.pipe.read_to_string(&mut text);
+    let mut outcome = WorkerOutcome::default();
+    for line in text.lines() {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "ops" => outcome.ops = rest.parse().unwrap_or(0),
+            "note" => outcome.tolerated.push(rest.to_string()),
+            "fail" => outcome.failure = Some(rest.to_string()),
+            "open" => outcome.open_error = Some(rest.to_string()),
+            _ => {}
+        }
+    }
+    outcome
+}
+
+struct Supervision {
+    started_ns: u64,
+    deadlock: Option<Vec<Learned>>,
+}
+
+/// Start the workers together and watch them until every one has exited.
+fn supervise(
+    traces: &[Trace],
+    analysis: &Analysis,
+    shared: &SharedState,
+    options: &ReplayOptions<'_>,
+    children: &mut [Child],
+) -> Result<Supervision, ReplayError> {
+    // Start barrier: everyone has opened the database (or failed).
+    loop {
+        reap(children);
+        let waiting = (0..children.len()).any(|index| {
+            children[index].status.is_none() && shared.activity(index) == Activity::Starting
+        });
+        if !waiting {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    if children.iter().any(|child| child.status.is_some()) {
+        shared.abort();
+        return Ok(Supervision {
+            started_ns: monotonic_ns(),
+            deadlock: None,
+        });
+    }
+    let started_ns = monotonic_ns();
+    shared.go();
+
+    let total_ops: u64 = traces.iter().map(|t| t.ops.len() as u64).sum();
+    let mut last_total = u64::MAX;
+    let mut last_change = Instant::now();
+    let mut last_report = Instant::now();
+    let mut aborting_since: Option<Instant> = None;
+    let mut deadlock = None;
+    let mut pause = Duration::from_micros(100);
+    loop {
+        reap(children);
+        if children.iter().all(|child| child.status.is_some()) {
+            break;
+        }
+        let failed = children.iter().any(|child| {
+            child.status.is_some_and(|status| status != 0)
+                || shared.activity(child.index) == Activity::Failed
+        });
+        if failed && aborting_since.is_none() {
+            shared.abort();
+            aborting_since = Some(Instant::now());
+        }
+        if let Some(since) = aborting_since {
+            // Workers blocked inside tdb cannot see the abort flag.
+            if since.elapsed() > Duration::from_millis(500) {
+                kill_all(children);
+            }
+        }
+
+        let done: u64 = (0..children.len())
+            .map(|index| u64::from(shared.slot(index).progress.load(Ordering::Relaxed)))
+            .sum();
+        if done != last_total {
+            last_total = done;
+            last_change = Instant::now();
+        }
+        if let Some(progress) = options.progress {
+            if last_report.elapsed() > Duration::from_millis(250) {
+                progress(done, total_ops);
+                last_report = Instant::now();
+            }
+        }
+        if aborting_since.is_none() && last_change.elapsed() >= options.deadlock_after {
+            if let Some(blocked) = deadlocked(shared, children) {
+                let learned = learn(analysis, &blocked);
+                if learned.is_empty() {
+                    shared.abort();
+                    kill_all(children);
+                    return Err(ReplayError::Deadlock(describe_blocked(traces, &blocked)));
+                }
+                deadlock = Some(learned);
+                shared.abort();
+                kill_all(children);
+                aborting_since = Some(Instant::now());
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+    Ok(Supervision {
+        started_ns,
+        deadlock,
+    })
+}
+
+/// A worker waiting for another trace's op.
+#[derive(Clone, Copy, Debug)]
+struct Blocked {
+    file: u32,
+    op: u32,
+    target_file: u32,
+    target: u32,
+}
+
+/// If every unfinished worker is stuck (waiting for a dependency, or asleep inside tdb on
+/// a lock) and at least one waits for a dependency, the workers waiting for dependencies.
+fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Vec<Blocked>> {
+    let mut waiting = Vec::new();
+    for child in children.iter().filter(|child| child.status.is_none()) {
+        let slot = shared.slot(child.index);
+        match shared.activity(child.index) {
+            Activity::Done | Activity::Failed => {}
+            Activity::WaitingForDependency => waiting.push(Blocked {
+                file: child.index as u32,
+                op: slot.current_op.load(Ordering::SeqCst),
+                target_file: slot.waiting_file.load(Ordering::SeqCst),
+                target: slot.waiting_op.load(Ordering::SeqCst),
+            }),
+            Activity::Running if is_blocked(child.pid) => {}
+            _ => return None,
+        }
+    }
+    (!waiting.is_empty()).then_some(waiting)
+}
+
+/// For each worker that waits while holding a locked region, a dependency that makes it
+/// wait before entering the region instead.
+fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
+    blocked
+        .iter()
+        .filter_map(|b| {
+            let region = analysis.groups[b.file as usize].outermost_held(b.op)?;
+            Some(Learned {
+                dep: Dep {
+                    file: b.file,
+                    op: region,
+                    target_file: b.target_file,
+                    target: b.target,
+                },
+                original_op: b.op,
+            })
+        })
+        .collect()
+}
+
+fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
+    let at = |file: u32, op: u32| {
+        let trace = &traces[file as usize];
+        trace
+            .ops
+            .get(op as usize)
+            .map_or_else(|| trace.name.clone(), |o| format!("{}:{}", trace.name, o.line))
+    };
+    let waits: Vec<String> = blocked
+        .iter()
+        .map(|b| format!("{} waits for {}", at(b.file, b.op), at(b.target_file, b.target)))
+        .collect();
+    format!(
+        "{}, and the traces they wait for are blocked inside tdb; none of the waiting ops \
+         holds a lock region that a back-off could release",
+        waits.join(", ")
+    )
+}
+
+/// Collect exit statuses without blocking.
+fn reap(children: &mut [Child]) {
+    for child in children.iter_mut().filter(|child| child.status.is_none()) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child's pid with a valid out-pointer; WNOHANG never
+        // blocks.
+        let reaped = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+        if reaped == child.pid {
+            child.status = Some(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                // Killed: encode the signal as a negative status.
+                -libc::WTERMSIG(status)
+            });
+        }
+    }
+}
+
+/// Kill and reap every worker still running.
+fn kill_all(children: &mut [Child]) {
+    for child in children.iter().filter(|child| child.status.is_none()) {
+        // SAFETY: kill(2) on a pid we forked and have not reaped, so it cannot have been
+        // reused by another process.
+        unsafe {
+            libc::kill(child.pid, libc::SIGKILL);
+        }
+    }
+    for child in children.iter_mut().filter(|child| child.status.is_none()) {
+        let mut status = 0;
+        // SAFETY: blocking waitpid on our own child, which SIGKILL is ending.
+        unsafe {
+            libc::waitpid(child.pid, &mut status, 0);
+        }
+        child.status = Some(if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -libc::WTERMSIG(status)
+        });
+    }
+}
+
+fn describe_status(status: Option<i32>) -> String {
+    match status {
+        Some(code) if code < 0 => format!("died with signal {}", -code),
+        Some(code) => format!("exited with status {code}"),
+        None => "did not exit".to_string(),
+    }
+}
