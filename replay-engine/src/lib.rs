@@ -8,5 +8,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod generate;
+pub mod process;
 pub mod replay;
 pub mod trace;

@@ -13,6 +13,7 @@ use super::shared::{monotonic_ns, Activity, SharedState};
 use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
 use crate::analysis::{Analysis, Dep};
 use crate::backend::Backend;
+use crate::process::{self, Exit};
 use crate::trace::Trace;
 
 /// What one worker reported through its pipe.
@@ -36,7 +37,7 @@ struct Child {
     pid: i32,
     index: usize,
     pipe: std::io::PipeReader,
-    status: Option<i32>,
+    status: Option<Exit>,
 }
 
 /// Fork a worker per trace, run them together, and supervise.
@@ -52,23 +53,20 @@ pub(super) fn run_workers<B: Backend>(
     for (index, trace) in traces.iter().enumerate() {
         let (reader, writer) = std::io::pipe()
             .map_err(|error| ReplayError::System(format!("cannot create a pipe: {error}")))?;
-        // SAFETY: the process is single-threaded here (loading threads were scoped and
-        // joined; the CLI starts none), so the child may keep running Rust code. It
-        // leaves only through _exit, never returning into the parent's stack.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            let error = std::io::Error::last_os_error();
-            kill_all(&mut children);
-            return Err(ReplayError::System(format!("cannot fork a worker: {error}")));
-        }
-        if pid == 0 {
-            drop(reader);
-            let code = worker_main::<B>(index, db_path, trace, analysis, shared, writer);
-            // SAFETY: ends the child at once, without running the parent's atexit
-            // handlers or unwinding into the parent's frames.
-            unsafe { libc::_exit(code) }
-        }
-        drop(writer);
+        // Loading threads were scoped and joined and the CLI starts none, so this process
+        // is single-threaded, as spawn requires.
+        // The parent's copy of `writer` is dropped with the closure, so the parent's read
+        // sees end-of-file once the worker exits.
+        let spawned = process::spawn(|| {
+            worker_main::<B>(index, db_path, trace, analysis, shared, writer)
+        });
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(error) => {
+                kill_all(&mut children);
+                return Err(ReplayError::System(format!("cannot fork a worker: {error}")));
+            }
+        };
         children.push(Child {
             pid,
             index,
@@ -99,7 +97,7 @@ pub(super) fn run_workers<B: Backend>(
     if !failures.is_empty() {
         return Err(ReplayError::Mismatch(failures));
     }
-    if let Some(child) = children.iter().find(|child| child.status != Some(0)) {
+    if let Some(child) = children.iter().find(|child| !child.status.is_some_and(Exit::success)) {
         return Err(ReplayError::System(format!(
             "the worker for {} {}",
             traces[child.index].name,
@@ -258,7 +256,7 @@ fn supervise(
             break;
         }
         let failed = children.iter().any(|child| {
-            child.status.is_some_and(|status| status != 0)
+            child.status.is_some_and(|exit| !exit.success())
                 || shared.activity(child.index) == Activity::Failed
         });
         if failed && aborting_since.is_none() {
@@ -380,17 +378,8 @@ fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
 /// Collect exit statuses without blocking.
 fn reap(children: &mut [Child]) {
     for child in children.iter_mut().filter(|child| child.status.is_none()) {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child's pid with a valid out-pointer; WNOHANG never
-        // blocks.
-        let reaped = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
-        if reaped == child.pid {
-            child.status = Some(if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                // Killed: encode the signal as a negative status.
-                -libc::WTERMSIG(status)
-            });
+        if let Ok(Some(exit)) = process::wait(child.pid, false) {
+            child.status = Some(exit);
         }
     }
 }
@@ -398,30 +387,13 @@ fn reap(children: &mut [Child]) {
 /// Kill and reap every worker still running.
 fn kill_all(children: &mut [Child]) {
     for child in children.iter().filter(|child| child.status.is_none()) {
-        // SAFETY: kill(2) on a pid we forked and have not reaped, so it cannot have been
-        // reused by another process.
-        unsafe {
-            libc::kill(child.pid, libc::SIGKILL);
-        }
+        process::kill(child.pid);
     }
     for child in children.iter_mut().filter(|child| child.status.is_none()) {
-        let mut status = 0;
-        // SAFETY: blocking waitpid on our own child, which SIGKILL is ending.
-        unsafe {
-            libc::waitpid(child.pid, &mut status, 0);
-        }
-        child.status = Some(if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -libc::WTERMSIG(status)
-        });
+        child.status = Some(process::wait(child.pid, true).ok().flatten().unwrap_or(Exit::Signal(9)));
     }
 }
 
-fn describe_status(status: Option<i32>) -> String {
-    match status {
-        Some(code) if code < 0 => format!("died with signal {}", -code),
-        Some(code) => format!("exited with status {code}"),
-        None => "did not exit".to_string(),
-    }
+fn describe_status(status: Option<Exit>) -> String {
+    status.map_or_else(|| "did not exit".to_string(), |exit| exit.to_string())
 }

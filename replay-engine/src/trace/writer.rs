@@ -1,0 +1,189 @@
+//! Writing trace lines in the format tdb itself writes (the ccan layout for `tdb_append`),
+//! so that traces the project generates go through exactly the parser real ones do.
+
+use std::io::{self, Write};
+
+use crate::backend::{ChainLockOp, LockAllOp, StoreFlag, TraverseKind};
+
+/// Writes one trace file, line by line.
+pub struct TraceWriter<W: Write> {
+    out: W,
+}
+
+fn name_of_chainlock(op: ChainLockOp) -> &'static str {
+    match op {
+        ChainLockOp::Lock => "tdb_chainlock",
+        ChainLockOp::LockNonblock => "tdb_chainlock_nonblock",
+        ChainLockOp::LockRead => "tdb_chainlock_read",
+        ChainLockOp::LockReadNonblock => "tdb_chainlock_read_nonblock",
+        ChainLockOp::Mark => "tdb_chainlock_mark",
+        ChainLockOp::Unmark => "tdb_chainlock_unmark",
+        ChainLockOp::Unlock => "tdb_chainunlock",
+        ChainLockOp::UnlockRead => "tdb_chainunlock_read",
+    }
+}
+
+fn name_of_lockall(op: LockAllOp) -> &'static str {
+    match op {
+        LockAllOp::Lock => "tdb_lockall",
+        LockAllOp::LockNonblock => "tdb_lockall_nonblock",
+        LockAllOp::LockRead => "tdb_lockall_read",
+        LockAllOp::LockReadNonblock => "tdb_lockall_read_nonblock",
+        LockAllOp::Mark => "tdb_lockall_mark",
+        LockAllOp::Unmark => "tdb_lockall_unmark",
+        LockAllOp::Unlock => "tdb_unlockall",
+        LockAllOp::UnlockRead => "tdb_unlockall_read",
+    }
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// A writer over `out` (buffer it: every op is one small write).
+    pub fn new(out: W) -> Self {
+        TraceWriter { out }
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn rec(&mut self, data: Option<&[u8]>) -> io::Result<()> {
+        match data {
+            None => self.out.write_all(b"NULL"),
+            Some(bytes) => {
+                write!(self.out, "{}:", bytes.len())?;
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut buffer = Vec::with_capacity(bytes.len() * 2);
+                for &byte in bytes {
+                    buffer.push(HEX[usize::from(byte >> 4)]);
+                    buffer.push(HEX[usize::from(byte & 15)]);
+                }
+                self.out.write_all(&buffer)
+            }
+        }
+    }
+
+    fn head(&mut self, seqnum: i32, name: &str) -> io::Result<()> {
+        write!(self.out, "{} {name}", seqnum as u32)
+    }
+
+    /// `S tdb_open hash tdb_flags open_flags`.
+    pub fn open(&mut self, seqnum: i32, hash_size: u32, tdb_flags: u32, open_flags: i32) -> io::Result<()> {
+        self.head(seqnum, "tdb_open")?;
+        writeln!(self.out, " {hash_size} {tdb_flags:#x} {:#x}", open_flags as u32)
+    }
+
+    /// An op with no arguments and no result (`tdb_close`, transaction ops, ...).
+    pub fn bare(&mut self, seqnum: i32, name: &str) -> io::Result<()> {
+        self.head(seqnum, name)?;
+        writeln!(self.out)
+    }
+
+    /// `S tdb_fetch K = D`.
+    pub fn fetch(&mut self, seqnum: i32, key: &[u8], result: Option<&[u8]>) -> io::Result<()> {
+        self.head(seqnum, "tdb_fetch")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        self.out.write_all(b" = ")?;
+        self.rec(result)?;
+        writeln!(self.out)
+    }
+
+    /// `S <name> K = ret` (exists, parse_record, delete, chainlock nonblock).
+    pub fn key_ret(&mut self, seqnum: i32, name: &str, key: &[u8], ret: i32) -> io::Result<()> {
+        self.head(seqnum, name)?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        writeln!(self.out, " = {ret}")
+    }
+
+    /// `S tdb_store K D flag = ret`.
+    pub fn store(&mut self, seqnum: i32, key: &[u8], data: &[u8], flag: StoreFlag, ret: i32) -> io::Result<()> {
+        self.head(seqnum, "tdb_store")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(data))?;
+        writeln!(self.out, " {:#x} = {ret}", flag.code())
+    }
+
+    /// `S tdb_append K appended = result` (ccan layout).
+    pub fn append(&mut self, seqnum: i32, key: &[u8], appended: &[u8], result: &[u8]) -> io::Result<()> {
+        self.head(seqnum, "tdb_append")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(appended))?;
+        self.out.write_all(b" = ")?;
+        self.rec(Some(result))?;
+        writeln!(self.out)
+    }
+
+    /// `S tdb_traverse_start` or `S tdb_traverse_read_start`.
+    pub fn traverse_start(&mut self, seqnum: i32, kind: TraverseKind) -> io::Result<()> {
+        let name = match kind {
+            TraverseKind::Write => "tdb_traverse_start",
+            TraverseKind::Read => "tdb_traverse_read_start",
+        };
+        self.bare(seqnum, name)
+    }
+
+    /// `S traverse K = D` (the full form).
+    pub fn traverse_entry(&mut self, seqnum: i32, key: &[u8], data: &[u8]) -> io::Result<()> {
+        self.head(seqnum, "traverse")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        self.out.write_all(b" = ")?;
+        self.rec(Some(data))?;
+        writeln!(self.out)
+    }
+
+    /// `S tdb_traverse_end`, with `= n` when the callback stopped the walk.
+    pub fn traverse_end(&mut self, seqnum: i32, stopped_after: Option<u32>) -> io::Result<()> {
+        self.head(seqnum, "tdb_traverse_end")?;
+        match stopped_after {
+            Some(count) => writeln!(self.out, " = {count}"),
+            None => writeln!(self.out),
+        }
+    }
+
+    /// `S tdb_firstkey = K` / `S tdb_nextkey oldK = K`.
+    pub fn key_walk(&mut self, seqnum: i32, old: Option<&[u8]>, result: Option<&[u8]>) -> io::Result<()> {
+        match old {
+            None => self.head(seqnum, "tdb_firstkey")?,
+            Some(old) => {
+                self.head(seqnum, "tdb_nextkey")?;
+                self.out.write_all(b" ")?;
+                self.rec(Some(old))?;
+            }
+        }
+        self.out.write_all(b" = ")?;
+        self.rec(result)?;
+        writeln!(self.out)
+    }
+
+    /// A chain-lock family line; `ret` for the nonblocking calls.
+    pub fn chainlock(&mut self, seqnum: i32, op: ChainLockOp, key: &[u8], ret: Option<i32>) -> io::Result<()> {
+        self.head(seqnum, name_of_chainlock(op))?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        match ret {
+            Some(ret) => writeln!(self.out, " = {ret}"),
+            None => writeln!(self.out),
+        }
+    }
+
+    /// An all-record lock family line; `ret` for the nonblocking calls.
+    pub fn lockall(&mut self, seqnum: i32, op: LockAllOp, ret: Option<i32>) -> io::Result<()> {
+        self.head(seqnum, name_of_lockall(op))?;
+        match ret {
+            Some(ret) => writeln!(self.out, " = {ret}"),
+            None => writeln!(self.out),
+        }
+    }
+
+    /// Flush buffered lines.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
