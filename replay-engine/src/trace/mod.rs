@@ -1,6 +1,20 @@
-//! Trace files: the typed model ([`model`]) and the parser that produces it.
+//! Trace files: the typed model ([`model`]) and the loader that produces it.
+//!
+//! Modules, bottom up: `hex` (record digits to bytes), `line` (one line to one op),
+//! `parse` (a whole file: first and last line, end-of-file rules, writer flavour),
+//! `input` (decompression and line-aligned chunks), `load` (the public entry points and
+//! the threads), `error`.
 
+mod error;
+mod hex;
+mod input;
+mod line;
+mod load;
 pub mod model;
+mod parse;
 pub mod writer;
 
+pub use error::LoadError;
+pub use load::{load_trace, load_traces, parse_trace, LoadOptions, LoadProgress, ProgressFn};
 pub use model::*;
+pub use parse::FlavourChoice;
