@@ -1,1 +1,39 @@
-fn main() {}
+//! `tdb-replay`: replay recorded tdb traces against C tdb or tdb-pure.
+//!
+//! `main` only parses the command line, runs the command and maps the outcome to an exit
+//! status; the commands live in their own modules.
+
+mod args;
+mod bench;
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit status of a replay whose results differed, or that deadlocked.
+const EXIT_FAILED: u8 = 1;
+/// Exit status for unusable input (unreadable or malformed traces, bad arguments).
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => commands::replay(&args),
+        Command::Analyse(args) => commands::analyse(&args),
+        Command::Generate(args) => commands::generate(&args),
+        Command::Example(args) => commands::example(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("tdb-replay: {failure:#}");
+            let bad_input = failure.downcast_ref::<commands::BadInput>().is_some();
+            ExitCode::from(if bad_input { EXIT_BAD_INPUT } else { EXIT_FAILED })
+        }
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod bare;
 pub mod generate;
 pub mod process;
 pub mod replay;

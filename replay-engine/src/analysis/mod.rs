@@ -247,3 +247,6 @@ fn cycle_error(traces: &[Trace], cycle: &deps::Cycle) -> AnalysisError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;

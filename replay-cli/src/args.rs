@@ -1,0 +1,149 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Replay recorded tdb workloads (one trace file per process) against Samba's C tdb or
+/// the pure-Rust engine, concurrently, checking every result.
+#[derive(Parser, Debug)]
+#[command(name = "tdb-replay", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay trace files together against a database and check every result.
+    Replay(ReplayArgs),
+    /// Load and analyse traces, print the replay plan, run nothing.
+    Analyse(AnalyseArgs),
+    /// Record a new multi-process trace set by running a random torture workload.
+    Generate(GenerateArgs),
+    /// Generate the built-in example trace set and replay it.
+    Example(ExampleArgs),
+    /// Measure load, analysis and replay, against bare backend calls.
+    Bench(BenchArgs),
+}
+
+/// Which tdb implementation runs the operations.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Samba's C tdb 1.4.8 (vendored, statically linked).
+    C,
+    /// tdb-pure, the pure-Rust engine.
+    Pure,
+}
+
+/// Which program wrote the traces (it decides how a few ambiguous lines read).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlavourArg {
+    /// Detect per file (Samba-only lines or flags; ccan otherwise).
+    Auto,
+    /// ccan tdb (2009-2012), which wrote the classic torture and ldb traces.
+    Ccan,
+    /// Samba tdb.
+    Samba,
+}
+
+/// Options for reading traces.
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Which program wrote the traces.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub flavour: FlavourArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Backend to replay against.
+    #[arg(long, value_enum, default_value = "c")]
+    pub backend: BackendChoice,
+    /// Print only the figures: one line per run with its replay time in microseconds.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Number of timed runs (the analysis is done once; every run starts from a fresh
+    /// database).
+    #[arg(long = "runs", short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Milliseconds with every worker blocked and no progress before a run counts as
+    /// deadlocked and backs off.
+    #[arg(long, default_value_t = 200)]
+    pub deadlock_after_ms: u64,
+    /// Give up after this many deadlock back-offs.
+    #[arg(long, default_value_t = 64)]
+    pub max_backoffs: usize,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// The scratch database (created afresh for every run, kept afterwards).
+    pub tdbfile: PathBuf,
+    /// Trace files, one per process (plain, .gz or .zst).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyseArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Also print every dependency (`file:line waits for file:line`).
+    #[arg(long)]
+    pub dependencies: bool,
+    /// Trace files, one per process.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Backend the workload runs on.
+    #[arg(long, value_enum, default_value = "c")]
+    pub backend: BackendChoice,
+    /// Directory for the traces (`<name>.<k>.trace`) and the database.
+    #[arg(long, default_value = "generated")]
+    pub dir: PathBuf,
+    /// Base name of the files.
+    #[arg(long, default_value = "torture")]
+    pub name: String,
+    /// Concurrent processes, one trace each.
+    #[arg(long, default_value_t = 3)]
+    pub processes: usize,
+    /// Top-level operations per process.
+    #[arg(long, default_value_t = 400)]
+    pub ops: usize,
+    /// Seed of the random workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Hash size of the database.
+    #[arg(long, default_value_t = 7)]
+    pub hash_size: u32,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 40)]
+    pub keys: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ExampleArgs {
+    /// Backend to generate and replay with.
+    #[arg(long, value_enum, default_value = "c")]
+    pub backend: BackendChoice,
+    /// Directory for the example's traces and database.
+    #[arg(long, default_value = "example")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed replay runs per measurement.
+    #[arg(long, short = 'n', default_value_t = 5)]
+    pub runs: u32,
+    /// Scratch database.
+    #[arg(long, default_value = "bench.tdb")]
+    pub tdbfile: PathBuf,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Trace files, one per process.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}

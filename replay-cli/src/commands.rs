@@ -1,0 +1,296 @@
+//! The `replay`, `analyse`, `generate` and `example` commands.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use replay_engine::analysis::{self, describe_key, Analysis};
+use replay_engine::backend::Backend;
+use replay_engine::generate::{self, GenerateOptions};
+use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
+use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
+
+use crate::args::{
+    AnalyseArgs, BackendChoice, ExampleArgs, FlavourArg, GenerateArgs, LoadArgs, ReplayArgs,
+};
+use crate::progress::Progress;
+
+/// The C backend.
+pub type CBackend = replay_engine::backend::c::CTdb;
+
+/// An error caused by the input (traces that cannot be read, parsed or analysed), as
+/// opposed to a replay that ran and failed.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The error for `--backend pure` until tdb-pure exists.
+pub fn pure_unavailable() -> anyhow::Error {
+    anyhow::anyhow!(
+        "the pure backend (tdb-pure) is not implemented yet; use --backend c (the default)"
+    )
+}
+
+/// Load traces, with progress on a terminal.
+pub fn load(paths: &[PathBuf], args: &LoadArgs, progress: &Arc<Progress>) -> Result<Vec<Trace>> {
+    let flavour = match args.flavour {
+        FlavourArg::Auto => FlavourChoice::Auto,
+        FlavourArg::Ccan => FlavourChoice::Ccan,
+        FlavourArg::Samba => FlavourChoice::Samba,
+    };
+    let display = Arc::clone(progress);
+    let options = LoadOptions {
+        flavour,
+        progress: Some(Arc::new(move |p: replay_engine::trace::LoadProgress| {
+            display.show("Loading", p.bytes_read / 1024, p.total_bytes / 1024, "KiB");
+        })),
+    };
+    let traces = load_traces(paths, &options).map_err(|error| BadInput(error.to_string()));
+    progress.clear();
+    Ok(traces?)
+}
+
+/// Analyse traces, turning a failure into bad input.
+pub fn analyse_traces(traces: &[Trace]) -> Result<Analysis> {
+    Ok(analysis::analyse(traces).map_err(|error| BadInput(error.to_string()))?)
+}
+
+fn ops_in(traces: &[Trace]) -> u64 {
+    traces.iter().map(|trace| trace.ops.len() as u64).sum()
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1e3)
+}
+
+pub fn replay(args: &ReplayArgs) -> Result<()> {
+    match args.backend {
+        BackendChoice::C => replay_with::<CBackend>(args),
+        BackendChoice::Pure => Err(pure_unavailable()),
+    }
+}
+
+fn replay_with<B: Backend>(args: &ReplayArgs) -> Result<()> {
+    let progress = Arc::new(Progress::new(!args.quiet));
+    let say = |text: String| {
+        if !args.quiet {
+            println!("{text}");
+        }
+    };
+    let started = Instant::now();
+    let traces = load(&args.traces, &args.load, &progress)?;
+    let load_time = started.elapsed();
+    for trace in &traces {
+        for warning in &trace.warnings {
+            say(format!("warning: {warning}"));
+        }
+    }
+    say(format!(
+        "Loaded {} trace{} ({} ops) in {}",
+        traces.len(),
+        if traces.len() == 1 { "" } else { "s" },
+        ops_in(&traces),
+        millis(load_time)
+    ));
+    let started = Instant::now();
+    let mut plan = analyse_traces(&traces)?;
+    let analysis_time = started.elapsed();
+    say(format!(
+        "Analysed in {}: {} keys, {} dependencies ({} before pruning), {} pre-existing records",
+        millis(analysis_time),
+        plan.stats.keys,
+        plan.stats.dependencies,
+        plan.stats.raw_dependencies,
+        plan.preexisting.len()
+    ));
+
+    let show = |done: u64, total: u64| progress.show("Replaying", done, total, "ops");
+    let options = ReplayOptions {
+        runs: args.runs as usize,
+        deadlock_after: Duration::from_millis(args.deadlock_after_ms),
+        max_backoffs: args.max_backoffs,
+        progress: Some(&show),
+    };
+    let outcome = replay::replay::<B>(&args.tdbfile, &traces, &mut plan, &options);
+    progress.clear();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(error @ ReplayError::Mismatch(_)) => bail!(
+            "{error}\nThe database is kept at {} for inspection.",
+            args.tdbfile.display()
+        ),
+        Err(error) => return Err(error.into()),
+    };
+    print_report(args, &report, &traces, load_time, analysis_time, &plan);
+    Ok(())
+}
+
+fn print_report(
+    args: &ReplayArgs,
+    report: &ReplayReport,
+    traces: &[Trace],
+    load_time: Duration,
+    analysis_time: Duration,
+    plan: &Analysis,
+) {
+    if args.quiet {
+        for run in &report.runs {
+            println!("{} usec", run.elapsed.as_micros());
+        }
+        return;
+    }
+    for backoff in &report.backoffs {
+        println!(
+            "Back-off: {} waited for {} while holding locks; it now waits at {}",
+            backoff.waiting_at, backoff.waiting_for, backoff.now_waits_at
+        );
+    }
+    for (index, run) in report.runs.iter().enumerate() {
+        let rate = run.ops as f64 / run.elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "Run {}/{}: {} ({:.0} ops/s)",
+            index + 1,
+            report.runs.len(),
+            millis(run.elapsed),
+            rate
+        );
+        for note in run.tolerated.iter().take(5) {
+            println!("  tolerated: {note}");
+        }
+        if run.tolerated.len() > 5 {
+            println!("  tolerated: ... and {} more", run.tolerated.len() - 5);
+        }
+    }
+    let mut times: Vec<Duration> = report.runs.iter().map(|run| run.elapsed).collect();
+    times.sort();
+    let best = times.first().copied().unwrap_or_default();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    println!(
+        "Summary: {} traces, {} ops; load {}, analysis {}, replay best {} / median {}; \
+         {} dependencies (digest {:016x}), {} back-offs; all results matched.",
+        traces.len(),
+        ops_in(traces),
+        millis(load_time),
+        millis(analysis_time),
+        millis(best),
+        millis(median),
+        plan.stats.dependencies,
+        plan.digest(),
+        report.backoffs.len()
+    );
+    println!("The database is kept at {}.", args.tdbfile.display());
+}
+
+pub fn analyse(args: &AnalyseArgs) -> Result<()> {
+    let progress = Arc::new(Progress::new(true));
+    let started = Instant::now();
+    let traces = load(&args.traces, &args.load, &progress)?;
+    let load_time = started.elapsed();
+    let started = Instant::now();
+    let plan = analyse_traces(&traces)?;
+    let analysis_time = started.elapsed();
+    for (index, trace) in traces.iter().enumerate() {
+        println!(
+            "{}: {} ops, {} dependencies on other traces, writer {:?}",
+            trace.name,
+            trace.ops.len(),
+            plan.deps_of(index).len(),
+            trace.flavour
+        );
+        for warning in &trace.warnings {
+            println!("  warning: {warning}");
+        }
+    }
+    let stats = &plan.stats;
+    println!(
+        "{} keys, {} users, {} keys needed a seqnum fuzz, {} dependencies ({} before pruning), \
+         digest {:016x}",
+        stats.keys,
+        stats.users,
+        stats.fuzzed_keys,
+        stats.dependencies,
+        stats.raw_dependencies,
+        plan.digest()
+    );
+    for record in &plan.preexisting {
+        println!(
+            "{}: needs pre-existing record {} ({} bytes)",
+            record.needed_at,
+            describe_key(&record.key),
+            record.data.len()
+        );
+    }
+    if args.dependencies {
+        let at = |file: u32, op: u32| {
+            let trace = &traces[file as usize];
+            format!("{}:{}", trace.name, trace.ops[op as usize].line)
+        };
+        for dep in &plan.deps {
+            println!("{} waits for {}", at(dep.file, dep.op), at(dep.target_file, dep.target));
+        }
+    }
+    println!("load {}, analysis {}", millis(load_time), millis(analysis_time));
+    Ok(())
+}
+
+pub fn generate(args: &GenerateArgs) -> Result<()> {
+    let options = GenerateOptions {
+        processes: args.processes.max(1),
+        ops: args.ops,
+        seed: args.seed,
+        hash_size: args.hash_size.max(1),
+        keys: args.keys.max(1),
+    };
+    let paths = match args.backend {
+        BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,
+        BackendChoice::Pure => return Err(pure_unavailable()),
+    };
+    for path in &paths {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn generate_with<B: Backend>(dir: &Path, name: &str, options: &GenerateOptions) -> Result<Vec<PathBuf>> {
+    generate::generate::<B>(dir, name, options)
+        .with_context(|| format!("generating traces in {}", dir.display()))
+}
+
+/// The built-in example: three processes, 400 operations each, on a 7-chain database.
+pub fn example(args: &ExampleArgs) -> Result<()> {
+    let options = GenerateOptions::default();
+    println!(
+        "Recording the example: {} processes x {} operations on one database, in {}/",
+        options.processes,
+        options.ops,
+        args.dir.display()
+    );
+    let traces = match args.backend {
+        BackendChoice::C => generate_with::<CBackend>(&args.dir, "example", &options)?,
+        BackendChoice::Pure => return Err(pure_unavailable()),
+    };
+    let shown: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
+    println!("Replaying: tdb-replay replay {} {}", args.dir.join("replay.tdb").display(), shown.join(" "));
+    let replay_args = ReplayArgs {
+        backend: args.backend,
+        quiet: false,
+        runs: 3,
+        deadlock_after_ms: 200,
+        max_backoffs: 64,
+        load: LoadArgs {
+            flavour: FlavourArg::Auto,
+        },
+        tdbfile: args.dir.join("replay.tdb"),
+        traces,
+    };
+    replay(&replay_args)
+}
