@@ -573,6 +573,9 @@ impl<'a> Args<'a, '_> {
     /// A `tdb_store` flag: 0 to 3, written `%#x` (base-0 rules accepted).
     fn store_flag(&mut self) -> Result<StoreFlag, String> {
         let word = self.word()?;
+        if word == b"=" {
+            return Err(self.wrong());
+        }
         parse_base0(word)
             .and_then(StoreFlag::from_code)
             .ok_or_else(|| {

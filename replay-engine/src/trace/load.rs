@@ -149,8 +149,20 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
 
 /// Loads one file (see [`load_traces`]).
 pub fn load_trace(path: &Path, opts: &LoadOptions) -> Result<Trace, LoadError> {
-    let mut traces = load_traces(&[path.to_owned()], opts)?;
-    Ok(traces.remove(0))
+    let total_bytes = std::fs::metadata(path)
+        .map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    let progress = Progress {
+        callback: opts.progress.as_ref(),
+        bytes_read: AtomicU64::new(0),
+        total_bytes,
+        files_done: AtomicUsize::new(0),
+        files_total: 1,
+    };
+    load_file(path, opts.flavour, &progress)
 }
 
 /// Parses a trace held in memory, plain or compressed (told apart by its first bytes);
