@@ -149,10 +149,7 @@ fn print_report(
         return;
     }
     for backoff in &report.backoffs {
-        println!(
-            "Back-off: {} waited for {} while holding locks; it now waits at {}",
-            backoff.waiting_at, backoff.waiting_for, backoff.now_waits_at
-        );
+        println!("Back-off: {backoff}");
     }
     for (index, run) in report.runs.iter().enumerate() {
         let rate = run.ops as f64 / run.elapsed.as_secs_f64().max(1e-9);

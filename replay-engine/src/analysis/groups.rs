@@ -52,6 +52,9 @@ pub struct Groups {
     /// Per op: whether its effect is discarded because an enclosing transaction is
     /// cancelled (explicitly, implicitly at end of trace, or doomed by a nested cancel).
     pub discarded: Vec<bool>,
+    /// Per op: for a traverse entry, whether the replay's walk stops before it (learned
+    /// from a deadlock; the ops from there on run after the walk).
+    pub stop_before: Vec<bool>,
 }
 
 impl Groups {
@@ -70,6 +73,21 @@ impl Groups {
     pub fn outer_traverse(&self, op: u32) -> Option<u32> {
         let start = self.outer_traverse[op as usize];
         (start != NONE).then_some(start)
+    }
+
+    /// Make the outermost traverse around `op` stop before the entry whose callback runs
+    /// `op`, so the traverse's locks are gone by the time `op` runs. Returns that entry,
+    /// or `None` if `op` is in no traverse, before its first entry, or already stops.
+    pub fn stop_traverse_before(&mut self, trace: &Trace, op: u32) -> Option<u32> {
+        let outer = self.outer_traverse(op)?;
+        let entry = (outer + 1..=op).rev().find(|&at| {
+            self.traverse[at as usize] == outer
+                && matches!(trace.ops[at as usize].kind, OpKind::TraverseEntry { .. })
+        })?;
+        if std::mem::replace(&mut self.stop_before[entry as usize], true) {
+            return None;
+        }
+        Some(entry)
     }
 
     /// The start of the outermost lock-holding region (atomic region or traverse) that
@@ -108,6 +126,7 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
         end: vec![NONE; n],
         mode: vec![ReplayMode::AsTraced; n],
         discarded: vec![false; n],
+        stop_before: vec![false; n],
     };
     let mut atomic_intervals: Vec<Interval> = Vec::new();
     let mut cancelled: Vec<Interval> = Vec::new();

@@ -362,6 +362,10 @@ impl<'a> Executor<'a> {
                 while cursor < end && !is_entry(cursor) {
                     cursor = self.run_op(db, cursor)?;
                 }
+                if cursor < end && self.groups.stop_before[cursor] {
+                    // A back-off: end the walk here; the rest runs as leftovers.
+                    return Ok(());
+                }
                 if cursor < end {
                     self.wait(cursor)?;
                     self.finish(cursor);
@@ -377,7 +381,9 @@ impl<'a> Executor<'a> {
                     failure = Some(error);
                     ControlFlow::Break(())
                 }
-                Ok(()) if cursor >= end => ControlFlow::Break(()),
+                Ok(()) if cursor >= end || self.groups.stop_before[cursor] => {
+                    ControlFlow::Break(())
+                }
                 Ok(()) => ControlFlow::Continue(()),
             }
         });

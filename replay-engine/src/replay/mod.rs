@@ -54,15 +54,42 @@ pub struct RunReport {
     pub tolerated: Vec<String>,
 }
 
-/// A deadlock the replay ran into and the dependency it added to avoid it.
+/// A deadlock the replay ran into and what it changed to avoid it next time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
     /// `file:line` of the op that waited while holding locks.
     pub waiting_at: String,
     /// `file:line` it waited for.
     pub waiting_for: String,
-    /// `file:line` where it now waits instead (the start of the locked region).
-    pub now_waits_at: String,
+    /// What the replay does differently from now on.
+    pub resolution: Resolution,
+}
+
+/// How a deadlock is avoided in later runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The waiting trace now waits at this `file:line` (the start of the region whose
+    /// locks it held), before taking the locks.
+    WaitBefore(String),
+    /// The traverse stops walking before this `file:line` entry; the ops from there on
+    /// run after the walk, as the original tool did.
+    StopTraverseBefore(String),
+}
+
+impl std::fmt::Display for Backoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} waited for {} while holding locks; ",
+            self.waiting_at, self.waiting_for
+        )?;
+        match &self.resolution {
+            Resolution::WaitBefore(at) => write!(f, "it now waits at {at}"),
+            Resolution::StopTraverseBefore(at) => {
+                write!(f, "its traverse now stops before {at}")
+            }
+        }
+    }
 }
 
 /// The outcome of a replay.
@@ -147,30 +174,14 @@ pub fn replay<B: Backend>(
             Attempt::Deadlocked(learned) => {
                 if report.backoffs.len() >= options.max_backoffs {
                     return Err(ReplayError::Deadlock(format!(
-                        "still deadlocking after {} back-offs; the last: {}",
+                        "still deadlocking after {} back-offs (raise --max-backoffs to allow \
+                         more); the last: {}",
                         report.backoffs.len(),
-                        describe_learned(traces, analysis, &learned)
+                        report.backoffs.last().map(ToString::to_string).unwrap_or_default()
                     )));
                 }
-                let before = analysis.digest();
-                analysis
-                    .add_dependencies(&learned.iter().map(|l| l.dep).collect::<Vec<_>>())
-                    .map_err(|_| {
-                        ReplayError::Deadlock(format!(
-                            "the back-off needed to avoid a deadlock would make the traces \
-                             wait for each other in a circle: {}",
-                            describe_learned(traces, analysis, &learned)
-                        ))
-                    })?;
-                if analysis.digest() == before {
-                    return Err(ReplayError::Deadlock(format!(
-                        "a back-off that the plan already contained did not prevent it: {}",
-                        describe_learned(traces, analysis, &learned)
-                    )));
-                }
-                report
-                    .backoffs
-                    .extend(learned.iter().map(|l| l.describe(traces)));
+                let backoffs = apply_backoff(traces, analysis, &learned)?;
+                report.backoffs.extend(backoffs);
             }
         }
     }
@@ -192,31 +203,66 @@ struct Learned {
 }
 
 impl Learned {
-    fn describe(&self, traces: &[Trace]) -> Backoff {
-        let at = |file: u32, op: u32| {
-            let trace = &traces[file as usize];
-            format!("{}:{}", trace.name, trace.ops[op as usize].line)
-        };
+    fn at(traces: &[Trace], file: u32, op: u32) -> String {
+        let trace = &traces[file as usize];
+        format!("{}:{}", trace.name, trace.ops[op as usize].line)
+    }
+
+    fn backoff(&self, traces: &[Trace], resolution: Resolution) -> Backoff {
         Backoff {
-            waiting_at: at(self.dep.file, self.original_op),
-            waiting_for: at(self.dep.target_file, self.dep.target),
-            now_waits_at: at(self.dep.file, self.dep.op),
+            waiting_at: Self::at(traces, self.dep.file, self.original_op),
+            waiting_for: Self::at(traces, self.dep.target_file, self.dep.target),
+            resolution,
         }
     }
 }
 
-fn describe_learned(traces: &[Trace], _analysis: &Analysis, learned: &[Learned]) -> String {
-    learned
-        .iter()
-        .map(|l| {
-            let b = l.describe(traces);
-            format!(
-                "{} waited for {} while holding locks taken at {}",
-                b.waiting_at, b.waiting_for, b.now_waits_at
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Change the plan so the deadlock cannot recur: make the waiters wait before taking
+/// their locks; where that would make the traces wait for each other in a circle, stop
+/// the traverse that held the locks early instead.
+fn apply_backoff(
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    learned: &[Learned],
+) -> Result<Vec<Backoff>, ReplayError> {
+    let before = analysis.digest();
+    let deps: Vec<Dep> = learned.iter().map(|l| l.dep).collect();
+    if analysis.add_dependencies(&deps).is_ok() && analysis.digest() != before {
+        return Ok(learned
+            .iter()
+            .map(|l| {
+                let at = Learned::at(traces, l.dep.file, l.dep.op);
+                l.backoff(traces, Resolution::WaitBefore(at))
+            })
+            .collect());
+    }
+    let mut backoffs = Vec::new();
+    for l in learned {
+        let file = l.dep.file as usize;
+        if let Some(entry) = analysis.groups[file].stop_traverse_before(&traces[file], l.original_op) {
+            let at = Learned::at(traces, l.dep.file, entry);
+            backoffs.push(l.backoff(traces, Resolution::StopTraverseBefore(at)));
+        }
+    }
+    if backoffs.is_empty() {
+        let described: Vec<String> = learned
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} waited for {} while holding locks taken at {}",
+                    Learned::at(traces, l.dep.file, l.original_op),
+                    Learned::at(traces, l.dep.target_file, l.dep.target),
+                    Learned::at(traces, l.dep.file, l.dep.op)
+                )
+            })
+            .collect();
+        return Err(ReplayError::Deadlock(format!(
+            "{}; waiting before those locks would make the traces wait for each other in a \
+             circle, and no traverse can be cut short to release them",
+            described.join("; ")
+        )));
+    }
+    Ok(backoffs)
 }
 
 /// A single trace runs in this process: nothing to wait for, and the clock covers only

@@ -1,0 +1,30 @@
+# The commands a developer and CI run. Every target first makes sure Samba's libtdb
+# 1.4.8 is vendored (downloaded once, sha256-checked, never committed).
+
+CARGO ?= cargo
+
+.PHONY: vendor example test lint bindings-check bench ci
+
+vendor:
+	./vendor/fetch-libtdb.sh
+
+## Record a 3-process torture workload on C tdb and replay it, checking every result.
+example: vendor
+	$(CARGO) run --release --bin tdb-replay -- example
+
+## The whole test suite (corpus tests run when TDB_REPLAY_CORPUS is set).
+test: vendor
+	$(CARGO) test --workspace --release
+
+lint: vendor
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+
+## Prove the committed bindgen output matches a fresh generation (needs libclang).
+bindings-check: vendor
+	./tdb-sys/check-bindings.sh
+
+## The benchmark figures (needs the corpus: TDB_REPLAY_CORPUS=../shared/traces).
+bench: vendor
+	$(CARGO) build --release --bin tdb-replay
+	./target/release/tdb-replay bench -n 5 "$(TDB_REPLAY_CORPUS)/ldb/users.ldb.trace.19774.zst"
