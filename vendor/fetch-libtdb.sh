@@ -74,7 +74,7 @@ download() {
     if ! (cd "$downloads_dir" && apt-get download "$PACKAGE=$version" >&2); then
         die "'apt-get download $PACKAGE=$version' failed.
   If apt does not know the version, run 'apt-get update' first (as root), and make sure
-  a Debian bookworm (12) source is configured, since that is where $version lives."
+  a Debian source that has it is configured ($DEFAULT_VERSION is in bookworm, Debian 12)."
     fi
     # apt-get names the file with an URL-encoded version (':' as %3a); find what it wrote.
     if [[ ! -f "$deb" ]]; then

@@ -351,6 +351,10 @@ impl Tdb {
     }
 
     /// [`Tdb::open`], with `handler` receiving every log message from the start.
+    ///
+    /// Opens and closes are serialised process-wide (tdb's list of open databases is not
+    /// thread-safe), and messages logged while opening or closing reach the handler with
+    /// that lock held: a handler must not open or close a tdb itself.
     pub fn open_with_log_handler(
         path: impl AsRef<Path>,
         options: &OpenOptions,
