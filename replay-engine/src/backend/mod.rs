@@ -14,6 +14,9 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::path::Path;
 
+#[cfg(feature = "c")]
+pub mod c;
+
 /// tdb's error codes (`enum TDB_ERROR` in tdb.h), shared by every backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
