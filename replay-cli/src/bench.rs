@@ -42,7 +42,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let traces = load(&args.traces, &args.load, &progress)?;
     let load_time = started.elapsed();
     let started = Instant::now();
-    let mut plan = analyse_traces(&traces)?;
+    let mut plan = analyse_traces::<CBackend>(&traces)?;
     let analysis_time = started.elapsed();
     let peak = peak_rss_kib();
 

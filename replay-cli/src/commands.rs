@@ -59,9 +59,9 @@ pub fn load(paths: &[PathBuf], args: &LoadArgs, progress: &Arc<Progress>) -> Res
     Ok(traces?)
 }
 
-/// Analyse traces, turning a failure into bad input.
-pub fn analyse_traces(traces: &[Trace]) -> Result<Analysis> {
-    Ok(analysis::analyse(traces).map_err(|error| BadInput(error.to_string()))?)
+/// Analyse traces for backend `B`, turning a failure into bad input.
+pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
+    Ok(analysis::analyse(traces, B::LOCKING).map_err(|error| BadInput(error.to_string()))?)
 }
 
 fn ops_in(traces: &[Trace]) -> u64 {
@@ -102,7 +102,7 @@ fn replay_with<B: Backend>(args: &ReplayArgs) -> Result<()> {
         millis(load_time)
     ));
     let started = Instant::now();
-    let mut plan = analyse_traces(&traces)?;
+    let mut plan = analyse_traces::<B>(&traces)?;
     let analysis_time = started.elapsed();
     say(format!(
         "Analysed in {}: {} keys, {} dependencies ({} before pruning), {} pre-existing records",
@@ -193,7 +193,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
     let traces = load(&args.traces, &args.load, &progress)?;
     let load_time = started.elapsed();
     let started = Instant::now();
-    let plan = analyse_traces(&traces)?;
+    let plan = analyse_traces::<CBackend>(&traces)?;
     let analysis_time = started.elapsed();
     for (index, trace) in traces.iter().enumerate() {
         println!(

@@ -273,12 +273,19 @@ impl Workload<'_> {
         } else {
             TraverseKind::Read
         };
-        let seqnum = seq(db);
-        self.out.traverse_start(seqnum, kind)?;
+        // tdb writes the start line once it holds the traverse's locks, which may mean
+        // after waiting for another process's traverse or transaction: so write it at the
+        // first record (or after an empty walk), with the seqnum of that moment.
+        let mut started = false;
         let mut failure: Option<io::Error> = None;
         let mut stopped = false;
         let walked = db.traverse(kind, &mut |db, key, data| {
             let step = (|| -> io::Result<bool> {
+                if !started {
+                    started = true;
+                    let seqnum = seq(db);
+                    self.out.traverse_start(seqnum, kind)?;
+                }
                 let seqnum = seq(db);
                 self.out.traverse_entry(seqnum, key, data)?;
                 if kind == TraverseKind::Write && self.rng.chance(25) {
@@ -306,6 +313,10 @@ impl Workload<'_> {
             return Err(error);
         }
         let count = walked.map_err(io_error)?;
+        if !started {
+            let seqnum = seq(db);
+            self.out.traverse_start(seqnum, kind)?;
+        }
         let seqnum = seq(db);
         self.out.traverse_end(seqnum, stopped.then_some(count))
     }

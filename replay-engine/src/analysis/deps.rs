@@ -9,6 +9,7 @@
 
 use super::groups::{Groups, NONE};
 use super::keys::User;
+use crate::backend::{LockingModel, TraverseKind};
 use crate::trace::{OpKind, Trace};
 
 /// One dependency.
@@ -24,10 +25,11 @@ pub struct Dep {
     pub target: u32,
 }
 
-/// What the adjustment rules need to know about the traces.
+/// What the adjustment rules need to know about the traces and the backend.
 pub struct Context<'a> {
     pub traces: &'a [Trace],
     pub groups: &'a [Groups],
+    pub locking: LockingModel,
 }
 
 impl Context<'_> {
@@ -35,12 +37,33 @@ impl Context<'_> {
         self.traces[file as usize].ops[op as usize].seqnum
     }
 
-    /// Whether `op` starts a transaction or a traverse (which take the transaction lock).
+    /// Whether the traverse starting at `start` holds the transaction lock while it
+    /// walks (a write traverse always; a read traverse only on some tdb versions).
+    fn traverse_holds_transaction_lock(&self, file: u32, start: u32) -> bool {
+        match self.traces[file as usize].ops[start as usize].kind {
+            OpKind::TraverseStart {
+                kind: TraverseKind::Write,
+            } => true,
+            OpKind::TraverseStart {
+                kind: TraverseKind::Read,
+            } => self.locking.read_traverse_takes_transaction_lock,
+            _ => false,
+        }
+    }
+
+    /// Whether `op` takes the transaction lock: a transaction start, or the start of a
+    /// traverse that holds it.
     fn takes_transaction_lock(&self, file: u32, op: u32) -> bool {
         matches!(
             self.traces[file as usize].ops[op as usize].kind,
-            OpKind::TransactionStart | OpKind::TraverseStart { .. }
-        )
+            OpKind::TransactionStart
+        ) || self.traverse_holds_transaction_lock(file, op)
+    }
+
+    /// The outermost traverse around `op`, if it holds the transaction lock.
+    fn locking_traverse(&self, file: u32, op: u32) -> Option<u32> {
+        self.outer_traverse(file, op)
+            .filter(|&start| self.traverse_holds_transaction_lock(file, start))
     }
 
     fn outer_traverse(&self, file: u32, op: u32) -> Option<u32> {
@@ -57,11 +80,13 @@ impl Context<'_> {
         }
         let waiter_traverse = self.outer_traverse(file, op);
         let target_traverse = self.outer_traverse(target_file, target);
-        let conflicting = (target_traverse.is_some() && self.takes_transaction_lock(file, op))
-            || (waiter_traverse.is_some() && self.takes_transaction_lock(target_file, target));
+        let conflicting = (self.locking_traverse(target_file, target).is_some()
+            && self.takes_transaction_lock(file, op))
+            || (self.locking_traverse(file, op).is_some()
+                && self.takes_transaction_lock(target_file, target));
         if conflicting {
-            // A traverse and a transaction (or two traverses) exclude each other: wait for
-            // the whole of the other, and do the waiting before starting.
+            // A traverse holding the transaction lock excludes transactions and other such
+            // traverses: wait for the whole of the other, and do it before starting.
             if let Some(start) = target_traverse {
                 target = self.groups[target_file as usize].end_of(start);
             }
@@ -121,9 +146,9 @@ pub fn from_order(ctx: &Context<'_>, users: &[User], order: &[usize], deps: &mut
     }
 }
 
-/// Order conflicting traverses by seqnum (write traverses exclude each other and
-/// transactions); pairs of read traverses, and traverses inside transactions, are left
-/// alone.
+/// Order the traverses that exclude each other (those holding the transaction lock) by
+/// seqnum; traverses that take no transaction lock, and traverses inside transactions,
+/// are left alone.
 pub fn traverse_order(ctx: &Context<'_>, deps: &mut Vec<Dep>) {
     struct Walk {
         file: u32,
@@ -149,11 +174,14 @@ pub fn traverse_order(ctx: &Context<'_>, deps: &mut Vec<Dep>) {
             if groups.atomic[index as usize] != NONE {
                 continue;
             }
+            if kind == TraverseKind::Read && !ctx.locking.read_traverse_takes_transaction_lock {
+                continue;
+            }
             walks.push(Walk {
                 file: file as u32,
                 start: index,
                 end,
-                read: kind == crate::backend::TraverseKind::Read,
+                read: kind == TraverseKind::Read,
                 key: (op.seqnum, trace.ops[end as usize].seqnum),
             });
         }

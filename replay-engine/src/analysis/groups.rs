@@ -15,7 +15,7 @@
 //! A nested cancel dooms the outer transaction, whose commit is then replayed as a cancel.
 
 use super::AnalysisError;
-use crate::backend::{ChainLockOp, LockAllOp};
+use crate::backend::{ChainLockOp, LockAllOp, TraverseKind};
 use crate::trace::{OpKind, Trace};
 
 /// "No group" in the per-op tables.
@@ -52,6 +52,13 @@ pub struct Groups {
     /// Per op: whether its effect is discarded because an enclosing transaction is
     /// cancelled (explicitly, implicitly at end of trace, or doomed by a nested cancel).
     pub discarded: Vec<bool>,
+    /// Per op: start (`tdb_firstkey`) of the key walk whose record lock is held while it
+    /// runs (from a firstkey that found a key to the nextkey that found none), or
+    /// [`NONE`].
+    pub walk: Vec<u32>,
+    /// Per op: whether it runs inside a read traverse's callback, where tdb refuses every
+    /// write with `TDB_ERR_RDONLY` whatever the record holds.
+    pub in_read_traverse: Vec<bool>,
     /// Per op: for a traverse entry, whether the replay's walk stops before it (learned
     /// from a deadlock; the ops from there on run after the walk).
     pub stop_before: Vec<bool>,
@@ -90,17 +97,15 @@ impl Groups {
         Some(entry)
     }
 
-    /// The start of the outermost lock-holding region (atomic region or traverse) that
+    /// The start of the outermost lock-holding region (atomic region, traverse or key walk) that
     /// `op` is strictly inside: while waiting before `op`, the trace holds that region's
     /// locks. `None` if it holds none.
     pub fn outermost_held(&self, op: u32) -> Option<u32> {
-        let atomic = self.atomic[op as usize];
-        let atomic = (atomic != NONE && atomic < op).then_some(atomic);
-        let traverse = self.outer_traverse(op).filter(|&start| start < op);
-        match (atomic, traverse) {
-            (Some(a), Some(t)) => Some(a.min(t)),
-            (a, t) => a.or(t),
-        }
+        let inside = |start: u32| (start != NONE && start < op).then_some(start);
+        let atomic = inside(self.atomic[op as usize]);
+        let traverse = self.outer_traverse(op).and_then(inside);
+        let walk = inside(self.walk[op as usize]);
+        [atomic, traverse, walk].into_iter().flatten().min()
     }
 }
 
@@ -127,6 +132,8 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
         mode: vec![ReplayMode::AsTraced; n],
         discarded: vec![false; n],
         stop_before: vec![false; n],
+        in_read_traverse: vec![false; n],
+        walk: vec![NONE; n],
     };
     let mut atomic_intervals: Vec<Interval> = Vec::new();
     let mut cancelled: Vec<Interval> = Vec::new();
@@ -138,6 +145,7 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
     let mut chainlocks: Vec<OpenChainLock> = Vec::new();
     let mut traverses: Vec<u32> = Vec::new();
     let mut lockalls: Vec<u32> = Vec::new();
+    let mut walk_start: Option<u32> = None;
 
     let fail = |op: usize, message: String| AnalysisError {
         file: trace.name.clone(),
@@ -153,7 +161,23 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
         if let Some(&outermost) = traverses.first() {
             groups.outer_traverse[index] = outermost;
         }
+        groups.in_read_traverse[index] = traverses.iter().any(|&start| {
+            matches!(
+                trace.ops[start as usize].kind,
+                OpKind::TraverseStart {
+                    kind: TraverseKind::Read
+                }
+            )
+        });
+        if let Some(start) = walk_start {
+            groups.walk[index] = start;
+        }
         match &op.kind {
+            OpKind::FirstKey { result } => {
+                walk_start = result.is_some().then_some(i);
+                groups.walk[index] = walk_start.unwrap_or(NONE);
+            }
+            OpKind::NextKey { result: None, .. } => walk_start = None,
             OpKind::TransactionStart => {
                 transactions.push(i);
                 doomed.push(false);

@@ -81,6 +81,8 @@ pub struct User {
     pub effect: Effect,
     /// A transaction that ends cancelled: harmless to run first on equal seqnums.
     pub cancelled: bool,
+    /// It is (or contains) a `tdb_wipe_all`, so it is a user of every key.
+    pub wipes: bool,
 }
 
 impl User {
@@ -194,6 +196,14 @@ fn op_need_effect(
     })
 }
 
+/// Whether the op writes (so that tdb refuses it inside a read traverse).
+fn effect_kind_writes(kind: &OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::Store { .. } | OpKind::StoreV { .. } | OpKind::Append { .. } | OpKind::Delete { .. }
+    )
+}
+
 /// Combine two requirements on the same initial record; `None` if they contradict.
 fn both(values: &Values<'_>, a: Need, b: Need) -> Option<Need> {
     use Need::*;
@@ -217,6 +227,7 @@ struct Member {
     rep: u32,
     need: Need,
     effect: Effect,
+    wipe: bool,
 }
 
 /// Collect every key's users from every trace.
@@ -240,14 +251,20 @@ pub fn collect(traces: &[Trace], groups: &[Groups], values: &mut Values<'_>) -> 
                     rep,
                     need: Need::Any,
                     effect: Effect::Delete,
+                    wipe: true,
                 });
                 continue;
             }
-            let Some((key, need, effect)) =
+            let Some((key, mut need, mut effect)) =
                 op_need_effect(file, &op.kind, &mut values.computed, trace)
             else {
                 continue;
             };
+            if groups.in_read_traverse[op_index] && effect_kind_writes(&op.kind) {
+                // Refused with TDB_ERR_RDONLY whatever the record holds.
+                need = Need::Any;
+                effect = Effect::Unchanged;
+            }
             let bytes = trace.bytes(key);
             let id = *index.entry(bytes).or_insert_with(|| {
                 keys.push(Val::Trace { file, span: key });
@@ -261,6 +278,7 @@ pub fn collect(traces: &[Trace], groups: &[Groups], values: &mut Values<'_>) -> 
                     rep,
                     need,
                     effect,
+                    wipe: false,
                 },
             ));
         }
@@ -330,6 +348,7 @@ fn fold_users<'m>(
         let discarded = groups.discarded[member.op as usize];
         match &mut current {
             Some((user, known)) if user.rep == member.rep => {
+                user.wipes |= member.wipe;
                 if !*known {
                     if let Some(need) = both(values, user.need, member.need) {
                         user.need = need;
@@ -361,6 +380,7 @@ fn fold_users<'m>(
                         member.effect
                     },
                     cancelled,
+                    wipes: member.wipe,
                 };
                 current = Some((user, member.effect != Effect::Unchanged));
             }

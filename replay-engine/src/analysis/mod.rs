@@ -12,6 +12,7 @@ use std::fmt;
 pub use deps::Dep;
 pub use groups::{Groups, ReplayMode, NONE};
 
+use crate::backend::LockingModel;
 use crate::trace::Trace;
 use keys::Values;
 use order::Initial;
@@ -114,8 +115,9 @@ impl Analysis {
     }
 }
 
-/// Analyse a set of traces (one per process, replayed together).
-pub fn analyse(traces: &[Trace]) -> Result<Analysis, AnalysisError> {
+/// Analyse a set of traces (one per process, replayed together) for a backend whose
+/// locking is described by `locking`.
+pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, AnalysisError> {
     let groups = traces
         .iter()
         .map(groups::find_groups)
@@ -128,17 +130,54 @@ pub fn analyse(traces: &[Trace]) -> Result<Analysis, AnalysisError> {
     let ctx = deps::Context {
         traces,
         groups: &groups,
+        locking,
     };
 
     let mut stats = AnalysisStats {
         keys: key_users.keys.len(),
         ..AnalysisStats::default()
     };
+    let mut orders: Vec<Option<order::Ordering>> = key_users
+        .users
+        .iter()
+        .map(|users| order::order_key(users, &values, None))
+        .collect();
+    // A wipe is a user of every key; make every key agree on where it falls.
+    let wipes = traces.len() > 1 && key_users.users.iter().flatten().any(|u| u.wipes);
+    if wipes {
+        let bounds = order::cut_bounds(&key_users.users, &orders, traces.len());
+        let choices: &[bool] = if bounds.conflicting() { &[true, false] } else { &[false] };
+        let mut best: Option<(usize, Vec<Option<order::Ordering>>)> = None;
+        for &prefer_upper in choices {
+            let pins = bounds.pins(prefer_upper);
+            let pinned: Vec<Option<order::Ordering>> = key_users
+                .users
+                .iter()
+                .map(|users| order::order_key(users, &values, Some(&pins)))
+                .collect();
+            let failures = pinned.iter().filter(|o| o.is_none()).count();
+            if best.as_ref().is_none_or(|(fewest, _)| failures < *fewest) {
+                best = Some((failures, pinned));
+            }
+            if failures == 0 {
+                break;
+            }
+        }
+        if let Some((_, pinned)) = best {
+            // Where even the pinned search fails, keep the key's unpinned order.
+            for (ordering, pinned) in orders.iter_mut().zip(pinned) {
+                if pinned.is_some() {
+                    *ordering = pinned;
+                }
+            }
+        }
+    }
+
     let mut all_deps = Vec::new();
     let mut preexisting = Vec::new();
-    for (key, users) in key_users.keys.iter().zip(&key_users.users) {
+    for ((key, users), ordering) in key_users.keys.iter().zip(&key_users.users).zip(orders) {
         stats.users += users.len();
-        let Some(ordering) = order::order_key(users, &values) else {
+        let Some(ordering) = ordering else {
             return Err(unresolvable(traces, &values, *key, users));
         };
         if ordering.fuzz != Some(0) {
@@ -205,6 +244,20 @@ fn unresolvable(
         files.dedup();
         files.len()
     };
+    if std::env::var_os("TDB_REPLAY_DEBUG").is_some() {
+        for user in users {
+            let t = &traces[user.file as usize];
+            eprintln!(
+                "  {}:{} seq {} need {:?} effect {:?}{}",
+                t.name,
+                t.ops[user.rep as usize].line,
+                user.seqnum,
+                user.need,
+                user.effect,
+                if user.cancelled { " (cancelled)" } else { "" }
+            );
+        }
+    }
     AnalysisError {
         file: trace.name.clone(),
         line: trace.ops[first.rep as usize].line,

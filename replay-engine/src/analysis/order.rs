@@ -28,6 +28,14 @@ pub enum Initial {
     Present(Val),
 }
 
+/// Where each `tdb_wipe_all` falls in the other traces, fixed once for every key so that
+/// the keys' orders agree: for the wipe user `(file, rep)`, `cuts[g]` is the first op of
+/// trace `g` that runs after the wipe (the ops before it run before).
+#[derive(Debug, Default)]
+pub struct Pins {
+    pub cuts: FxHashMap<(u32, u32), Vec<u32>>,
+}
+
 /// A successful ordering.
 #[derive(Debug)]
 pub struct Ordering {
@@ -55,6 +63,8 @@ enum INeed {
 /// The key's users with values interned, split by trace.
 struct Problem<'u> {
     users: &'u [User],
+    /// Pinned wipes among the users: (user index, its trace slot, cut per file).
+    pinned: Vec<(usize, usize, &'u [u32])>,
     /// Per active trace: the range of `users` it owns.
     ranges: Vec<(usize, usize)>,
     needs: Vec<INeed>,
@@ -74,8 +84,13 @@ impl Problem<'_> {
     }
 }
 
-/// Order the users of one key (users grouped by trace, file order within a trace).
-pub fn order_key(users: &[User], values: &Values<'_>) -> Option<Ordering> {
+/// Order the users of one key (users grouped by trace, file order within a trace),
+/// respecting the wipe `pins` if given.
+pub fn order_key<'u>(
+    users: &'u [User],
+    values: &Values<'_>,
+    pins: Option<&'u Pins>,
+) -> Option<Ordering> {
     let mut intern: FxHashMap<&[u8], u32> = FxHashMap::default();
     let mut interned = |val: Val| -> u32 {
         let next = intern.len() as u32;
@@ -111,8 +126,23 @@ pub fn order_key(users: &[User], values: &Values<'_>) -> Option<Ordering> {
         ranges.push((start, end));
         start = end;
     }
+    let pinned = pins
+        .map(|pins| {
+            users
+                .iter()
+                .enumerate()
+                .filter(|(_, user)| user.wipes)
+                .filter_map(|(index, user)| {
+                    let cuts = pins.cuts.get(&(user.file, user.rep))?;
+                    let slot = ranges.iter().position(|&(a, b)| (a..b).contains(&index))?;
+                    Some((index, slot, cuts.as_slice()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let problem = Problem {
         users,
+        pinned,
         ranges,
         needs,
         effects,
@@ -287,11 +317,108 @@ fn candidates(
                     other == trace || user.seqnum <= head.seqnum.saturating_add(fuzz)
                 }),
             };
-            within_fuzz && problem.meets(state, problem.needs[position[trace]])
+            within_fuzz
+                && problem.meets(state, problem.needs[position[trace]])
+                && pins_allow(problem, position, trace)
         })
         .collect();
     // Seqnum order; on a tie a cancelled transaction first (it changes nothing), then
     // trace order for determinism.
     ready.sort_by_key(|&(trace, user)| (user.seqnum, !user.cancelled, trace));
     ready.into_iter().map(|(trace, _)| trace).collect()
+}
+
+/// Whether the wipe pins let trace slot `trace` run its next user now: a pinned wipe
+/// waits until every other trace has passed its cut, and nothing past a cut runs before
+/// the wipe.
+fn pins_allow(problem: &Problem<'_>, position: &[usize], trace: usize) -> bool {
+    let next = position[trace];
+    let user = &problem.users[next];
+    for &(wipe, slot, cuts) in &problem.pinned {
+        if wipe == next {
+            let others_passed = position.iter().enumerate().all(|(other, &at)| {
+                other == trace
+                    || at >= problem.ranges[other].1
+                    || problem.users[at].rep >= cuts[problem.users[at].file as usize]
+            });
+            if !others_passed {
+                return false;
+            }
+        } else if slot != trace
+            && position[slot] <= wipe
+            && user.rep >= cuts[user.file as usize]
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// The bounds a first set of orders puts on each wipe's cut in each other trace: at
+/// least just after the last user some key placed before the wipe, at most the first user
+/// some key placed after it.
+#[derive(Debug, Default)]
+pub struct CutBounds {
+    bounds: FxHashMap<(u32, u32), Vec<(u32, u32)>>,
+}
+
+impl CutBounds {
+    /// Whether some key's order contradicts another's.
+    pub fn conflicting(&self) -> bool {
+        self.bounds.values().flatten().any(|&(low, high)| low > high)
+    }
+
+    /// Pins using the lower bound, or where the bounds conflict, the upper one if
+    /// `prefer_upper`.
+    pub fn pins(&self, prefer_upper: bool) -> Pins {
+        let cuts = self
+            .bounds
+            .iter()
+            .map(|(&wipe, bounds)| {
+                let cuts = bounds
+                    .iter()
+                    .map(|&(low, high)| if low > high && prefer_upper { high } else { low })
+                    .collect();
+                (wipe, cuts)
+            })
+            .collect();
+        Pins { cuts }
+    }
+}
+
+/// Collect the cut bounds of every wipe from a first, unpinned set of orders.
+pub fn cut_bounds(users: &[Vec<User>], orders: &[Option<Ordering>], traces: usize) -> CutBounds {
+    let mut bounds = CutBounds::default();
+    for (users, ordering) in users.iter().zip(orders) {
+        let Some(ordering) = ordering else { continue };
+        // Per trace: the last user placed so far.
+        let mut last_placed: Vec<Option<u32>> = vec![None; traces];
+        let mut open_wipes: Vec<(u32, u32)> = Vec::new();
+        for &index in &ordering.order {
+            let user = &users[index];
+            for wipe in &open_wipes {
+                if wipe.0 != user.file {
+                    let entry = &mut bounds.bounds.get_mut(wipe).expect("inserted")
+                        [user.file as usize];
+                    entry.1 = entry.1.min(user.rep);
+                }
+            }
+            if user.wipes {
+                let wipe = (user.file, user.rep);
+                let entry = bounds
+                    .bounds
+                    .entry(wipe)
+                    .or_insert_with(|| vec![(0, u32::MAX); traces]);
+                for (file, last) in last_placed.iter().enumerate() {
+                    if let Some(last) = last {
+                        entry[file].0 = entry[file].0.max(last + 1);
+                    }
+                }
+                open_wipes.push(wipe);
+            }
+            let slot = &mut last_placed[user.file as usize];
+            *slot = Some(slot.map_or(user.rep, |last| last.max(user.rep)));
+        }
+    }
+    bounds
 }

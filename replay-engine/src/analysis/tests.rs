@@ -3,6 +3,12 @@
 use super::*;
 use crate::trace::{parse_trace, FlavourChoice, LoadOptions};
 
+/// ccan's locking, under which the original tool was written (and its worked example
+/// computed): read traverses hold the transaction lock too.
+const CCAN: LockingModel = LockingModel {
+    read_traverse_takes_transaction_lock: true,
+};
+
 fn trace(name: &str, text: &str) -> Trace {
     parse_trace(name, text.as_bytes(), &LoadOptions::default()).expect("test trace parses")
 }
@@ -66,7 +72,7 @@ const F2: &str = "\
 #[test]
 fn worked_example_gives_the_original_dependencies() {
     let traces = vec![trace("f1", F1), trace("f2", F2)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(
         deps(&traces, &plan),
         vec![pair("f1:2", "f2:2"), pair("f1:5", "f2:10")]
@@ -89,7 +95,7 @@ fn extended_example_orders_traverses_and_a_late_store() {
          4 tdb_fetch 3:6a7900 = NULL\n6 tdb_store 2:6f00 2:667a 0x1 = 0\n6 tdb_close\n"
     );
     let traces = vec![trace("f1", &f1), trace("f2", &f2)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(
         deps(&traces, &plan),
         vec![
@@ -107,7 +113,7 @@ fn a_record_read_before_any_write_must_pre_exist() {
         "t",
         "1 tdb_open 0 0x0 0x2\n1 tdb_fetch 1:6b = 2:0102\n2 tdb_delete 1:6b = 0\n",
     )];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(plan.preexisting.len(), 1);
     assert_eq!(plan.preexisting[0].key, b"k");
     assert_eq!(plan.preexisting[0].data, [1, 2]);
@@ -120,7 +126,7 @@ fn an_existence_check_alone_pre_creates_an_empty_record() {
         "t",
         "1 tdb_open 0 0x0 0x2\n1 tdb_exists 1:6b = 1\n2 tdb_delete 1:6b = 0\n",
     )];
-    let plan = analyse(&traces).expect("the original aborted here; we must not");
+    let plan = analyse(&traces, CCAN).expect("the original aborted here; we must not");
     assert_eq!(plan.preexisting.len(), 1);
     assert!(plan.preexisting[0].data.is_empty());
 }
@@ -131,7 +137,7 @@ fn an_inconsistent_trace_is_rejected_at_its_first_use() {
         "t",
         "1 tdb_open 0 0x0 0x2\n2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_fetch 1:6b = 1:02\n",
     )];
-    let error = analyse(&traces).expect_err("no order explains a fetch of 02 after storing 01");
+    let error = analyse(&traces, CCAN).expect_err("no order explains a fetch of 02 after storing 01");
     assert_eq!(error.file, "t");
     assert_eq!(error.line, 2);
     assert!(error.message.contains("key \"k\""), "{}", error.message);
@@ -145,7 +151,7 @@ fn keys_seen_only_in_deletes_do_not_hang_the_analysis() {
         text.push_str(&format!("1 tdb_store 1:{k:02x} 0: 0x1 = 0\n1 tdb_delete 1:{k:02x} = 0\n"));
     }
     let traces = vec![trace("t", &text)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(plan.stats.keys, 50);
 }
 
@@ -154,7 +160,7 @@ fn a_fetch_waits_for_the_store_that_made_its_value() {
     let a = "1 tdb_open 0 0x0 0x2\n1 tdb_store 1:6b 1:01 0x1 = 0\n";
     let b = "1 tdb_open 0 0x0 0x2\n1 tdb_fetch 1:6b = 1:01\n";
     let traces = vec![trace("a", a), trace("b", b)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(deps(&traces, &plan), vec![pair("b:2", "a:2")]);
 }
 
@@ -164,7 +170,7 @@ fn a_writer_waits_for_the_readers_of_the_previous_value() {
     let a = "1 tdb_open 0 0x0 0x2\n2 tdb_store 1:6b 1:01 0x1 = 0\n";
     let b = "1 tdb_open 0 0x0 0x2\n1 tdb_fetch 1:6b = NULL\n";
     let traces = vec![trace("a", a), trace("b", b)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(deps(&traces, &plan), vec![pair("a:2", "b:2")]);
 }
 
@@ -174,7 +180,7 @@ fn seqnum_order_is_overruled_when_results_demand_it() {
     let a = "1 tdb_open 0 0x0 0x2\n5 tdb_store 1:6b 1:01 0x1 = 0\n";
     let b = "1 tdb_open 0 0x0 0x2\n3 tdb_fetch 1:6b = 1:01\n";
     let traces = vec![trace("a", a), trace("b", b)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(deps(&traces, &plan), vec![pair("b:2", "a:2")]);
     assert_eq!(plan.stats.fuzzed_keys, 1);
 }
@@ -185,7 +191,7 @@ fn a_dependency_on_a_transaction_member_waits_for_the_commit() {
              2 tdb_fetch 1:78 = NULL\n2 tdb_transaction_commit\n";
     let b = "1 tdb_open 0 0x0 0x2\n3 tdb_fetch 1:6b = 1:01\n";
     let traces = vec![trace("a", a), trace("b", b)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(deps(&traces, &plan), vec![pair("b:2", "a:5")]);
 }
 
@@ -194,7 +200,7 @@ fn a_wipe_is_a_writer_of_every_key() {
     let a = "1 tdb_open 0 0x0 0x2\n1 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_wipe_all\n";
     let b = "1 tdb_open 0 0x0 0x2\n3 tdb_fetch 1:6b = NULL\n";
     let traces = vec![trace("a", a), trace("b", b)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     assert_eq!(deps(&traces, &plan), vec![pair("b:2", "a:3")]);
 }
 
@@ -204,7 +210,7 @@ fn samba_nested_commit_extends_the_transaction_and_is_skipped() {
                 2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_transaction_commit\n\
                 3 tdb_store 1:6c 1:01 0x1 = 0\n3 tdb_transaction_commit\n";
     let traces = vec![samba("s", text)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     let groups = &plan.groups[0];
     assert_eq!(groups.end_of(0), 4, "the transaction runs to the second commit");
     assert_eq!(groups.mode[2], ReplayMode::Skip, "the nested commit is not replayed");
@@ -217,7 +223,7 @@ fn samba_nested_cancel_dooms_the_outer_commit() {
                 2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_transaction_cancel\n\
                 2 tdb_transaction_commit\n1 tdb_fetch 1:6b = NULL\n";
     let traces = vec![samba("s", text)];
-    let plan = analyse(&traces).expect("the store is undone, so the fetch of NULL is consistent");
+    let plan = analyse(&traces, CCAN).expect("the store is undone, so the fetch of NULL is consistent");
     assert_eq!(plan.groups[0].mode[3], ReplayMode::AsCancel);
     assert!(plan.preexisting.is_empty());
 }
@@ -225,7 +231,7 @@ fn samba_nested_cancel_dooms_the_outer_commit() {
 #[test]
 fn chainlock_unlock_without_lock_is_an_error() {
     let traces = vec![trace("t", "1 tdb_open 0 0x0 0x2\n1 tdb_chainunlock 1:6b\n")];
-    let error = analyse(&traces).expect_err("unlock of a chain never locked");
+    let error = analyse(&traces, CCAN).expect_err("unlock of a chain never locked");
     assert_eq!((error.file.as_str(), error.line), ("t", 2));
 }
 
@@ -234,7 +240,7 @@ fn overlapping_chainlocks_form_one_region() {
     let text = "1 tdb_open 0 0x0 0x2\n1 tdb_chainlock 1:61\n1 tdb_chainlock 1:62\n\
                 1 tdb_chainunlock 1:61\n1 tdb_fetch 1:63 = NULL\n1 tdb_chainunlock 1:62\n";
     let traces = vec![trace("t", text)];
-    let plan = analyse(&traces).expect("analysis succeeds");
+    let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     let groups = &plan.groups[0];
     assert_eq!(groups.end_of(0), 4);
     assert!((0..5).all(|op| groups.atomic[op] == 0));

@@ -235,7 +235,17 @@ impl<'a> Executor<'a> {
             }
             OpKind::NextKey { key, result } => {
                 let got = db.nextkey(trace.bytes(key));
+                let walk_goes_on = matches!(got, Ok(Some(_)));
+                let last = got.as_ref().ok().cloned().flatten();
                 self.check_key_walk(at, "tdb_nextkey", got, result)?;
+                if result.is_none() && walk_goes_on {
+                    // The original walk ended here and released its record lock; finish
+                    // the replay's walk too, so that no lock outlives the recorded one.
+                    let mut current = last;
+                    while let Some(key) = current {
+                        current = db.nextkey(&key).ok().flatten();
+                    }
+                }
             }
             OpKind::ChainLock { key, op: lock, ret } => {
                 let key = trace.bytes(key);
@@ -332,10 +342,12 @@ impl<'a> Executor<'a> {
                 );
                 self.note(at, message);
             }
-            Err(error) if expected.is_none() => {
-                self.note(at, format!("{name} failed ({error}), the trace recorded NULL"));
+            Err(error) => {
+                // The replay's cursor is elsewhere than the original's, so nextkey may find
+                // the old key gone: as layout-dependent as the order itself.
+                let message = format!("{name} failed ({error}), the trace recorded {}", show(expected));
+                self.note(at, message);
             }
-            Err(error) => return Err(self.mismatch(at, format!("{name} failed: {error}"))),
         }
         Ok(())
     }
