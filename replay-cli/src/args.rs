@@ -121,6 +121,10 @@ pub struct GenerateArgs {
     /// Distinct keys.
     #[arg(long, default_value_t = 40)]
     pub keys: usize,
+    /// Also use firstkey/nextkey walks, all-record read locks and wipe_all (their locks
+    /// are invisible to the dependency analysis, so concurrent sets may need back-offs).
+    #[arg(long)]
+    pub exotic: bool,
 }
 
 #[derive(Args, Debug)]

@@ -246,6 +246,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         seed: args.seed,
         hash_size: args.hash_size.max(1),
         keys: args.keys.max(1),
+        exotic: args.exotic,
     };
     let paths = match args.backend {
         BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,

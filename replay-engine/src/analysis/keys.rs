@@ -140,7 +140,9 @@ fn op_need_effect(
                 (StoreFlag::Insert, false) => Need::Absent,
                 (StoreFlag::Insert, true) => Need::Exists,
                 (StoreFlag::Modify, false) => Need::Exists,
-                (StoreFlag::Modify, true) => Need::Absent,
+                // Not proof of absence: tdb 1.4.8 also fails a MODIFY of a record it cannot
+                // update in place when an earlier call left TDB_ERR_NOEXIST behind.
+                (StoreFlag::Modify, true) => Need::Any,
                 _ => Need::Any,
             };
             let effect = if failed { Effect::Unchanged } else { set(data) };
@@ -197,7 +199,7 @@ fn op_need_effect(
 }
 
 /// Whether the op writes (so that tdb refuses it inside a read traverse).
-fn effect_kind_writes(kind: &OpKind) -> bool {
+pub(crate) fn effect_kind_writes(kind: &OpKind) -> bool {
     matches!(
         kind,
         OpKind::Store { .. } | OpKind::StoreV { .. } | OpKind::Append { .. } | OpKind::Delete { .. }
@@ -350,8 +352,13 @@ fn fold_users<'m>(
             Some((user, known)) if user.rep == member.rep => {
                 user.wipes |= member.wipe;
                 if !*known {
-                    if let Some(need) = both(values, user.need, member.need) {
-                        user.need = need;
+                    match both(values, user.need, member.need) {
+                        Some(need) => user.need = need,
+                        // Contradicting evidence: a value actually read beats what a
+                        // failed write suggested (tdb 1.4.8 can fail a TDB_MODIFY of an
+                        // existing record when a stale TDB_ERR_NOEXIST is left over).
+                        None if matches!(member.need, Need::Exactly(_)) => user.need = member.need,
+                        None => {}
                     }
                 }
                 if member.effect != Effect::Unchanged {
