@@ -1,1 +1,108 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: where the corpus and the fixtures are,
+//! replaying on the C backend, and Samba's own tools as an independent oracle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use replay_engine::analysis::{self, Analysis};
+use replay_engine::backend::c::CTdb;
+use replay_engine::backend::Backend;
+use replay_engine::replay::{self, ReplayOptions, ReplayReport};
+use replay_engine::trace::{load_traces, LoadOptions, Trace};
+
+/// The corpus directory from `TDB_REPLAY_CORPUS`, or `None` after saying the test is
+/// skipped.
+pub fn corpus(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("TDB_REPLAY_CORPUS") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!("{test}: skipped (set TDB_REPLAY_CORPUS to the traces directory to run it)");
+            None
+        }
+    }
+}
+
+/// Files in `dir` (sorted), or a panic naming the directory.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The handwritten two-process fixture.
+pub fn handwritten() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/handwritten");
+    vec![dir.join("a.trace"), dir.join("b.trace")]
+}
+
+/// Load traces or panic with the loader's message.
+pub fn load(paths: &[PathBuf]) -> Vec<Trace> {
+    load_traces(paths, &LoadOptions::default()).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Analyse for the C backend or panic with the analysis message.
+pub fn analyse(traces: &[Trace]) -> Analysis {
+    analysis::analyse(traces, CTdb::LOCKING).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Replay on the C backend `runs` times or panic with the replay's message.
+pub fn replay_c(db: &Path, traces: &[Trace], plan: &mut Analysis, runs: usize) -> ReplayReport {
+    let options = ReplayOptions {
+        runs,
+        ..ReplayOptions::default()
+    };
+    replay::replay::<CTdb>(db, traces, plan, &options).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// C tdb's own `tdb_check` on a file.
+pub fn c_check(db: &Path) {
+    let mut handle = tdb_sys::Tdb::open(
+        db,
+        &tdb_sys::OpenOptions {
+            open_flags: libc::O_RDWR,
+            ..tdb_sys::OpenOptions::default()
+        },
+    )
+    .unwrap_or_else(|error| panic!("C tdb cannot open {}: {error}", db.display()));
+    handle
+        .check()
+        .unwrap_or_else(|error| panic!("tdb_check fails on {}: {error}", db.display()));
+}
+
+/// Samba's `tdbtool FILE check`: `Some(passed)`, or `None` (with a note) when tdb-tools
+/// is not installed.
+pub fn tdbtool_check(db: &Path) -> Option<bool> {
+    let output = match Command::new("tdbtool").arg(db).arg("check").output() {
+        Ok(output) => output,
+        Err(_) => {
+            eprintln!("tdbtool not installed (apt-get install tdb-tools): oracle check skipped");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    Some(output.status.success() && text.contains("Database integrity is OK"))
+}
+
+/// Samba's `tdbdump FILE`, or `None` when tdb-tools is not installed.
+pub fn tdbdump(db: &Path) -> Option<String> {
+    let output = Command::new("tdbdump").arg(db).output().ok()?;
+    assert!(
+        output.status.success(),
+        "tdbdump failed on {}",
+        db.display()
+    );
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Both C checks on a replay's final database.
+pub fn check_final_database(db: &Path) {
+    c_check(db);
+    if let Some(passed) = tdbtool_check(db) {
+        assert!(passed, "tdbtool check fails on {}", db.display());
+    }
+}

@@ -33,7 +33,11 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("tdb-replay: {failure:#}");
             let bad_input = failure.downcast_ref::<commands::BadInput>().is_some();
-            ExitCode::from(if bad_input { EXIT_BAD_INPUT } else { EXIT_FAILED })
+            ExitCode::from(if bad_input {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            })
         }
     }
 }

@@ -24,9 +24,12 @@ impl Progress {
         if !self.enabled {
             return;
         }
-        let percent = if total == 0 { 100 } else { done * 100 / total };
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
         let mut stderr = std::io::stderr().lock();
-        let _ = write!(stderr, "\r\x1b[K{label}: {done}/{total} {unit} ({percent}%)");
+        let _ = write!(
+            stderr,
+            "\r\x1b[K{label}: {done}/{total} {unit} ({percent}%)"
+        );
         let _ = stderr.flush();
         if let Ok(mut drawn) = self.drawn.lock() {
             *drawn = true;

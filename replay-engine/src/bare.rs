@@ -42,7 +42,9 @@ fn call<B: Backend>(db: &mut B, trace: &Trace, groups: &Groups, at: usize) -> us
         OpKind::Delete { key, .. } => {
             let _ = db.delete(bytes(key));
         }
-        OpKind::Store { key, data, flag, .. } => {
+        OpKind::Store {
+            key, data, flag, ..
+        } => {
             let _ = db.store(bytes(key), trace.rec(data).unwrap_or(&[]), flag);
         }
         OpKind::StoreV { key, data, flag } => {

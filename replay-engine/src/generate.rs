@@ -53,7 +53,11 @@ const FLAGS: u32 = tdb_flags::SEQNUM | tdb_flags::NOSYNC;
 
 /// Run the workload with backend `B` on `dir/<name>.tdb`; returns the trace files written
 /// (`dir/<name>.<k>.trace`). The process must be single-threaded (it forks).
-pub fn generate<B: Backend>(dir: &Path, name: &str, options: &GenerateOptions) -> io::Result<Vec<PathBuf>> {
+pub fn generate<B: Backend>(
+    dir: &Path,
+    name: &str,
+    options: &GenerateOptions,
+) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let db_path = dir.join(format!("{name}.tdb"));
     let open = OpenOptions {
@@ -77,13 +81,16 @@ pub fn generate<B: Backend>(dir: &Path, name: &str, options: &GenerateOptions) -
     let mut pids = Vec::new();
     for (k, path) in paths.iter().enumerate() {
         let seed = options.seed.wrapping_add(k as u64);
-        let pid = process::spawn(|| match run_process::<B>(&db_path, path, &open, seed, options) {
-            Ok(()) => 0,
-            Err(error) => {
-                eprintln!("{}: {error}", path.display());
-                1
-            }
-        })?;
+        let pid =
+            process::spawn(
+                || match run_process::<B>(&db_path, path, &open, seed, options) {
+                    Ok(()) => 0,
+                    Err(error) => {
+                        eprintln!("{}: {error}", path.display());
+                        1
+                    }
+                },
+            )?;
         pids.push(pid);
     }
     let mut failed = None;
@@ -147,7 +154,8 @@ fn run_process<B: Backend>(
         options,
     };
     let seqnum = seq(&mut db);
-    work.out.open(seqnum, open.hash_size, open.tdb_flags, open.open_flags)?;
+    work.out
+        .open(seqnum, open.hash_size, open.tdb_flags, open.open_flags)?;
     for _ in 0..options.ops {
         work.top_level(&mut db)?;
     }
@@ -266,7 +274,8 @@ impl Workload<'_> {
             85..=92 => {
                 let found = db.exists(&key).map_err(io_error)?;
                 let seqnum = seq(db);
-                self.out.key_ret(seqnum, "tdb_exists", &key, i32::from(found))
+                self.out
+                    .key_ret(seqnum, "tdb_exists", &key, i32::from(found))
             }
             _ => {
                 let found = db.parse_record(&key, |_| ()).is_ok();
@@ -392,9 +401,11 @@ impl Workload<'_> {
         data.truncate(48);
         let result = db.store(&key, &data, StoreFlag::Replace);
         let seqnum = seq(db);
-        self.out.store(seqnum, &key, &data, StoreFlag::Replace, ret(&result))?;
+        self.out
+            .store(seqnum, &key, &data, StoreFlag::Replace, ret(&result))?;
         let seqnum = seq(db);
-        self.out.chainlock(seqnum, ChainLockOp::Unlock, &key, None)?;
+        self.out
+            .chainlock(seqnum, ChainLockOp::Unlock, &key, None)?;
         db.chainlock(&key, ChainLockOp::Unlock).map_err(io_error)
     }
 
@@ -402,13 +413,15 @@ impl Workload<'_> {
         let key = self.key();
         let got = db.chainlock(&key, ChainLockOp::LockNonblock);
         let seqnum = seq(db);
-        self.out.chainlock(seqnum, ChainLockOp::LockNonblock, &key, Some(ret(&got)))?;
+        self.out
+            .chainlock(seqnum, ChainLockOp::LockNonblock, &key, Some(ret(&got)))?;
         if got.is_ok() {
             let old = db.fetch(&key).map_err(io_error)?;
             let seqnum = seq(db);
             self.out.fetch(seqnum, &key, old.as_deref())?;
             let seqnum = seq(db);
-            self.out.chainlock(seqnum, ChainLockOp::Unlock, &key, None)?;
+            self.out
+                .chainlock(seqnum, ChainLockOp::Unlock, &key, None)?;
             db.chainlock(&key, ChainLockOp::Unlock).map_err(io_error)?;
         }
         Ok(())

@@ -9,6 +9,14 @@ use std::io;
 /// The caller must be single-threaded (no other threads running): only then is the
 /// child's copy of the process in a consistent state.
 pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<i32> {
+    let threads = thread_count();
+    if threads > 1 {
+        return Err(io::Error::other(format!(
+            "cannot fork a worker: this process runs {threads} threads, and a forked child \
+             could inherit a lock another thread holds and hang (run replays from a \
+             single-threaded process; for cargo test, RUST_TEST_THREADS=1)"
+        )));
+    }
     // SAFETY: fork has no memory-safety preconditions of its own; the caller guarantees the
     // process is single-threaded, so no lock held by another thread is copied locked
     // into the child. The child never returns from this function.
@@ -23,6 +31,17 @@ pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<i32> {
         unsafe { libc::_exit(code) }
     }
     Ok(pid)
+}
+
+/// The number of threads in this process (1 if it cannot be told).
+fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Threads:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(1)
 }
 
 /// How a child ended.

@@ -220,9 +220,8 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
                         let interval = &mut atomic_intervals[slot];
                         interval.end = i;
                         let interval = *interval;
-                        let already_cancelled = cancelled
-                            .last()
-                            .is_some_and(|c| c.start == interval.start);
+                        let already_cancelled =
+                            cancelled.last().is_some_and(|c| c.start == interval.start);
                         if already_cancelled {
                             cancelled.pop();
                         }
@@ -297,13 +296,8 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
                 };
                 groups.end[start as usize] = i;
             }
-            OpKind::TraverseEntry { .. } => {
-                if traverses.is_empty() {
-                    return Err(fail(
-                        index,
-                        format!("{} outside a traverse", op.name()),
-                    ));
-                }
+            OpKind::TraverseEntry { .. } if traverses.is_empty() => {
+                return Err(fail(index, format!("{} outside a traverse", op.name())));
             }
             _ => {}
         }

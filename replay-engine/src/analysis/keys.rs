@@ -202,7 +202,10 @@ fn op_need_effect(
 pub(crate) fn effect_kind_writes(kind: &OpKind) -> bool {
     matches!(
         kind,
-        OpKind::Store { .. } | OpKind::StoreV { .. } | OpKind::Append { .. } | OpKind::Delete { .. }
+        OpKind::Store { .. }
+            | OpKind::StoreV { .. }
+            | OpKind::Append { .. }
+            | OpKind::Delete { .. }
     )
 }
 

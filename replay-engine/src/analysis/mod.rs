@@ -146,7 +146,11 @@ pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, Anal
     let wipes = traces.len() > 1 && key_users.users.iter().flatten().any(|u| u.wipes);
     if wipes {
         let bounds = order::cut_bounds(&key_users.users, &orders, traces.len());
-        let choices: &[bool] = if bounds.conflicting() { &[true, false] } else { &[false] };
+        let choices: &[bool] = if bounds.conflicting() {
+            &[true, false]
+        } else {
+            &[false]
+        };
         let mut best: Option<(usize, Vec<Option<order::Ordering>>)> = None;
         for &prefer_upper in choices {
             let pins = bounds.pins(prefer_upper);

@@ -14,7 +14,15 @@ use std::collections::HashSet;
 use super::keys::{Effect, FxHashMap, Need, User, Val, Values};
 
 /// The fuzz levels tried, in order; `None` is "no limit".
-const FUZZ_LEVELS: [Option<u32>; 7] = [Some(0), Some(2), Some(6), Some(14), Some(30), Some(62), None];
+const FUZZ_LEVELS: [Option<u32>; 7] = [
+    Some(0),
+    Some(2),
+    Some(6),
+    Some(14),
+    Some(30),
+    Some(62),
+    None,
+];
 
 /// Node expansions allowed per search attempt before giving up on it.
 const BUDGET: usize = 200_000;
@@ -246,7 +254,9 @@ fn search(problem: &Problem<'_>, initial: State, fuzz: Option<u32>) -> Option<Ve
         if order.len() == total {
             return Some(order);
         }
-        let frame = frames.last_mut().expect("the root frame is never popped while searching");
+        let frame = frames
+            .last_mut()
+            .expect("the root frame is never popped while searching");
         if frame.next < frame.candidates.len() {
             let trace = frame.candidates[frame.next];
             frame.next += 1;
@@ -344,10 +354,7 @@ fn pins_allow(problem: &Problem<'_>, position: &[usize], trace: usize) -> bool {
             if !others_passed {
                 return false;
             }
-        } else if slot != trace
-            && position[slot] <= wipe
-            && user.rep >= cuts[user.file as usize]
-        {
+        } else if slot != trace && position[slot] <= wipe && user.rep >= cuts[user.file as usize] {
             return false;
         }
     }
@@ -365,7 +372,10 @@ pub struct CutBounds {
 impl CutBounds {
     /// Whether some key's order contradicts another's.
     pub fn conflicting(&self) -> bool {
-        self.bounds.values().flatten().any(|&(low, high)| low > high)
+        self.bounds
+            .values()
+            .flatten()
+            .any(|&(low, high)| low > high)
     }
 
     /// Pins using the lower bound, or where the bounds conflict, the upper one if
@@ -377,7 +387,13 @@ impl CutBounds {
             .map(|(&wipe, bounds)| {
                 let cuts = bounds
                     .iter()
-                    .map(|&(low, high)| if low > high && prefer_upper { high } else { low })
+                    .map(|&(low, high)| {
+                        if low > high && prefer_upper {
+                            high
+                        } else {
+                            low
+                        }
+                    })
                     .collect();
                 (wipe, cuts)
             })
@@ -398,8 +414,8 @@ pub fn cut_bounds(users: &[Vec<User>], orders: &[Option<Ordering>], traces: usiz
             let user = &users[index];
             for wipe in &open_wipes {
                 if wipe.0 != user.file {
-                    let entry = &mut bounds.bounds.get_mut(wipe).expect("inserted")
-                        [user.file as usize];
+                    let entry =
+                        &mut bounds.bounds.get_mut(wipe).expect("inserted")[user.file as usize];
                     entry.1 = entry.1.min(user.rep);
                 }
             }

@@ -137,7 +137,8 @@ fn an_inconsistent_trace_is_rejected_at_its_first_use() {
         "t",
         "1 tdb_open 0 0x0 0x2\n2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_fetch 1:6b = 1:02\n",
     )];
-    let error = analyse(&traces, CCAN).expect_err("no order explains a fetch of 02 after storing 01");
+    let error =
+        analyse(&traces, CCAN).expect_err("no order explains a fetch of 02 after storing 01");
     assert_eq!(error.file, "t");
     assert_eq!(error.line, 2);
     assert!(error.message.contains("key \"k\""), "{}", error.message);
@@ -148,7 +149,9 @@ fn keys_seen_only_in_deletes_do_not_hang_the_analysis() {
     // The original's random()-sized key table looped forever on this (section 4.1.5).
     let mut text = String::from("1 tdb_open 0 0x0 0x2\n");
     for k in 0..50 {
-        text.push_str(&format!("1 tdb_store 1:{k:02x} 0: 0x1 = 0\n1 tdb_delete 1:{k:02x} = 0\n"));
+        text.push_str(&format!(
+            "1 tdb_store 1:{k:02x} 0: 0x1 = 0\n1 tdb_delete 1:{k:02x} = 0\n"
+        ));
     }
     let traces = vec![trace("t", &text)];
     let plan = analyse(&traces, CCAN).expect("analysis succeeds");
@@ -212,8 +215,16 @@ fn samba_nested_commit_extends_the_transaction_and_is_skipped() {
     let traces = vec![samba("s", text)];
     let plan = analyse(&traces, CCAN).expect("analysis succeeds");
     let groups = &plan.groups[0];
-    assert_eq!(groups.end_of(0), 4, "the transaction runs to the second commit");
-    assert_eq!(groups.mode[2], ReplayMode::Skip, "the nested commit is not replayed");
+    assert_eq!(
+        groups.end_of(0),
+        4,
+        "the transaction runs to the second commit"
+    );
+    assert_eq!(
+        groups.mode[2],
+        ReplayMode::Skip,
+        "the nested commit is not replayed"
+    );
     assert_eq!(groups.mode[4], ReplayMode::AsTraced);
 }
 
@@ -223,7 +234,8 @@ fn samba_nested_cancel_dooms_the_outer_commit() {
                 2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_transaction_cancel\n\
                 2 tdb_transaction_commit\n1 tdb_fetch 1:6b = NULL\n";
     let traces = vec![samba("s", text)];
-    let plan = analyse(&traces, CCAN).expect("the store is undone, so the fetch of NULL is consistent");
+    let plan =
+        analyse(&traces, CCAN).expect("the store is undone, so the fetch of NULL is consistent");
     assert_eq!(plan.groups[0].mode[3], ReplayMode::AsCancel);
     assert!(plan.preexisting.is_empty());
 }

@@ -30,7 +30,11 @@ pub fn worker_options(trace: &Trace) -> OpenOptions {
 
 /// Create the database at `path` afresh for a run: the first trace's hash size and flags,
 /// holding the pre-existing records.
-pub fn prepare<B: Backend>(path: &Path, traces: &[Trace], records: &[Preexisting]) -> TdbResult<()> {
+pub fn prepare<B: Backend>(
+    path: &Path,
+    traces: &[Trace],
+    records: &[Preexisting],
+) -> TdbResult<()> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -168,10 +168,15 @@ impl<'a> Executor<'a> {
                     Ok(Err(got)) => {
                         return Err(self.mismatch(
                             at,
-                            format!("tdb_fetch gave {got}, the trace recorded {}", show(expected)),
+                            format!(
+                                "tdb_fetch gave {got}, the trace recorded {}",
+                                show(expected)
+                            ),
                         ))
                     }
-                    Err(error) => return Err(self.mismatch(at, format!("tdb_fetch failed: {error}"))),
+                    Err(error) => {
+                        return Err(self.mismatch(at, format!("tdb_fetch failed: {error}")))
+                    }
                 }
             }
             OpKind::ParseRecord { key, ret } => {
@@ -198,7 +203,13 @@ impl<'a> Executor<'a> {
                 ret,
             } => {
                 let data = self.rec(data).unwrap_or(&[]);
-                check_ret(self, at, "tdb_store", db.store(trace.bytes(key), data, flag), ret)?;
+                check_ret(
+                    self,
+                    at,
+                    "tdb_store",
+                    db.store(trace.bytes(key), data, flag),
+                    ret,
+                )?;
             }
             OpKind::StoreV { key, data, flag } => {
                 // The traced ret is always -1 (a Samba bug): run it, do not check it.
@@ -210,7 +221,12 @@ impl<'a> Executor<'a> {
                         self.rec(appended).unwrap_or(&[])
                     }
                 };
-                expect_ok(self, at, "tdb_append", db.append(trace.bytes(key), appended))?;
+                expect_ok(
+                    self,
+                    at,
+                    "tdb_append",
+                    db.append(trace.bytes(key), appended),
+                )?;
             }
             OpKind::WipeAll => expect_ok(self, at, "tdb_wipe_all", db.wipe_all())?,
             // A repack's own steps (transaction, traverse, wipe, stores) are traced and
@@ -330,12 +346,23 @@ impl<'a> Executor<'a> {
                 self.note(at, "tdb_store(TDB_MODIFY) of an existing record failed in the trace (tdb's stale-error quirk); not storing");
                 return Ok(());
             }
-            return check_ret(self, at, "tdb_store", db.store(key, data, StoreFlag::Modify), ret);
+            return check_ret(
+                self,
+                at,
+                "tdb_store",
+                db.store(key, data, StoreFlag::Modify),
+                ret,
+            );
         }
         match db.store(key, data, StoreFlag::Modify) {
             Err(error) if error.kind == ErrorKind::NoExist && db.exists(key).unwrap_or(false) => {
                 self.note(at, "tdb_store(TDB_MODIFY) of an existing record failed here (tdb's stale-error quirk); storing with TDB_REPLACE");
-                expect_ok(self, at, "tdb_store", db.store(key, data, StoreFlag::Replace))
+                expect_ok(
+                    self,
+                    at,
+                    "tdb_store",
+                    db.store(key, data, StoreFlag::Replace),
+                )
             }
             got => check_ret(self, at, "tdb_store", got, ret),
         }
@@ -347,11 +374,17 @@ impl<'a> Executor<'a> {
         match (worked, ret == 0) {
             (true, true) | (false, false) => Reconcile::Nothing,
             (false, true) => {
-                self.note(at, format!("{name} failed, the trace says it worked; locking blocking"));
+                self.note(
+                    at,
+                    format!("{name} failed, the trace says it worked; locking blocking"),
+                );
                 Reconcile::TakeBlocking
             }
             (true, false) => {
-                self.note(at, format!("{name} worked, the trace says it failed ({ret}); unlocking"));
+                self.note(
+                    at,
+                    format!("{name} worked, the trace says it failed ({ret}); unlocking"),
+                );
                 Reconcile::Release
             }
         }
@@ -380,7 +413,10 @@ impl<'a> Executor<'a> {
             Err(error) => {
                 // The replay's cursor is elsewhere than the original's, so nextkey may find
                 // the old key gone: as layout-dependent as the order itself.
-                let message = format!("{name} failed ({error}), the trace recorded {}", show(expected));
+                let message = format!(
+                    "{name} failed ({error}), the trace recorded {}",
+                    show(expected)
+                );
                 self.note(at, message);
             }
         }
@@ -441,7 +477,10 @@ impl<'a> Executor<'a> {
             return Err(failure);
         }
         if let Err(error) = walked {
-            return Err(self.mismatch(start, format!("{} failed: {error}", trace.ops[start].name())));
+            return Err(self.mismatch(
+                start,
+                format!("{} failed: {error}", trace.ops[start].name()),
+            ));
         }
         // Leftovers: what the recorded walk did on records this walk never reached.
         while cursor < end {
@@ -481,7 +520,12 @@ fn expect_ok(
     name: &str,
     got: TdbResult<()>,
 ) -> Result<(), ExecError> {
-    got.map_err(|error| exec.mismatch(at, format!("{name} failed ({error}), the trace says it worked")))
+    got.map_err(|error| {
+        exec.mismatch(
+            at,
+            format!("{name} failed ({error}), the trace says it worked"),
+        )
+    })
 }
 
 /// The call must have succeeded (`ret` ≥ 0) or failed (`ret` < 0) as recorded.
@@ -524,7 +568,11 @@ fn check_found(
     let says = |found: bool| if found { "found" } else { "not found" };
     Err(exec.mismatch(
         at,
-        format!("{name}: record {}, the trace recorded {}", says(found), says(expected)),
+        format!(
+            "{name}: record {}, the trace recorded {}",
+            says(found),
+            says(expected)
+        ),
     ))
 }
 

@@ -177,7 +177,11 @@ pub fn replay<B: Backend>(
                         "still deadlocking after {} back-offs (raise --max-backoffs to allow \
                          more); the last: {}",
                         report.backoffs.len(),
-                        report.backoffs.last().map(ToString::to_string).unwrap_or_default()
+                        report
+                            .backoffs
+                            .last()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
                     )));
                 }
                 let backoffs = apply_backoff(traces, analysis, &learned)?;
@@ -239,7 +243,9 @@ fn apply_backoff(
     let mut backoffs = Vec::new();
     for l in learned {
         let file = l.dep.file as usize;
-        if let Some(entry) = analysis.groups[file].stop_traverse_before(&traces[file], l.original_op) {
+        if let Some(entry) =
+            analysis.groups[file].stop_traverse_before(&traces[file], l.original_op)
+        {
             let at = Learned::at(traces, l.dep.file, entry);
             backoffs.push(l.backoff(traces, Resolution::StopTraverseBefore(at)));
         }
@@ -273,12 +279,11 @@ fn run_in_process<B: Backend>(
     analysis: &Analysis,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
-    let mut db = B::open(db_path, &database::worker_options(trace)).map_err(|error| {
-        ReplayError::Open {
+    let mut db =
+        B::open(db_path, &database::worker_options(trace)).map_err(|error| ReplayError::Open {
             trace: trace.name.clone(),
             error: error.to_string(),
-        }
-    })?;
+        })?;
     let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None);
     let started = Instant::now();
     let result = executor.run(&mut db);
@@ -292,7 +297,10 @@ fn run_in_process<B: Backend>(
         }
     }
     closed.map_err(|error| {
-        ReplayError::System(format!("{}: closing the database failed: {error}", trace.name))
+        ReplayError::System(format!(
+            "{}: closing the database failed: {error}",
+            trace.name
+        ))
     })?;
     Ok(Attempt::Completed(RunReport {
         elapsed,

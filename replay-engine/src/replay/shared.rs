@@ -134,16 +134,6 @@ impl SharedState {
         unsafe { &*self.base.as_ptr().add(offset).cast::<Slot>() }
     }
 
-    /// Number of slots.
-    pub fn len(&self) -> usize {
-        self.slots
-    }
-
-    /// Whether there are no slots.
-    pub fn is_empty(&self) -> bool {
-        self.slots == 0
-    }
-
     /// Reset every slot for a new run.
     pub fn reset(&self) {
         self.header().start.store(HOLD, Ordering::SeqCst);
@@ -151,7 +141,8 @@ impl SharedState {
             let slot = self.slot(index);
             slot.progress.store(0, Ordering::SeqCst);
             slot.sleepers.store(0, Ordering::SeqCst);
-            slot.activity.store(Activity::Starting as u32, Ordering::SeqCst);
+            slot.activity
+                .store(Activity::Starting as u32, Ordering::SeqCst);
             slot.current_op.store(0, Ordering::SeqCst);
             slot.waiting_file.store(0, Ordering::SeqCst);
             slot.waiting_op.store(0, Ordering::SeqCst);

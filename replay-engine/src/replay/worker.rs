@@ -57,14 +57,15 @@ pub(super) fn run_workers<B: Backend>(
         // is single-threaded, as spawn requires.
         // The parent's copy of `writer` is dropped with the closure, so the parent's read
         // sees end-of-file once the worker exits.
-        let spawned = process::spawn(|| {
-            worker_main::<B>(index, db_path, trace, analysis, shared, writer)
-        });
+        let spawned =
+            process::spawn(|| worker_main::<B>(index, db_path, trace, analysis, shared, writer));
         let pid = match spawned {
             Ok(pid) => pid,
             Err(error) => {
                 kill_all(&mut children);
-                return Err(ReplayError::System(format!("cannot fork a worker: {error}")));
+                return Err(ReplayError::System(format!(
+                    "cannot fork a worker: {error}"
+                )));
             }
         };
         children.push(Child {
@@ -97,7 +98,10 @@ pub(super) fn run_workers<B: Backend>(
     if !failures.is_empty() {
         return Err(ReplayError::Mismatch(failures));
     }
-    if let Some(child) = children.iter().find(|child| !child.status.is_some_and(Exit::success)) {
+    if let Some(child) = children
+        .iter()
+        .find(|child| !child.status.is_some_and(Exit::success))
+    {
         return Err(ReplayError::System(format!(
             "the worker for {} {}",
             traces[child.index].name,
@@ -359,14 +363,20 @@ fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
 fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
     let at = |file: u32, op: u32| {
         let trace = &traces[file as usize];
-        trace
-            .ops
-            .get(op as usize)
-            .map_or_else(|| trace.name.clone(), |o| format!("{}:{}", trace.name, o.line))
+        trace.ops.get(op as usize).map_or_else(
+            || trace.name.clone(),
+            |o| format!("{}:{}", trace.name, o.line),
+        )
     };
     let waits: Vec<String> = blocked
         .iter()
-        .map(|b| format!("{} waits for {}", at(b.file, b.op), at(b.target_file, b.target)))
+        .map(|b| {
+            format!(
+                "{} waits for {}",
+                at(b.file, b.op),
+                at(b.target_file, b.target)
+            )
+        })
         .collect();
     format!(
         "{}, and the traces they wait for are blocked inside tdb; none of the waiting ops \
@@ -390,7 +400,12 @@ fn kill_all(children: &mut [Child]) {
         process::kill(child.pid);
     }
     for child in children.iter_mut().filter(|child| child.status.is_none()) {
-        child.status = Some(process::wait(child.pid, true).ok().flatten().unwrap_or(Exit::Signal(9)));
+        child.status = Some(
+            process::wait(child.pid, true)
+                .ok()
+                .flatten()
+                .unwrap_or(Exit::Signal(9)),
+        );
     }
 }
 

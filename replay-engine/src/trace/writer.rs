@@ -68,9 +68,19 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// `S tdb_open hash tdb_flags open_flags`.
-    pub fn open(&mut self, seqnum: i32, hash_size: u32, tdb_flags: u32, open_flags: i32) -> io::Result<()> {
+    pub fn open(
+        &mut self,
+        seqnum: i32,
+        hash_size: u32,
+        tdb_flags: u32,
+        open_flags: i32,
+    ) -> io::Result<()> {
         self.head(seqnum, "tdb_open")?;
-        writeln!(self.out, " {hash_size} {tdb_flags:#x} {:#x}", open_flags as u32)
+        writeln!(
+            self.out,
+            " {hash_size} {tdb_flags:#x} {:#x}",
+            open_flags as u32
+        )
     }
 
     /// An op with no arguments and no result (`tdb_close`, transaction ops, ...).
@@ -98,7 +108,14 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// `S tdb_store K D flag = ret`.
-    pub fn store(&mut self, seqnum: i32, key: &[u8], data: &[u8], flag: StoreFlag, ret: i32) -> io::Result<()> {
+    pub fn store(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        data: &[u8],
+        flag: StoreFlag,
+        ret: i32,
+    ) -> io::Result<()> {
         self.head(seqnum, "tdb_store")?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;
@@ -108,7 +125,13 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// `S tdb_append K appended = result` (ccan layout).
-    pub fn append(&mut self, seqnum: i32, key: &[u8], appended: &[u8], result: &[u8]) -> io::Result<()> {
+    pub fn append(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        appended: &[u8],
+        result: &[u8],
+    ) -> io::Result<()> {
         self.head(seqnum, "tdb_append")?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;
@@ -148,7 +171,12 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// `S tdb_firstkey = K` / `S tdb_nextkey oldK = K`.
-    pub fn key_walk(&mut self, seqnum: i32, old: Option<&[u8]>, result: Option<&[u8]>) -> io::Result<()> {
+    pub fn key_walk(
+        &mut self,
+        seqnum: i32,
+        old: Option<&[u8]>,
+        result: Option<&[u8]>,
+    ) -> io::Result<()> {
         match old {
             None => self.head(seqnum, "tdb_firstkey")?,
             Some(old) => {
@@ -163,7 +191,13 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// A chain-lock family line; `ret` for the nonblocking calls.
-    pub fn chainlock(&mut self, seqnum: i32, op: ChainLockOp, key: &[u8], ret: Option<i32>) -> io::Result<()> {
+    pub fn chainlock(
+        &mut self,
+        seqnum: i32,
+        op: ChainLockOp,
+        key: &[u8],
+        ret: Option<i32>,
+    ) -> io::Result<()> {
         self.head(seqnum, name_of_chainlock(op))?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;

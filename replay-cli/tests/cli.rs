@@ -1,0 +1,169 @@
+//! The `tdb-replay` binary as a user meets it: exit statuses, messages, output formats.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tdb_replay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tdb-replay"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/handwritten")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write trace");
+    path.display().to_string()
+}
+
+#[test]
+fn replays_the_handwritten_set_and_keeps_the_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("out.tdb");
+    let db = db.to_str().expect("utf-8 path");
+    let output = tdb_replay(&[
+        "replay",
+        "-n",
+        "2",
+        db,
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("Run 1/2") && out.contains("Run 2/2"), "{out}");
+    assert!(out.contains("all results matched"), "{out}");
+    assert!(out.contains("3 dependencies"), "{out}");
+    assert!(Path::new(db).exists(), "the scratch database is kept");
+}
+
+#[test]
+fn quiet_prints_one_figure_per_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("q.tdb");
+    let output = tdb_replay(&[
+        "replay",
+        "--quiet",
+        "-n",
+        "3",
+        db.to_str().expect("utf-8"),
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for line in lines {
+        let number = line.strip_suffix(" usec").expect("`<n> usec`");
+        number.parse::<u64>().expect("a number of microseconds");
+    }
+}
+
+#[test]
+fn a_malformed_line_is_reported_with_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = write(
+        dir.path(),
+        "bad.trace",
+        "1 tdb_open 0 0x0 0x42\n1 tdb_fetch 1:6b\n",
+    );
+    let db = dir.path().join("x.tdb");
+    let output = tdb_replay(&["replay", db.to_str().expect("utf-8"), &trace]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{trace}:2:")), "{stderr}");
+}
+
+#[test]
+fn a_huge_length_field_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = write(
+        dir.path(),
+        "huge.trace",
+        "1 tdb_open 0 0x0 0x42\n1 tdb_fetch 4294967296:00 = NULL\n",
+    );
+    let output = tdb_replay(&["analyse", &trace]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("{trace}:2:")),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn an_inconsistent_trace_is_refused_before_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = write(
+        dir.path(),
+        "inconsistent.trace",
+        "1 tdb_open 0 0x0 0x42\n2 tdb_store 1:6b 1:01 0x1 = 0\n2 tdb_fetch 1:6b = 1:02\n",
+    );
+    let db = dir.path().join("x.tdb");
+    let output = tdb_replay(&["replay", db.to_str().expect("utf-8"), &trace]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("cannot order"), "{}", text(&output));
+}
+
+#[test]
+fn a_missing_file_says_which() {
+    let output = tdb_replay(&["analyse", "/nonexistent/trace"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("/nonexistent/trace"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn analyse_lists_dependencies_and_preexisting_records() {
+    let output = tdb_replay(&[
+        "analyse",
+        "--dependencies",
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("a.trace:3 waits for"), "{out}");
+    assert!(out.contains("b.trace:3 waits for"), "{out}");
+}
+
+#[test]
+fn the_example_records_and_replays() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = tdb_replay(&["example", "--dir", dir.path().to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("Run 3/3"), "{out}");
+    assert!(out.contains("all results matched"), "{out}");
+}
+
+#[test]
+fn pure_backend_says_it_is_not_there_yet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("p.tdb");
+    let output = tdb_replay(&[
+        "replay",
+        "--backend",
+        "pure",
+        db.to_str().expect("utf-8"),
+        &fixture("a.trace"),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("--backend c"), "{}", text(&output));
+}
