@@ -21,9 +21,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_process_is_running() {
-        let pid = std::process::id() as i32;
-        assert_eq!(process_state(pid), Some('R'));
+    fn a_sleeping_child_is_blocked() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
+        let pid = child.id() as i32;
+        let mut blocked = false;
+        for _ in 0..200 {
+            if is_blocked(pid) {
+                blocked = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
+        assert!(blocked, "sleep(1) never showed as asleep");
     }
 
     #[test]
