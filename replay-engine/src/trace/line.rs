@@ -7,6 +7,7 @@
 //!
 //! Errors are plain messages; the caller adds `file:line:`.
 
+use super::arena::Arena;
 use super::error::{found, quote};
 use super::hex;
 use super::model::{Append, OpKind, OpenLine, Rec, Span};
@@ -50,7 +51,7 @@ pub(crate) fn parse_open(line: &[u8]) -> Result<OpenLine, String> {
 /// Parses a line after the first: its seqnum and what it does. Records are decoded onto
 /// the end of `arena`; on error the arena may hold part of the line's records (the caller
 /// truncates it).
-pub(crate) fn parse_line(line: &[u8], arena: &mut Vec<u8>) -> Result<(u32, Line), String> {
+pub(crate) fn parse_line(line: &[u8], arena: &mut Arena) -> Result<(u32, Line), String> {
     if line.is_empty() {
         return Err("blank line (expected <seqnum> <operation>)".to_owned());
     }
@@ -78,6 +79,7 @@ pub(crate) fn parse_line(line: &[u8], arena: &mut Vec<u8>) -> Result<(u32, Line)
         op: "",
         grammar: "",
         arena,
+        intern: true,
     };
     p.parse(name).map(|line| (seqnum, line))
 }
@@ -148,7 +150,10 @@ struct Args<'a, 'b> {
     op: &'static str,
     /// What should follow the op name (for messages), e.g. `<key> = <data>`.
     grammar: &'static str,
-    arena: &'b mut Vec<u8>,
+    arena: &'b mut Arena,
+    /// Whether records may share bytes with identical earlier ones (not for storev parts,
+    /// which must lie back to back).
+    intern: bool,
 }
 
 impl<'a> Args<'a, '_> {
@@ -298,14 +303,17 @@ impl<'a> Args<'a, '_> {
             self.pos = (end < self.line.len()).then_some(end + 1);
             return Ok(Some(Span::EMPTY));
         }
-        let start = self.arena.len();
-        self.arena.resize(start + len, 0);
-        if hex::decode(hex_text, &mut self.arena[start..]).is_err() {
+        let start = self.arena.grow(len);
+        if hex::decode(hex_text, self.arena.tail_mut(start)).is_err() {
             self.arena.truncate(start);
             return Err(self.bad_record(role, len_text, hex_start));
         }
         self.pos = (end < self.line.len()).then_some(end + 1);
-        Ok(Some(Span { start, len }))
+        if self.intern {
+            Ok(Some(self.arena.intern_tail(start)))
+        } else {
+            Ok(Some(Span { start, len }))
+        }
     }
 
     /// Explains what is wrong with the record whose digits start at `hex_start` (slow
@@ -383,9 +391,11 @@ impl<'a> Args<'a, '_> {
                 let key = self.key("<key>")?;
                 let start = self.arena.len();
                 // Parts are decoded back to back, so they end up concatenated.
+                self.intern = false;
                 while self.peek()?.is_some_and(is_record_word) {
                     self.record("<data>")?;
                 }
+                self.intern = true;
                 let len = self.arena.len() - start;
                 let data = if len == 0 {
                     Span::EMPTY

@@ -5,6 +5,7 @@
 //! `input` (decompression and line-aligned chunks), `load` (the public entry points and
 //! the threads), `error`.
 
+mod arena;
 mod error;
 mod hex;
 mod input;

@@ -4,6 +4,7 @@
 //! [`Builder`] is fed complete lines in pieces of any size (so the text never has to be
 //! held whole) and [`Builder::finish`] applies every rule that needs the whole file.
 
+use super::arena::Arena;
 use super::error::{quote, LoadError};
 use super::line::{parse_line, parse_open, Line};
 use super::model::{Append, Flavour, Op, OpKind, OpenLine, Trace};
@@ -48,7 +49,7 @@ pub(crate) struct Builder {
     /// Seqnum and line of `tdb_close`, once seen.
     close: Option<(u32, u32)>,
     ops: Vec<Op>,
-    arena: Vec<u8>,
+    arena: Arena,
     warnings: Vec<String>,
     /// Whether some line only Samba writes was seen.
     samba_line: bool,
@@ -65,7 +66,7 @@ impl Builder {
             open: None,
             close: None,
             ops: Vec::new(),
-            arena: Vec::new(),
+            arena: Arena::default(),
             warnings: Vec::new(),
             samba_line: false,
             appends: false,
@@ -144,7 +145,7 @@ impl Builder {
     }
 
     fn arena_rec(&self, rec: Option<super::model::Span>) -> Option<&[u8]> {
-        rec.map(|s| &self.arena[s.start..s.start + s.len])
+        rec.map(|s| self.arena.get(s))
     }
 
     /// A parse error at the current line.
@@ -234,7 +235,7 @@ impl Builder {
             name: self.name,
             open,
             ops,
-            arena: self.arena,
+            arena: self.arena.into_bytes(),
             closed: self.close.is_some(),
             flavour,
             warnings: self.warnings,

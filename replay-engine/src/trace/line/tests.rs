@@ -29,19 +29,19 @@ impl Parsed {
 }
 
 fn ok(text: &str) -> Parsed {
-    let mut arena = Vec::new();
+    let mut arena = Arena::default();
     let (seqnum, line) = parse_line(text.as_bytes(), &mut arena)
         .unwrap_or_else(|e| panic!("{text:?} should parse: {e}"));
     Parsed {
         seqnum,
         line,
-        arena,
+        arena: arena.into_bytes(),
     }
 }
 
 /// The error message for a line, checking that nothing was allocated for it.
 fn err(text: &[u8]) -> String {
-    let mut arena = Vec::new();
+    let mut arena = Arena::default();
     match parse_line(text, &mut arena) {
         Ok((_, line)) => panic!("{:?} should fail, got {line:?}", text.escape_ascii()),
         Err(msg) => msg,
@@ -687,7 +687,7 @@ fn huge_lengths_are_errors_not_allocations() {
             "{msg}"
         );
         assert!(msg.contains("found 10"), "{msg}");
-        let mut arena = Vec::new();
+        let mut arena = Arena::default();
         assert!(parse_line(text.as_bytes(), &mut arena).is_err());
         assert_eq!(arena.capacity(), 0, "{len}");
     }
