@@ -278,37 +278,16 @@ fn generate_with<B: Backend>(
 /// The built-in example: three processes, 400 operations each, on a 7-chain database,
 /// recorded on the spot and then replayed three times.
 pub fn example(args: &ExampleArgs) -> Result<()> {
-    let mut options = GenerateOptions::default();
+    let options = GenerateOptions::default();
     println!(
         "Recording the example: {} processes x {} operations on one database, in {}/",
         options.processes,
         options.ops,
         args.dir.display()
     );
-    let traces = loop {
-        let paths = match args.backend {
-            BackendChoice::C => generate_with::<CBackend>(&args.dir, "example", &options)?,
-            BackendChoice::Pure => return Err(pure_unavailable()),
-        };
-        // Known gap: with many ops on one seqnum, two keys' orders can disagree about
-        // mutually exclusive regions. Rare; record a fresh workload instead.
-        let loaded = load(
-            &paths,
-            &LoadArgs {
-                flavour: FlavourArg::Auto,
-            },
-            &Arc::new(Progress::new(false)),
-        )?;
-        match analysis::analyse(&loaded, CBackend::LOCKING) {
-            Err(error) if error.message.contains("circle") && options.seed < 5 => {
-                println!(
-                    "note: {error}
-Recording the example again."
-                );
-                options.seed += 1;
-            }
-            _ => break paths,
-        }
+    let traces = match args.backend {
+        BackendChoice::C => generate_with::<CBackend>(&args.dir, "example", &options)?,
+        BackendChoice::Pure => return Err(pure_unavailable()),
     };
     let shown: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
     println!(

@@ -122,26 +122,40 @@ impl Context<'_> {
 
 /// Dependencies for one key from its chosen order: a user that changes the record waits
 /// for the previous change and for every trace's last reader since; a reader waits for
-/// the previous change.
-pub fn from_order(ctx: &Context<'_>, users: &[User], order: &[usize], deps: &mut Vec<Dep>) {
+/// the previous change. For each dependency pushed onto `deps`, `origins` gets the pair
+/// of users (waiting, waited for) it came from.
+pub fn from_order(
+    ctx: &Context<'_>,
+    users: &[User],
+    order: &[usize],
+    deps: &mut Vec<Dep>,
+    origins: &mut Vec<(usize, usize)>,
+) {
     let traces = ctx.traces.len();
-    let mut previous_change: Option<&User> = None;
-    let mut readers_since: Vec<Option<&User>> = vec![None; traces];
+    let mut previous_change: Option<usize> = None;
+    let mut readers_since: Vec<Option<usize>> = vec![None; traces];
+    let mut add = |deps: &mut Vec<Dep>, waiter: usize, target: usize| {
+        let before = deps.len();
+        let (w, t) = (&users[waiter], &users[target]);
+        ctx.add(deps, (w.file, w.rep), (t.file, t.rep));
+        if deps.len() > before {
+            origins.push((waiter, target));
+        }
+    };
     for &index in order {
         let user = &users[index];
-        let at = (user.file, user.rep);
         if let Some(previous) = previous_change {
-            ctx.add(deps, at, (previous.file, previous.rep));
+            add(deps, index, previous);
         }
         if user.changes() {
             for reader in readers_since.iter_mut() {
                 if let Some(reader) = reader.take() {
-                    ctx.add(deps, at, (reader.file, reader.rep));
+                    add(deps, index, reader);
                 }
             }
-            previous_change = Some(user);
+            previous_change = Some(index);
         } else {
-            readers_since[user.file as usize] = Some(user);
+            readers_since[user.file as usize] = Some(index);
         }
     }
 }

@@ -133,62 +133,42 @@ pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, Anal
         locking,
     };
 
+    let (orders, pins) = order_all_keys(&key_users, &values, traces.len());
+    let mut keyed: Vec<KeyPlan> = Vec::with_capacity(orders.len());
+    for ((key, users), ordering) in key_users.keys.iter().zip(&key_users.users).zip(orders) {
+        let Some(ordering) = ordering else {
+            return Err(unresolvable(traces, &values, *key, users));
+        };
+        keyed.push(KeyPlan::new(&ctx, users, ordering));
+    }
+    let mut traverse_deps = Vec::new();
+    deps::traverse_order(&ctx, &mut traverse_deps);
+
+    let op_counts: Vec<usize> = traces.iter().map(|trace| trace.ops.len()).collect();
+    repair_cycles(
+        &ctx,
+        &key_users,
+        &values,
+        pins.as_ref(),
+        &mut keyed,
+        &traverse_deps,
+        &op_counts,
+    )
+    .map_err(|cycle| cycle_error(traces, &cycle))?;
+
     let mut stats = AnalysisStats {
         keys: key_users.keys.len(),
         ..AnalysisStats::default()
     };
-    let mut orders: Vec<Option<order::Ordering>> = key_users
-        .users
-        .iter()
-        .map(|users| order::order_key(users, &values, None))
-        .collect();
-    // A wipe is a user of every key; make every key agree on where it falls.
-    let wipes = traces.len() > 1 && key_users.users.iter().flatten().any(|u| u.wipes);
-    if wipes {
-        let bounds = order::cut_bounds(&key_users.users, &orders, traces.len());
-        let choices: &[bool] = if bounds.conflicting() {
-            &[true, false]
-        } else {
-            &[false]
-        };
-        let mut best: Option<(usize, Vec<Option<order::Ordering>>)> = None;
-        for &prefer_upper in choices {
-            let pins = bounds.pins(prefer_upper);
-            let pinned: Vec<Option<order::Ordering>> = key_users
-                .users
-                .iter()
-                .map(|users| order::order_key(users, &values, Some(&pins)))
-                .collect();
-            let failures = pinned.iter().filter(|o| o.is_none()).count();
-            if best.as_ref().is_none_or(|(fewest, _)| failures < *fewest) {
-                best = Some((failures, pinned));
-            }
-            if failures == 0 {
-                break;
-            }
-        }
-        if let Some((_, pinned)) = best {
-            // Where even the pinned search fails, keep the key's unpinned order.
-            for (ordering, pinned) in orders.iter_mut().zip(pinned) {
-                if pinned.is_some() {
-                    *ordering = pinned;
-                }
-            }
-        }
-    }
-
-    let mut all_deps = Vec::new();
+    let mut all_deps = traverse_deps;
     let mut preexisting = Vec::new();
-    for ((key, users), ordering) in key_users.keys.iter().zip(&key_users.users).zip(orders) {
+    for ((key, users), plan) in key_users.keys.iter().zip(&key_users.users).zip(&keyed) {
         stats.users += users.len();
-        let Some(ordering) = ordering else {
-            return Err(unresolvable(traces, &values, *key, users));
-        };
-        if ordering.fuzz != Some(0) {
+        if plan.ordering.fuzz != Some(0) {
             stats.fuzzed_keys += 1;
         }
-        if let Initial::Present(value) = ordering.initial {
-            let first = &users[ordering.order[0]];
+        if let Initial::Present(value) = plan.ordering.initial {
+            let first = &users[plan.ordering.order[0]];
             let trace = &traces[first.file as usize];
             preexisting.push(Preexisting {
                 key: values.bytes(*key).to_vec(),
@@ -196,14 +176,11 @@ pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, Anal
                 needed_at: format!("{}:{}", trace.name, trace.ops[first.rep as usize].line),
             });
         }
-        deps::from_order(&ctx, users, &ordering.order, &mut all_deps);
+        all_deps.extend_from_slice(&plan.deps);
     }
-    deps::traverse_order(&ctx, &mut all_deps);
     stats.raw_dependencies = all_deps.len();
     deps::optimise(&mut all_deps, traces.len());
     stats.dependencies = all_deps.len();
-
-    let op_counts: Vec<usize> = traces.iter().map(|trace| trace.ops.len()).collect();
     if let Some(cycle) = deps::find_cycle(&all_deps, &op_counts) {
         return Err(cycle_error(traces, &cycle));
     }
@@ -214,6 +191,145 @@ pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, Anal
         stats,
         op_counts,
     })
+}
+
+/// One key's chosen order and the dependencies it produced, with the pair of users each
+/// dependency came from and the precedence constraints added to break cycles.
+struct KeyPlan {
+    ordering: order::Ordering,
+    deps: Vec<Dep>,
+    origins: Vec<(usize, usize)>,
+    before: Vec<(usize, usize)>,
+}
+
+impl KeyPlan {
+    fn new(ctx: &deps::Context<'_>, users: &[keys::User], ordering: order::Ordering) -> KeyPlan {
+        let mut plan = KeyPlan {
+            ordering,
+            deps: Vec::new(),
+            origins: Vec::new(),
+            before: Vec::new(),
+        };
+        deps::from_order(
+            ctx,
+            users,
+            &plan.ordering.order,
+            &mut plan.deps,
+            &mut plan.origins,
+        );
+        plan
+    }
+}
+
+/// Order every key; where wipes make keys depend on each other, pin each wipe's place in
+/// the other traces so that all keys agree. Returns the orders and the pins used.
+fn order_all_keys(
+    key_users: &keys::KeyUsers,
+    values: &Values<'_>,
+    traces: usize,
+) -> (Vec<Option<order::Ordering>>, Option<order::Pins>) {
+    let mut orders: Vec<Option<order::Ordering>> = key_users
+        .users
+        .iter()
+        .map(|users| order::order_key(users, values, None, &[]))
+        .collect();
+    let wipes = traces > 1 && key_users.users.iter().flatten().any(|u| u.wipes);
+    if !wipes {
+        return (orders, None);
+    }
+    let bounds = order::cut_bounds(&key_users.users, &orders, traces);
+    let choices: &[bool] = if bounds.conflicting() {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let mut best: Option<(usize, Vec<Option<order::Ordering>>, order::Pins)> = None;
+    for &prefer_upper in choices {
+        let pins = bounds.pins(prefer_upper);
+        let pinned: Vec<Option<order::Ordering>> = key_users
+            .users
+            .iter()
+            .map(|users| order::order_key(users, values, Some(&pins), &[]))
+            .collect();
+        let failures = pinned.iter().filter(|o| o.is_none()).count();
+        let better = best
+            .as_ref()
+            .is_none_or(|(fewest, _, _)| failures < *fewest);
+        if better {
+            best = Some((failures, pinned, pins));
+        }
+        if failures == 0 {
+            break;
+        }
+    }
+    let Some((_, pinned, pins)) = best else {
+        return (orders, None);
+    };
+    // Where even the pinned search fails, keep the key's unpinned order.
+    for (ordering, pinned) in orders.iter_mut().zip(pinned) {
+        if pinned.is_some() {
+            *ordering = pinned;
+        }
+    }
+    (orders, Some(pins))
+}
+
+/// Rounds of cycle repair before giving up.
+const MAX_REPAIRS: usize = 64;
+
+/// Each key is ordered on its own, so where many ops share a seqnum two keys can break
+/// a tie in opposite ways and the traces end up waiting for each other in a circle.
+/// Repair: take a dependency in the cycle that some key's order produced, require that
+/// key to order the two users the other way round, and order it again.
+fn repair_cycles(
+    ctx: &deps::Context<'_>,
+    key_users: &keys::KeyUsers,
+    values: &Values<'_>,
+    pins: Option<&order::Pins>,
+    keyed: &mut [KeyPlan],
+    traverse_deps: &[Dep],
+    op_counts: &[usize],
+) -> Result<(), deps::Cycle> {
+    for _ in 0..MAX_REPAIRS {
+        let mut all: Vec<Dep> = traverse_deps.to_vec();
+        for plan in keyed.iter() {
+            all.extend_from_slice(&plan.deps);
+        }
+        all.sort_unstable();
+        all.dedup();
+        let Some(cycle) = deps::find_cycle(&all, op_counts) else {
+            return Ok(());
+        };
+        let mut repaired = false;
+        'edges: for dep in &cycle.0 {
+            for (key, plan) in keyed.iter_mut().enumerate() {
+                let Some(at) = plan.deps.iter().position(|d| d == dep) else {
+                    continue;
+                };
+                let (waiter, target) = plan.origins[at];
+                let mut before = plan.before.clone();
+                before.push((waiter, target));
+                let users = &key_users.users[key];
+                if let Some(ordering) = order::order_key(users, values, pins, &before) {
+                    let mut replanned = KeyPlan::new(ctx, users, ordering);
+                    replanned.before = before;
+                    *plan = replanned;
+                    repaired = true;
+                    break 'edges;
+                }
+            }
+        }
+        if !repaired {
+            return Err(cycle);
+        }
+    }
+    let mut all: Vec<Dep> = traverse_deps.to_vec();
+    for plan in keyed.iter() {
+        all.extend_from_slice(&plan.deps);
+    }
+    all.sort_unstable();
+    all.dedup();
+    deps::find_cycle(&all, op_counts).map_or(Ok(()), Err)
 }
 
 /// A key as people can read it: text if it is printable, hex otherwise, shortened.

@@ -71,6 +71,10 @@ enum INeed {
 /// The key's users with values interned, split by trace.
 struct Problem<'u> {
     users: &'u [User],
+    /// Extra precedence constraints: `(a, b)` means user `a` runs before user `b`.
+    before: &'u [(usize, usize)],
+    /// Per user: its trace slot.
+    slot_of: Vec<usize>,
     /// Pinned wipes among the users: (user index, its trace slot, cut per file).
     pinned: Vec<(usize, usize, &'u [u32])>,
     /// Per active trace: the range of `users` it owns.
@@ -98,6 +102,7 @@ pub fn order_key<'u>(
     users: &'u [User],
     values: &Values<'_>,
     pins: Option<&'u Pins>,
+    before: &'u [(usize, usize)],
 ) -> Option<Ordering> {
     let mut intern: FxHashMap<&[u8], u32> = FxHashMap::default();
     let mut interned = |val: Val| -> u32 {
@@ -148,8 +153,14 @@ pub fn order_key<'u>(
                 .collect()
         })
         .unwrap_or_default();
+    let mut slot_of = vec![0; users.len()];
+    for (slot, &(start, end)) in ranges.iter().enumerate() {
+        slot_of[start..end].fill(slot);
+    }
     let problem = Problem {
         users,
+        before,
+        slot_of,
         pinned,
         ranges,
         needs,
@@ -330,12 +341,23 @@ fn candidates(
             within_fuzz
                 && problem.meets(state, problem.needs[position[trace]])
                 && pins_allow(problem, position, trace)
+                && precedence_allows(problem, position, trace)
         })
         .collect();
     // Seqnum order; on a tie a cancelled transaction first (it changes nothing), then
     // trace order for determinism.
     ready.sort_by_key(|&(trace, user)| (user.seqnum, !user.cancelled, trace));
     ready.into_iter().map(|(trace, _)| trace).collect()
+}
+
+/// Whether every user that must precede the next user of slot `trace` has run.
+fn precedence_allows(problem: &Problem<'_>, position: &[usize], trace: usize) -> bool {
+    let next = position[trace];
+    problem
+        .before
+        .iter()
+        .filter(|&&(_, b)| b == next)
+        .all(|&(a, _)| position[problem.slot_of[a]] > a)
 }
 
 /// Whether the wipe pins let trace slot `trace` run its next user now: a pinned wipe
