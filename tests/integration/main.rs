@@ -7,6 +7,7 @@
 //! the tests whose names contain NAME.
 
 mod corpus;
+mod deadlock;
 mod generated;
 mod handwritten;
 
@@ -35,6 +36,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "generated::single_process_with_every_op_family_replays_exactly",
         generated::single_process_with_every_op_family_replays_exactly,
+    ),
+    (
+        "deadlock::a_lock_deadlock_is_detected_and_backed_off",
+        deadlock::a_lock_deadlock_is_detected_and_backed_off,
     ),
     (
         "corpus::every_torture_set_replays_three_times_on_c",
