@@ -13,7 +13,7 @@ use replay_engine::trace::Trace;
 use replay_engine::{analysis::Analysis, bare};
 
 use crate::args::BenchArgs;
-use crate::commands::{analyse_traces, load, CBackend};
+use crate::commands::{analyse_traces, best_median, load, CBackend};
 use crate::progress::Progress;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
@@ -25,15 +25,6 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
-}
-
-/// Best and median of some durations.
-fn best_median(mut times: Vec<Duration>) -> (Duration, Duration) {
-    times.sort();
-    (
-        times.first().copied().unwrap_or_default(),
-        times.get(times.len() / 2).copied().unwrap_or_default(),
-    )
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {

@@ -64,6 +64,15 @@ pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     Ok(analysis::analyse(traces, B::LOCKING).map_err(|error| BadInput(error.to_string()))?)
 }
 
+/// Best and median of some durations.
+pub fn best_median(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    (
+        times.first().copied().unwrap_or_default(),
+        times.get(times.len() / 2).copied().unwrap_or_default(),
+    )
+}
+
 fn ops_in(traces: &[Trace]) -> u64 {
     traces.iter().map(|trace| trace.ops.len() as u64).sum()
 }
@@ -167,10 +176,7 @@ fn print_report(
             println!("  tolerated: ... and {} more", run.tolerated.len() - 5);
         }
     }
-    let mut times: Vec<Duration> = report.runs.iter().map(|run| run.elapsed).collect();
-    times.sort();
-    let best = times.first().copied().unwrap_or_default();
-    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let (best, median) = best_median(report.runs.iter().map(|run| run.elapsed).collect());
     println!(
         "Summary: {} traces, {} ops; load {}, analysis {}, replay best {} / median {}; \
          {} dependencies (digest {:016x}), {} back-offs; all results matched.",
@@ -227,10 +233,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         );
     }
     if args.dependencies {
-        let at = |file: u32, op: u32| {
-            let trace = &traces[file as usize];
-            format!("{}:{}", trace.name, trace.ops[op as usize].line)
-        };
+        let at = |file: u32, op: u32| traces[file as usize].location(op);
         for dep in &plan.deps {
             println!(
                 "{} waits for {}",

@@ -394,10 +394,7 @@ fn unresolvable(
 }
 
 fn cycle_error(traces: &[Trace], cycle: &deps::Cycle) -> AnalysisError {
-    let at = |file: u32, op: u32| {
-        let trace = &traces[file as usize];
-        format!("{}:{}", trace.name, trace.ops[op as usize].line)
-    };
+    let at = |file: u32, op: u32| traces[file as usize].location(op);
     let chain: Vec<String> = cycle
         .0
         .iter()
@@ -420,6 +417,3 @@ fn cycle_error(traces: &[Trace], cycle: &deps::Cycle) -> AnalysisError {
         ),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -215,9 +215,9 @@ fn initial_candidates(problem: &Problem<'_>, values: &Values<'_>) -> Vec<Initial
             Need::Exactly(val) => Initial::Present(val),
             Need::Exists => match revealed {
                 Some(val) => Initial::Present(val),
-                None => Initial::Present(empty_val(problem, values)),
+                None => Initial::Present(empty_val(problem)),
             },
-            Need::AbsentOrEmpty => Initial::Present(empty_val(problem, values)),
+            Need::AbsentOrEmpty => Initial::Present(empty_val(problem)),
             Need::Absent | Need::Any => continue,
         };
         let duplicate = candidates.iter().any(|known| match (known, &candidate) {
@@ -232,7 +232,7 @@ fn initial_candidates(problem: &Problem<'_>, values: &Values<'_>) -> Vec<Initial
 }
 
 /// A value with no bytes (any empty span will do).
-fn empty_val(problem: &Problem<'_>, _values: &Values<'_>) -> Val {
+fn empty_val(problem: &Problem<'_>) -> Val {
     Val::Trace {
         file: problem.users[0].file,
         span: crate::trace::Span::EMPTY,

@@ -208,8 +208,7 @@ struct Learned {
 
 impl Learned {
     fn at(traces: &[Trace], file: u32, op: u32) -> String {
-        let trace = &traces[file as usize];
-        format!("{}:{}", trace.name, trace.ops[op as usize].line)
+        traces[file as usize].location(op)
     }
 
     fn backoff(&self, traces: &[Trace], resolution: Resolution) -> Backoff {

@@ -361,13 +361,7 @@ fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
 }
 
 fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
-    let at = |file: u32, op: u32| {
-        let trace = &traces[file as usize];
-        trace.ops.get(op as usize).map_or_else(
-            || trace.name.clone(),
-            |o| format!("{}:{}", trace.name, o.line),
-        )
-    };
+    let at = |file: u32, op: u32| traces[file as usize].location(op);
     let waits: Vec<String> = blocked
         .iter()
         .map(|b| {

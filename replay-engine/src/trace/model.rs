@@ -158,6 +158,14 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Where op `op` is, as `file:line`, for messages.
+    pub fn location(&self, op: u32) -> String {
+        match self.ops.get(op as usize) {
+            Some(found) => format!("{}:{}", self.name, found.line),
+            None => self.name.clone(),
+        }
+    }
+
     /// The bytes of a span.
     #[inline]
     pub fn bytes(&self, span: Span) -> &[u8] {
@@ -199,27 +207,37 @@ impl Op {
             OpKind::TraverseEnd { .. } => "tdb_traverse_end",
             OpKind::FirstKey { .. } => "tdb_firstkey",
             OpKind::NextKey { .. } => "tdb_nextkey",
-            OpKind::ChainLock { op, .. } => match op {
-                ChainLockOp::Lock => "tdb_chainlock",
-                ChainLockOp::LockNonblock => "tdb_chainlock_nonblock",
-                ChainLockOp::LockRead => "tdb_chainlock_read",
-                ChainLockOp::LockReadNonblock => "tdb_chainlock_read_nonblock",
-                ChainLockOp::Mark => "tdb_chainlock_mark",
-                ChainLockOp::Unmark => "tdb_chainlock_unmark",
-                ChainLockOp::Unlock => "tdb_chainunlock",
-                ChainLockOp::UnlockRead => "tdb_chainunlock_read",
-            },
-            OpKind::LockAll { op, .. } => match op {
-                LockAllOp::Lock => "tdb_lockall",
-                LockAllOp::LockNonblock => "tdb_lockall_nonblock",
-                LockAllOp::LockRead => "tdb_lockall_read",
-                LockAllOp::LockReadNonblock => "tdb_lockall_read_nonblock",
-                LockAllOp::Mark => "tdb_lockall_mark",
-                LockAllOp::Unmark => "tdb_lockall_unmark",
-                LockAllOp::Unlock => "tdb_unlockall",
-                LockAllOp::UnlockRead => "tdb_unlockall_read",
-            },
+            OpKind::ChainLock { op, .. } => chainlock_name(*op),
+            OpKind::LockAll { op, .. } => lockall_name(*op),
             OpKind::GetSeqnum { .. } => "tdb_get_seqnum",
         }
+    }
+}
+
+/// The traced name of a chain-lock call.
+pub fn chainlock_name(op: ChainLockOp) -> &'static str {
+    match op {
+        ChainLockOp::Lock => "tdb_chainlock",
+        ChainLockOp::LockNonblock => "tdb_chainlock_nonblock",
+        ChainLockOp::LockRead => "tdb_chainlock_read",
+        ChainLockOp::LockReadNonblock => "tdb_chainlock_read_nonblock",
+        ChainLockOp::Mark => "tdb_chainlock_mark",
+        ChainLockOp::Unmark => "tdb_chainlock_unmark",
+        ChainLockOp::Unlock => "tdb_chainunlock",
+        ChainLockOp::UnlockRead => "tdb_chainunlock_read",
+    }
+}
+
+/// The traced name of an all-record lock call.
+pub fn lockall_name(op: LockAllOp) -> &'static str {
+    match op {
+        LockAllOp::Lock => "tdb_lockall",
+        LockAllOp::LockNonblock => "tdb_lockall_nonblock",
+        LockAllOp::LockRead => "tdb_lockall_read",
+        LockAllOp::LockReadNonblock => "tdb_lockall_read_nonblock",
+        LockAllOp::Mark => "tdb_lockall_mark",
+        LockAllOp::Unmark => "tdb_lockall_unmark",
+        LockAllOp::Unlock => "tdb_unlockall",
+        LockAllOp::UnlockRead => "tdb_unlockall_read",
     }
 }

@@ -3,37 +3,12 @@
 
 use std::io::{self, Write};
 
+use super::model::{chainlock_name, lockall_name};
 use crate::backend::{ChainLockOp, LockAllOp, StoreFlag, TraverseKind};
 
 /// Writes one trace file, line by line.
 pub struct TraceWriter<W: Write> {
     out: W,
-}
-
-fn name_of_chainlock(op: ChainLockOp) -> &'static str {
-    match op {
-        ChainLockOp::Lock => "tdb_chainlock",
-        ChainLockOp::LockNonblock => "tdb_chainlock_nonblock",
-        ChainLockOp::LockRead => "tdb_chainlock_read",
-        ChainLockOp::LockReadNonblock => "tdb_chainlock_read_nonblock",
-        ChainLockOp::Mark => "tdb_chainlock_mark",
-        ChainLockOp::Unmark => "tdb_chainlock_unmark",
-        ChainLockOp::Unlock => "tdb_chainunlock",
-        ChainLockOp::UnlockRead => "tdb_chainunlock_read",
-    }
-}
-
-fn name_of_lockall(op: LockAllOp) -> &'static str {
-    match op {
-        LockAllOp::Lock => "tdb_lockall",
-        LockAllOp::LockNonblock => "tdb_lockall_nonblock",
-        LockAllOp::LockRead => "tdb_lockall_read",
-        LockAllOp::LockReadNonblock => "tdb_lockall_read_nonblock",
-        LockAllOp::Mark => "tdb_lockall_mark",
-        LockAllOp::Unmark => "tdb_lockall_unmark",
-        LockAllOp::Unlock => "tdb_unlockall",
-        LockAllOp::UnlockRead => "tdb_unlockall_read",
-    }
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -198,7 +173,7 @@ impl<W: Write> TraceWriter<W> {
         key: &[u8],
         ret: Option<i32>,
     ) -> io::Result<()> {
-        self.head(seqnum, name_of_chainlock(op))?;
+        self.head(seqnum, chainlock_name(op))?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;
         match ret {
@@ -209,7 +184,7 @@ impl<W: Write> TraceWriter<W> {
 
     /// An all-record lock family line; `ret` for the nonblocking calls.
     pub fn lockall(&mut self, seqnum: i32, op: LockAllOp, ret: Option<i32>) -> io::Result<()> {
-        self.head(seqnum, name_of_lockall(op))?;
+        self.head(seqnum, lockall_name(op))?;
         match ret {
             Some(ret) => writeln!(self.out, " = {ret}"),
             None => writeln!(self.out),
