@@ -417,3 +417,6 @@ fn cycle_error(traces: &[Trace], cycle: &deps::Cycle) -> AnalysisError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
