@@ -78,3 +78,48 @@ pub fn a_missing_record_fails_at_its_line() {
         other => panic!("expected a mismatch, got {other:?}"),
     }
 }
+
+/// A Samba-written trace (flag 0x800 makes it detectable): nested transactions whose
+/// inner start tdb did not trace, `tdb_storev`, Samba's `tdb_append K previous = appended`
+/// and a nonblocking read chain lock. Every result must match on C tdb.
+pub fn a_samba_trace_with_nested_transactions_replays() {
+    let text = "\
+1 tdb_open 0 0x880 0x42
+1 tdb_transaction_start
+2 tdb_storev 1:6b 1:61 1:62 0x1 = -1
+2 tdb_transaction_commit
+3 tdb_append 1:6b 2:6162 = 1:63
+3 tdb_transaction_commit
+3 tdb_fetch 1:6b = 3:616263
+3 tdb_transaction_start
+4 tdb_store 1:6c 1:01 0x2 = 0
+4 tdb_transaction_cancel
+4 tdb_transaction_commit
+4 tdb_fetch 1:6c = NULL
+4 tdb_chainlock_read_nonblock 1:6b = 0
+4 tdb_fetch 1:6b = 3:616263
+4 tdb_chainunlock_read 1:6b
+4 tdb_close
+";
+    let traces =
+        vec![parse_trace("samba.trace", text.as_bytes(), &LoadOptions::default()).expect("parses")];
+    assert_eq!(traces[0].flavour, replay_engine::trace::Flavour::Samba);
+    let mut plan = analyse(&traces);
+    assert!(plan.preexisting.is_empty());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("samba.tdb");
+    let report = replay_c(&db, &traces, &mut plan, 2);
+    assert!(
+        report.runs[0].tolerated.is_empty(),
+        "{:?}",
+        report.runs[0].tolerated
+    );
+    check_final_database(&db);
+    if let Some(dump) = tdbdump(&db) {
+        assert!(dump.contains("key(1) = \"k\"\ndata(3) = \"abc\""), "{dump}");
+        assert!(
+            !dump.contains("key(1) = \"l\""),
+            "the doomed transaction left l: {dump}"
+        );
+    }
+}

@@ -30,6 +30,10 @@ const TESTS: &[(&str, fn())] = &[
         handwritten::a_missing_record_fails_at_its_line,
     ),
     (
+        "handwritten::a_samba_trace_with_nested_transactions_replays",
+        handwritten::a_samba_trace_with_nested_transactions_replays,
+    ),
+    (
         "generated::generated_concurrent_sets_replay_on_c",
         generated::generated_concurrent_sets_replay_on_c,
     ),
