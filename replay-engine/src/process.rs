@@ -9,12 +9,20 @@ use std::io;
 /// The caller must be single-threaded (no other threads running): only then is the
 /// child's copy of the process in a consistent state.
 pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<i32> {
-    let threads = thread_count();
+    // Joined threads can still be counted for a moment while the kernel finishes them.
+    let mut threads = thread_count();
+    for _ in 0..200 {
+        if threads <= 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        threads = thread_count();
+    }
     if threads > 1 {
         return Err(io::Error::other(format!(
-            "cannot fork a worker: this process runs {threads} threads, and a forked child \
-             could inherit a lock another thread holds and hang (run replays from a \
-             single-threaded process; for cargo test, RUST_TEST_THREADS=1)"
+            "this process runs {threads} threads, and a forked child could inherit a lock \
+             another thread holds and hang (replay from a single-threaded process; under \
+             cargo test, use a harness that runs tests on the main thread)"
         )));
     }
     // SAFETY: fork has no memory-safety preconditions of its own; the caller guarantees the

@@ -73,8 +73,12 @@ pub struct User {
     pub file: u32,
     /// The op (or the region start) that stands for this user.
     pub rep: u32,
-    /// Seqnum of `rep`.
+    /// Seqnum of `rep` (read after the op: its latest possible position).
     pub seqnum: u32,
+    /// The earliest seqnum at which the op can have happened: the previous line's (a
+    /// process can be descheduled between an op and reading the counter, while others
+    /// move it on a long way).
+    pub earliest: u32,
     /// Requirement on the record before the user runs.
     pub need: Need,
     /// What the user leaves.
@@ -379,10 +383,16 @@ fn fold_users<'m>(
                 let cancelled = groups.is_atomic_start(rep)
                     && groups.discarded[groups.end_of(rep) as usize]
                     && groups.discarded[rep as usize];
+                let seqnum = trace.ops[rep as usize].seqnum;
+                let previous = match rep.checked_sub(1) {
+                    Some(before) => trace.ops[before as usize].seqnum,
+                    None => trace.open.seqnum,
+                };
                 let user = User {
                     file,
                     rep,
-                    seqnum: trace.ops[rep as usize].seqnum,
+                    seqnum,
+                    earliest: previous.min(seqnum),
                     need: member.need,
                     effect: if discarded {
                         Effect::Unchanged

@@ -300,23 +300,54 @@ fn repair_cycles(
         let Some(cycle) = deps::find_cycle(&all, op_counts) else {
             return Ok(());
         };
-        let mut repaired = false;
-        'edges: for dep in &cycle.0 {
-            for (key, plan) in keyed.iter_mut().enumerate() {
-                let Some(at) = plan.deps.iter().position(|d| d == dep) else {
-                    continue;
-                };
-                let (waiter, target) = plan.origins[at];
-                let mut before = plan.before.clone();
-                before.push((waiter, target));
-                let users = &key_users.users[key];
-                if let Some(ordering) = order::order_key(users, values, pins, &before) {
-                    let mut replanned = KeyPlan::new(ctx, users, ordering);
-                    replanned.before = before;
-                    *plan = replanned;
-                    repaired = true;
-                    break 'edges;
+        // Every key-order edge in the cycle, least plausible first: the one whose
+        // waited-for user's seqnum interval starts furthest after the waiter's end.
+        let mut candidates: Vec<(i64, usize, usize)> = Vec::new();
+        for dep in &cycle.0 {
+            for (key, plan) in keyed.iter().enumerate() {
+                for (at, _) in plan.deps.iter().enumerate().filter(|(_, d)| *d == dep) {
+                    let (waiter, target) = plan.origins[at];
+                    let users = &key_users.users[key];
+                    let implausible =
+                        i64::from(users[target].earliest) - i64::from(users[waiter].seqnum);
+                    // An edge the seqnums agree with is evidence, not a tie-break: keep it.
+                    if implausible >= 0 {
+                        candidates.push((implausible, key, at));
+                    }
                 }
+            }
+        }
+        candidates.sort_by_key(|&(implausible, key, at)| (std::cmp::Reverse(implausible), key, at));
+        let mut repaired = false;
+        for (_, key, at) in candidates {
+            let plan = &mut keyed[key];
+            let (waiter, target) = plan.origins[at];
+            let mut before = plan.before.clone();
+            before.push((waiter, target));
+            let users = &key_users.users[key];
+            let reordered = order::order_key(users, values, pins, &before);
+            if std::env::var_os("TDB_REPLAY_DEBUG").is_some() {
+                let (w, t) = (&users[waiter], &users[target]);
+                eprintln!(
+                    "repair: key {} user {}:{} before {}:{} -> {}",
+                    key,
+                    w.file,
+                    w.rep,
+                    t.file,
+                    t.rep,
+                    if reordered.is_some() {
+                        "reordered"
+                    } else {
+                        "impossible"
+                    }
+                );
+            }
+            if let Some(ordering) = reordered {
+                let mut replanned = KeyPlan::new(ctx, users, ordering);
+                replanned.before = before;
+                *plan = replanned;
+                repaired = true;
+                break;
             }
         }
         if !repaired {

@@ -5,7 +5,10 @@
 //! record's current value, memoising dead ends, so it is polynomial in the number of
 //! users when few traces touch a key (the original was an exponential recursion). It runs
 //! with a growing seqnum *fuzz* (how far a user may run ahead of the earliest pending user
-//! of another trace): 0, 2, 6, 14, 30, 62 as the original did, then without limit.
+//! of another trace): 0, 2, 6, 14, 30, 62 as the original did, then without limit. A
+//! user's seqnum is an interval (from the previous line's to its own, since a process can
+//! be descheduled between an op and reading the counter), and it may run first if the
+//! start of its interval is within the fuzz.
 //! If no order works from an absent record, the key must have existed before the traces
 //! started: the candidates come from what the first users needed.
 
@@ -335,7 +338,7 @@ fn candidates(
             let within_fuzz = match fuzz {
                 None => true,
                 Some(fuzz) => heads.iter().all(|&(other, head)| {
-                    other == trace || user.seqnum <= head.seqnum.saturating_add(fuzz)
+                    other == trace || user.earliest <= head.seqnum.saturating_add(fuzz)
                 }),
             };
             within_fuzz

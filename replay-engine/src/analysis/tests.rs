@@ -180,7 +180,8 @@ fn a_writer_waits_for_the_readers_of_the_previous_value() {
 #[test]
 fn seqnum_order_is_overruled_when_results_demand_it() {
     // b's fetch has the lower seqnum but saw a's value, so a's store must run first.
-    let a = "1 tdb_open 0 0x0 0x2\n5 tdb_store 1:6b 1:01 0x1 = 0\n";
+    // a's store can only have happened at seqnum 5 (its open line says 5 already).
+    let a = "5 tdb_open 0 0x0 0x2\n5 tdb_store 1:6b 1:01 0x1 = 0\n";
     let b = "1 tdb_open 0 0x0 0x2\n3 tdb_fetch 1:6b = 1:01\n";
     let traces = vec![trace("a", a), trace("b", b)];
     let plan = analyse(&traces, CCAN).expect("analysis succeeds");
