@@ -465,7 +465,7 @@ impl Tdb {
     }
 
     /// `tdb_update_hash`: Ok(true) if stored in place, Ok(false) if the record is too
-    /// small (no error code set, as in C).
+    /// small (the sticky code is reset to success, as in C).
     fn update_in_place(&mut self, key: &[u8], hash: u32, data: &[u8]) -> Result<bool> {
         let (off, mut rec) = self.find(key, hash)?;
         let data_off = off + REC_HDR + rec.key_len;
@@ -477,6 +477,8 @@ impl Tdb {
         }
         let need = u64::from(rec.key_len) + data.len() as u64 + 4;
         if u64::from(rec.rec_len) < need {
+            // Not really an error: C resets the code here.
+            self.ecode = code::SUCCESS;
             return Ok(false);
         }
         self.io.write(data_off, data)?;

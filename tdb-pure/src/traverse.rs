@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use crate::error::{code, Error, Result};
-use crate::header::{bucket_top, hash_top};
+use crate::header::bucket_top;
 use crate::lock::{LockType, TRANSACTION_LOCK};
 use crate::record::{Record, REC_HDR, TDB_DEAD_MAGIC};
 use crate::{Tdb, TravLock};
@@ -72,11 +72,8 @@ impl Tdb {
                 self.lock_record(tl.off)?;
                 return Ok(Some(rec));
             }
-            let current = tl.off;
+            // Dead records are skipped (1.4.8 no longer frees them here).
             tl.off = rec.next;
-            if !(self.read_only || self.traverse_read > 0) {
-                self.do_delete(current, &rec)?;
-            }
         }
         Ok(None)
     }
@@ -84,32 +81,6 @@ impl Tdb {
     /// Release the record lock of `tl` (the traverse list still contains `tl` itself).
     fn unlock_record_for(&mut self, _tl: &TravLock, off: u32) -> Result<()> {
         self.unlock_record(off)
-    }
-
-    /// `tdb_do_delete` of a dead record met by a write traverse: unlink and free it
-    /// unless someone holds it.
-    fn do_delete(&mut self, off: u32, rec: &Record) -> Result<()> {
-        if !self.write_lock_record_probe(off) {
-            return Ok(());
-        }
-        let top = hash_top(rec.full_hash, self.hash_size);
-        let mut last = top;
-        let mut cur = self.io.read_u32(top)?;
-        let limit = self.walk_limit();
-        let mut steps = 0u64;
-        while cur != off {
-            steps += 1;
-            if cur == 0 || steps > limit {
-                return Err(Error::corrupt(format!(
-                    "dead record at {off} not found in its chain"
-                )));
-            }
-            let r = self.rec_read(cur)?;
-            last = cur;
-            cur = r.next;
-        }
-        self.io.write_u32(last, rec.next)?;
-        self.free_record(off, rec)
     }
 
     fn traverse_internal<F>(&mut self, ltype: LockType, f: &mut F) -> Result<u32>
