@@ -99,6 +99,8 @@ pub(crate) struct TravLock {
     pub(crate) off: u32,
     pub(crate) list: u32,
     pub(crate) ltype: LockType,
+    /// Links followed in the current chain (cycle detection across calls).
+    pub(crate) steps: u64,
 }
 
 /// An open tdb database.

@@ -100,6 +100,7 @@ fn new_handle(
             off: 0,
             list: 0,
             ltype: LockType::Read,
+            steps: 0,
         },
         ecode: 0,
         dev_ino,

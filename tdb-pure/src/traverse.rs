@@ -35,6 +35,7 @@ impl Tdb {
             self.unlock_list(list, tl.ltype)?;
             want_next = false;
             tl.list += 1;
+            tl.steps = 0;
         }
         self.ecode = code::SUCCESS;
         Ok(None)
@@ -50,12 +51,13 @@ impl Tdb {
         if want_next && tl.off != 0 {
             let rec = self.rec_read(tl.off)?;
             tl.off = rec.next;
+        } else {
+            tl.steps = 0;
         }
         let limit = self.walk_limit();
-        let mut steps = 0u64;
         while tl.off != 0 {
-            steps += 1;
-            if steps > limit {
+            tl.steps += 1;
+            if tl.steps > limit {
                 return Err(Error::corrupt(format!(
                     "hash chain {} contains a cycle",
                     tl.list
@@ -92,6 +94,7 @@ impl Tdb {
             off: 0,
             list: 0,
             ltype,
+            steps: 0,
         });
         let mut count = 0u32;
         let r = (|| -> Result<u32> {
@@ -178,6 +181,7 @@ impl Tdb {
             off: 0,
             list: 0,
             ltype: LockType::Read,
+            steps: 0,
         };
         let mut tl = self.walk;
         let r = self.next_lock(&mut tl, false);
