@@ -1,9 +1,770 @@
-//! A pure-Rust engine for the tdb file format.
+//! A pure-Rust engine for Samba's tdb ("trivial database") file format, byte- and
+//! lock-compatible with C tdb 1.4.x.
 //!
-//! This crate is a placeholder: the engine itself is built by its own issue. It exists now
-//! so that the workspace layout is final and the replay engine's `pure` backend has a
-//! place to land.
+//! A [`Tdb`] handle mirrors the C API: `store`/`fetch`/`delete`/`append`, traverses with
+//! a callback that may use the handle, `firstkey`/`nextkey`, the chain-lock and
+//! all-record lock families, `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
+//! ([`Error::code`]), and the handle keeps C's sticky error code ([`Tdb::error`]).
+//!
+//! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
+//! `io`, [`lock`], `traverse`, `check`, `dump`.
 
-/// The engine is not implemented yet; the replay CLI reports this when `--backend pure`
-/// is chosen.
-pub const IMPLEMENTED: bool = false;
+mod check;
+mod dump;
+pub mod error;
+mod freelist;
+pub mod hash;
+pub mod header;
+mod io;
+pub mod lock;
+mod open;
+pub mod record;
+mod traverse;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+pub use error::{code, Error, Result};
+pub use freelist::{expand_increment, wanted_len};
+pub use hash::HashKind;
+pub use header::ByteOrder;
+pub use open::OpenFlags;
+
+use header::{data_start, hash_top, SEQNUM_OFS};
+use io::Io;
+use lock::{lock_offset, LockType, Locks, SEQNUM_LOCK};
+use record::{Record, REC_HDR, TDB_DEAD_MAGIC, TDB_MAGIC};
+
+/// The `TDB_*` open flags, with their C values.
+pub mod flags {
+    /// `TDB_DEFAULT`.
+    pub const DEFAULT: u32 = 0;
+    /// `TDB_CLEAR_IF_FIRST`.
+    pub const CLEAR_IF_FIRST: u32 = 1;
+    /// `TDB_INTERNAL`.
+    pub const INTERNAL: u32 = 2;
+    /// `TDB_NOLOCK`.
+    pub const NOLOCK: u32 = 4;
+    /// `TDB_NOMMAP`.
+    pub const NOMMAP: u32 = 8;
+    /// `TDB_CONVERT`.
+    pub const CONVERT: u32 = 16;
+    /// `TDB_BIGENDIAN`.
+    pub const BIGENDIAN: u32 = 32;
+    /// `TDB_NOSYNC`.
+    pub const NOSYNC: u32 = 64;
+    /// `TDB_SEQNUM`.
+    pub const SEQNUM: u32 = 128;
+    /// `TDB_VOLATILE`.
+    pub const VOLATILE: u32 = 256;
+    /// `TDB_ALLOW_NESTING`.
+    pub const ALLOW_NESTING: u32 = 512;
+    /// `TDB_DISALLOW_NESTING`.
+    pub const DISALLOW_NESTING: u32 = 1024;
+    /// `TDB_INCOMPATIBLE_HASH`.
+    pub const INCOMPATIBLE_HASH: u32 = 2048;
+    /// `TDB_MUTEX_LOCKING`.
+    pub const MUTEX_LOCKING: u32 = 4096;
+}
+
+/// The `flag` argument of `tdb_store`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreFlag {
+    /// `TDB_REPLACE` (1; 0 and unknown values behave the same): insert or replace.
+    Replace,
+    /// `TDB_INSERT` (2): fail with `Exists` if present.
+    Insert,
+    /// `TDB_MODIFY` (3): fail with `NoExist` if absent.
+    Modify,
+}
+
+impl StoreFlag {
+    /// The flag C applies for a numeric value.
+    pub fn from_code(code: u32) -> StoreFlag {
+        match code {
+            2 => StoreFlag::Insert,
+            3 => StoreFlag::Modify,
+            _ => StoreFlag::Replace,
+        }
+    }
+}
+
+/// Files (dev, inode) open in this process: C refuses a second open (EBUSY), because
+/// closing any descriptor drops all of the process's fcntl locks on the file.
+static OPEN_FILES: Mutex<Option<HashSet<(u64, u64)>>> = Mutex::new(None);
+
+/// An active traversal position (C's `struct tdb_traverse_lock`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TravLock {
+    pub(crate) off: u32,
+    pub(crate) list: u32,
+    pub(crate) ltype: LockType,
+    /// Links followed in the current chain (cycle detection across calls).
+    pub(crate) steps: u64,
+}
+
+/// An open tdb database.
+#[derive(Debug)]
+pub struct Tdb {
+    pub(crate) io: Io,
+    pub(crate) hash_size: u32,
+    pub(crate) hash: HashKind,
+    pub(crate) flags: u32,
+    pub(crate) read_only: bool,
+    pub(crate) max_dead: u32,
+    pub(crate) locks: Locks,
+    pub(crate) traverse_read: u32,
+    pub(crate) traverse_write: u32,
+    /// Record offsets held by active traverses (innermost last).
+    pub(crate) travlocks: Vec<TravLock>,
+    /// The firstkey/nextkey position.
+    pub(crate) walk: TravLock,
+    pub(crate) ecode: i32,
+    pub(crate) dev_ino: Option<(u64, u64)>,
+}
+
+impl Drop for Tdb {
+    fn drop(&mut self) {
+        if let Some(id) = self.dev_ino.take() {
+            if let Ok(mut g) = OPEN_FILES.lock() {
+                if let Some(set) = g.as_mut() {
+                    set.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+impl Tdb {
+    /// The sticky `tdb_error()` code of this handle (0 = success).
+    pub fn error(&self) -> i32 {
+        self.ecode
+    }
+
+    /// Number of hash buckets.
+    pub fn hash_size(&self) -> u32 {
+        self.hash_size
+    }
+
+    /// The hash function in use.
+    pub fn hash_kind(&self) -> HashKind {
+        self.hash
+    }
+
+    /// Current `TDB_*` flags (including `TDB_CONVERT`/`TDB_BIGENDIAN` as C reports them).
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// Byte order of the file.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.io.order
+    }
+
+    /// Size of the database in bytes (refreshed).
+    pub fn file_size(&mut self) -> Result<u64> {
+        self.io.refresh_size()
+    }
+
+    /// `tdb_set_max_dead`.
+    pub fn set_max_dead(&mut self, max_dead: u32) {
+        self.max_dead = max_dead;
+    }
+
+    /// `tdb_enable_seqnum`.
+    pub fn enable_seqnum(&mut self) {
+        self.flags |= flags::SEQNUM;
+    }
+
+    /// `tdb_close`.
+    pub fn close(self) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+
+    /// Record the error code of a result, as C sets `tdb->ecode`.
+    pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            self.ecode = e.code();
+        }
+        r
+    }
+
+    /// Hash a key with this database's function.
+    pub fn hash_key(&self, key: &[u8]) -> u32 {
+        self.hash.hash(key)
+    }
+
+    fn bucket(&self, hash: u32) -> u32 {
+        hash % self.hash_size
+    }
+
+    pub(crate) fn lock_limit(&self) -> u32 {
+        lock_offset(i64::from(self.hash_size))
+    }
+
+    /// `tdb_lock_list`: chain (`list` ≥ 0) or freelist (−1) lock, honouring the
+    /// allrecord lock.
+    pub(crate) fn lock_list(&mut self, list: i64, ltype: LockType, wait: bool) -> Result<()> {
+        self.lock_list_mark(list, ltype, wait, false)
+    }
+
+    fn lock_list_mark(&mut self, list: i64, ltype: LockType, wait: bool, mark: bool) -> Result<()> {
+        if self.locks.allrecord.count > 0 {
+            if ltype == LockType::Read || self.locks.allrecord.ltype == Some(ltype) {
+                return Ok(());
+            }
+            return Err(Error::Lock(
+                "write lock requested under a read allrecord lock".into(),
+            ));
+        }
+        let limit = self.lock_limit();
+        self.locks
+            .nest_lock(lock_offset(list), ltype, wait, mark, limit)
+    }
+
+    /// `tdb_unlock` of a chain or the freelist.
+    pub(crate) fn unlock_list(&mut self, list: i64, _ltype: LockType) -> Result<()> {
+        self.unlock_list_mark(list, false)
+    }
+
+    fn unlock_list_mark(&mut self, list: i64, mark: bool) -> Result<()> {
+        if self.locks.allrecord.count > 0 {
+            return Ok(());
+        }
+        self.locks.nest_unlock(lock_offset(list), mark)
+    }
+
+    /// `tdb_write_lock_record` + unlock: may the record at `off` be freed?
+    pub(crate) fn write_lock_record_probe(&mut self, off: u32) -> bool {
+        if self.walk.off == off || self.travlocks.iter().any(|t| t.off == off) {
+            return false;
+        }
+        if self.locks.allrecord.count > 0 {
+            return self.locks.allrecord.ltype == Some(LockType::Write);
+        }
+        if self
+            .locks
+            .raw(Some(LockType::Write), off, 1, false)
+            .is_err()
+        {
+            return false;
+        }
+        let _ = self.locks.raw(None, off, 1, false);
+        true
+    }
+
+    /// `tdb_lock_record`: read-lock a record handed to a traverser.
+    pub(crate) fn lock_record(&mut self, off: u32) -> Result<()> {
+        if off == 0 || self.locks.allrecord.count > 0 {
+            return Ok(());
+        }
+        self.locks.raw(Some(LockType::Read), off, 1, true)
+    }
+
+    /// `tdb_unlock_record`: release unless another traverse holds the same record.
+    pub(crate) fn unlock_record(&mut self, off: u32) -> Result<()> {
+        if off == 0 || self.locks.allrecord.count > 0 {
+            return Ok(());
+        }
+        let holders = self.travlocks.iter().filter(|t| t.off == off).count()
+            + usize::from(self.walk.off == off);
+        if holders > 1 {
+            return Ok(());
+        }
+        self.locks.raw(None, off, 1, false)
+    }
+
+    /// `tdb_rec_read`: read and validate a chain member's header.
+    pub(crate) fn rec_read(&mut self, off: u32) -> Result<Record> {
+        let rec = self.io.read_rec_raw(off)?;
+        if rec.magic != TDB_MAGIC && rec.magic != TDB_DEAD_MAGIC {
+            return Err(Error::corrupt(format!(
+                "record at {off} has bad magic {:#010x}",
+                rec.magic
+            )));
+        }
+        let payload = rec
+            .payload()
+            .ok_or_else(|| Error::corrupt(format!("record at {off}: key+data length overflows")))?;
+        if payload > rec.rec_len {
+            return Err(Error::corrupt(format!(
+                "record at {off}: key+data {payload} exceed rec_len {}",
+                rec.rec_len
+            )));
+        }
+        self.io
+            .oob(u64::from(off), rec.total())
+            .map_err(|_| Error::corrupt(format!("record at {off} extends past EOF")))?;
+        self.check_next(off, rec.next)?;
+        Ok(rec)
+    }
+
+    /// `tdb_find`: the live record for `key` in its chain.
+    pub(crate) fn find(&mut self, key: &[u8], hash: u32) -> Result<(u32, Record)> {
+        let mut cur = self.io.read_u32(hash_top(hash, self.hash_size))?;
+        let limit = self.walk_limit();
+        let mut steps = 0u64;
+        while cur != 0 {
+            steps += 1;
+            if steps > limit {
+                return Err(Error::corrupt(format!(
+                    "hash chain {} contains a cycle",
+                    self.bucket(hash)
+                )));
+            }
+            let rec = self.rec_read(cur)?;
+            if rec.magic != TDB_DEAD_MAGIC
+                && rec.full_hash == hash
+                && rec.key_len as usize == key.len()
+            {
+                let stored = self.io.read_vec(cur + REC_HDR, rec.key_len)?;
+                if stored == key {
+                    return Ok((cur, rec));
+                }
+            }
+            cur = rec.next;
+        }
+        Err(Error::NoExist)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.read_only || self.traverse_read > 0 {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Run `f` with the chain of `hash` locked.
+    fn with_chain<T>(
+        &mut self,
+        hash: u32,
+        ltype: LockType,
+        f: impl FnOnce(&mut Tdb) -> Result<T>,
+    ) -> Result<T> {
+        let list = i64::from(self.bucket(hash));
+        self.lock_list(list, ltype, true)?;
+        let r = f(self);
+        let u = self.unlock_list(list, ltype);
+        match (r, u) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
+    }
+
+    /// `tdb_fetch` lending the data: `f` gets `None` when the key does not exist (then
+    /// the sticky error becomes `TDB_ERR_NOEXIST`, as in C).
+    pub fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        let hash = self.hash_key(key);
+        let r = self.with_chain(hash, LockType::Read, |t| {
+            let (off, rec) = t.find(key, hash)?;
+            t.io.read_vec(off + REC_HDR + rec.key_len, rec.data_len)
+        });
+        match r {
+            Ok(data) => Ok(f(Some(&data))),
+            Err(Error::NoExist) => {
+                self.ecode = code::NOEXIST;
+                Ok(f(None))
+            }
+            Err(e) => self.note(Err(e)),
+        }
+    }
+
+    /// `tdb_fetch`: the data, or `Err(NoExist)`.
+    pub fn fetch(&mut self, key: &[u8]) -> Result<Vec<u8>> {
+        match self.fetch_with(key, |d| d.map(<[u8]>::to_vec))? {
+            Some(v) => Ok(v),
+            None => Err(Error::NoExist),
+        }
+    }
+
+    /// `tdb_parse_record`: `f` borrows the data; a missing key is `Err(NoExist)`.
+    pub fn parse_record<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        match self.fetch_with(key, |d| d.map(f))? {
+            Some(v) => Ok(v),
+            None => Err(Error::NoExist),
+        }
+    }
+
+    /// `tdb_exists`: `Ok(false)` when missing; structural errors are returned (C would
+    /// report 0 with the error code set).
+    pub fn exists(&mut self, key: &[u8]) -> Result<bool> {
+        self.fetch_with(key, |d| d.is_some())
+    }
+
+    /// Bump the sequence number if `TDB_SEQNUM` is set on this handle.
+    pub(crate) fn increment_seqnum(&mut self) -> Result<()> {
+        if self.flags & flags::SEQNUM == 0 {
+            return Ok(());
+        }
+        let limit = self.lock_limit();
+        self.locks
+            .nest_lock(SEQNUM_LOCK, LockType::Write, true, false, limit)?;
+        let r = self
+            .io
+            .read_u32(SEQNUM_OFS)
+            .and_then(|v| self.io.write_u32(SEQNUM_OFS, v.wrapping_add(1)));
+        let u = self.locks.nest_unlock(SEQNUM_LOCK, false);
+        r.and(u)
+    }
+
+    /// `tdb_get_seqnum`.
+    pub fn get_seqnum(&mut self) -> Result<u32> {
+        let r = self.io.read_u32(SEQNUM_OFS);
+        self.note(r)
+    }
+
+    /// `tdb_store`.
+    pub fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> Result<()> {
+        let r = self.store_inner(key, data, flag);
+        self.note(r)
+    }
+
+    fn store_inner(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> Result<()> {
+        self.check_writable()?;
+        let hash = self.hash_key(key);
+        self.with_chain(hash, LockType::Write, |t| {
+            t.store_locked(key, hash, data, flag)
+        })
+    }
+
+    fn store_locked(&mut self, key: &[u8], hash: u32, data: &[u8], flag: StoreFlag) -> Result<()> {
+        let klen = u32::try_from(key.len()).map_err(|_| Error::Oom("key too large".into()))?;
+        let dlen = u32::try_from(data.len()).map_err(|_| Error::Oom("data too large".into()))?;
+        let total = klen
+            .checked_add(dlen)
+            .ok_or_else(|| Error::Oom("key + data too large".into()))?;
+        if flag == StoreFlag::Insert {
+            if self.find(key, hash).is_ok() {
+                return Err(Error::Exists);
+            }
+        } else {
+            match self.update_in_place(key, hash, data) {
+                Ok(true) => return self.increment_seqnum(),
+                Ok(false) => {}
+                Err(e) => self.ecode = e.code(),
+            }
+            if flag == StoreFlag::Modify && self.ecode == code::NOEXIST {
+                return Err(Error::NoExist);
+            }
+        }
+        self.ecode = code::SUCCESS;
+        if flag != StoreFlag::Insert {
+            let _ = self.delete_locked(key, hash);
+        }
+        let (off, mut rec) = self.allocate(hash, total)?;
+        let top = hash_top(hash, self.hash_size);
+        rec.next = self.io.read_u32(top)?;
+        rec.key_len = klen;
+        rec.data_len = dlen;
+        rec.full_hash = hash;
+        rec.magic = TDB_MAGIC;
+        self.io.write_rec(off, &rec)?;
+        self.io.write(off + REC_HDR, key)?;
+        self.io.write(off + REC_HDR + klen, data)?;
+        self.io.write_u32(top, off)?;
+        self.increment_seqnum()
+    }
+
+    /// `tdb_update_hash`: Ok(true) if stored in place, Ok(false) if the record is too
+    /// small (the sticky code is reset to success, as in C).
+    fn update_in_place(&mut self, key: &[u8], hash: u32, data: &[u8]) -> Result<bool> {
+        let (off, mut rec) = self.find(key, hash)?;
+        let data_off = off + REC_HDR + rec.key_len;
+        if rec.data_len as usize == data.len() {
+            let old = self.io.read_vec(data_off, rec.data_len)?;
+            if old == data {
+                return Ok(true);
+            }
+        }
+        let need = u64::from(rec.key_len) + data.len() as u64 + 4;
+        if u64::from(rec.rec_len) < need {
+            // Not really an error: C resets the code here.
+            self.ecode = code::SUCCESS;
+            return Ok(false);
+        }
+        self.io.write(data_off, data)?;
+        if rec.data_len as usize != data.len() {
+            rec.data_len = data.len() as u32;
+            self.io.write_rec(off, &rec)?;
+        }
+        Ok(true)
+    }
+
+    /// `tdb_append`.
+    pub fn append(&mut self, key: &[u8], data: &[u8]) -> Result<()> {
+        let r = self.append_inner(key, data);
+        self.note(r)
+    }
+
+    fn append_inner(&mut self, key: &[u8], data: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        let hash = self.hash_key(key);
+        self.with_chain(hash, LockType::Write, |t| {
+            let mut buf = match t.find(key, hash) {
+                Ok((off, rec)) => t.io.read_vec(off + REC_HDR + rec.key_len, rec.data_len)?,
+                Err(Error::NoExist) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            buf.extend_from_slice(data);
+            t.store_locked(key, hash, &buf, StoreFlag::Replace)
+        })
+    }
+
+    /// `tdb_delete`.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        let r = self.delete_inner(key);
+        self.note(r)
+    }
+
+    fn delete_inner(&mut self, key: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        let hash = self.hash_key(key);
+        self.with_chain(hash, LockType::Write, |t| t.delete_locked(key, hash))
+    }
+
+    /// `tdb_delete_hash` with the chain locked: mark dead, bump seqnum, trim.
+    fn delete_locked(&mut self, key: &[u8], hash: u32) -> Result<()> {
+        let (off, mut rec) = self.find(key, hash)?;
+        rec.magic = TDB_DEAD_MAGIC;
+        self.io.write_rec(off, &rec)?;
+        self.increment_seqnum()?;
+        self.trim_dead(hash, self.max_dead)
+    }
+
+    /// `tdb_wipe_all`: empty the database (file size unchanged).
+    pub fn wipe_all(&mut self) -> Result<()> {
+        let r = self.wipe_all_inner();
+        self.note(r)
+    }
+
+    fn wipe_all_inner(&mut self) -> Result<()> {
+        self.lockall(LockType::Write, true, false)?;
+        let r = (|| -> Result<()> {
+            let rec_start = self.io.read_u32(header::RECOVERY_HEAD)?;
+            let mut recovery = None;
+            if rec_start != 0 {
+                let rec = self.io.read_rec_raw(rec_start)?;
+                recovery = Some((u64::from(rec_start), rec.total()));
+            }
+            let heads = vec![0u8; 4 * (self.hash_size as usize + 1)];
+            self.io.write(header::FREELIST_TOP, &heads)?;
+            let ds = data_start(self.hash_size);
+            let end = self.io.refresh_size()?;
+            match recovery {
+                Some((rs, rl)) if rs >= ds && rs.saturating_add(rl) <= end => {
+                    self.free_region(ds, rs - ds)?;
+                    self.free_region(rs + rl, end - (rs + rl))?;
+                }
+                _ => self.free_region(ds, end.saturating_sub(ds))?,
+            }
+            self.increment_seqnum()
+        })();
+        let u = self.unlockall(LockType::Write, false);
+        r.and(u)
+    }
+
+    /// `tdb_free_region`: add `[off, off + len)` to the freelist (ignored if ≤ 24 bytes).
+    fn free_region(&mut self, off: u64, len: u64) -> Result<()> {
+        if len <= u64::from(REC_HDR) {
+            return Ok(());
+        }
+        let rec = Record {
+            rec_len: u32::try_from(len - u64::from(REC_HDR))
+                .map_err(|_| Error::corrupt("region too large"))?,
+            ..Record::default()
+        };
+        let off = u32::try_from(off).map_err(|_| Error::corrupt("region offset too large"))?;
+        self.free_record(off, &rec)
+    }
+
+    /// Live key/data pairs in traverse order (a convenience for tests and tools).
+    pub fn entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.traverse_read(|_, k, d| {
+            out.push((k.to_vec(), d.to_vec()));
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    // ---- chain lock family ----
+
+    fn chain_of(&self, key: &[u8]) -> i64 {
+        i64::from(self.bucket(self.hash_key(key)))
+    }
+
+    /// `tdb_chainlock`.
+    pub fn chainlock(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.lock_list(l, LockType::Write, true);
+        self.note(r)
+    }
+
+    /// `tdb_chainlock_nonblock`.
+    pub fn chainlock_nonblock(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.lock_list(l, LockType::Write, false);
+        self.note(r)
+    }
+
+    /// `tdb_chainlock_read`.
+    pub fn chainlock_read(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.lock_list(l, LockType::Read, true);
+        self.note(r)
+    }
+
+    /// `tdb_chainlock_read_nonblock`.
+    pub fn chainlock_read_nonblock(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.lock_list(l, LockType::Read, false);
+        self.note(r)
+    }
+
+    /// `tdb_chainlock_mark`: count the chain as write-locked without fcntl.
+    pub fn chainlock_mark(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let limit = self.lock_limit();
+        let r = self
+            .locks
+            .nest_lock(lock_offset(l), LockType::Write, true, true, limit);
+        self.note(r)
+    }
+
+    /// `tdb_chainlock_unmark`.
+    pub fn chainlock_unmark(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.locks.nest_unlock(lock_offset(l), true);
+        self.note(r)
+    }
+
+    /// `tdb_chainunlock`.
+    pub fn chainunlock(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.unlock_list(l, LockType::Write);
+        self.note(r)
+    }
+
+    /// `tdb_chainunlock_read`.
+    pub fn chainunlock_read(&mut self, key: &[u8]) -> Result<()> {
+        let l = self.chain_of(key);
+        let r = self.unlock_list(l, LockType::Read);
+        self.note(r)
+    }
+
+    // ---- allrecord lock family ----
+
+    /// `tdb_allrecord_lock`.
+    pub(crate) fn lockall(&mut self, ltype: LockType, wait: bool, mark: bool) -> Result<()> {
+        if self.read_only || self.traverse_read > 0 {
+            return Err(Error::Lock(
+                "no allrecord locks on read-only handles".into(),
+            ));
+        }
+        let ar = self.locks.allrecord;
+        if ar.count > 0 && ar.ltype == Some(ltype) {
+            self.locks.allrecord.count += 1;
+            return Ok(());
+        }
+        if ar.count > 0 {
+            return Err(Error::Lock("allrecord lock of another type held".into()));
+        }
+        if self.locks.have_extra_locks(false) {
+            return Err(Error::Lock(
+                "allrecord lock requested while holding other locks".into(),
+            ));
+        }
+        if !mark && !self.locks.nolock {
+            let part1 = 4 * self.hash_size;
+            self.locks
+                .gradual(ltype, wait, header::FREELIST_TOP, part1)?;
+            if let Err(e) = self
+                .locks
+                .raw(Some(ltype), header::FREELIST_TOP + part1, 0, wait)
+            {
+                let _ = self.locks.raw(None, header::FREELIST_TOP, part1, false);
+                return Err(e);
+            }
+        }
+        self.locks.allrecord = lock::AllRecord {
+            count: 1,
+            ltype: Some(ltype),
+            upgradable: false,
+        };
+        Ok(())
+    }
+
+    /// `tdb_allrecord_unlock`.
+    pub(crate) fn unlockall(&mut self, ltype: LockType, mark: bool) -> Result<()> {
+        if self.read_only || self.traverse_read > 0 {
+            return Err(Error::Lock(
+                "no allrecord locks on read-only handles".into(),
+            ));
+        }
+        let ar = self.locks.allrecord;
+        if ar.count == 0 {
+            return Err(Error::Lock("allrecord lock not held".into()));
+        }
+        if ar.ltype != Some(ltype) && !(ar.upgradable && ltype == LockType::Read) {
+            return Err(Error::Lock("allrecord unlock of the wrong type".into()));
+        }
+        if ar.count > 1 {
+            self.locks.allrecord.count -= 1;
+            return Ok(());
+        }
+        if !mark {
+            self.locks.raw(None, header::FREELIST_TOP, 0, false)?;
+        }
+        self.locks.allrecord = lock::AllRecord::default();
+        Ok(())
+    }
+
+    /// `tdb_lockall`.
+    pub fn lockall_write(&mut self) -> Result<()> {
+        let r = self.lockall(LockType::Write, true, false);
+        self.note(r)
+    }
+
+    /// `tdb_lockall_nonblock`.
+    pub fn lockall_nonblock(&mut self) -> Result<()> {
+        let r = self.lockall(LockType::Write, false, false);
+        self.note(r)
+    }
+
+    /// `tdb_lockall_read`.
+    pub fn lockall_read(&mut self) -> Result<()> {
+        let r = self.lockall(LockType::Read, true, false);
+        self.note(r)
+    }
+
+    /// `tdb_lockall_read_nonblock`.
+    pub fn lockall_read_nonblock(&mut self) -> Result<()> {
+        let r = self.lockall(LockType::Read, false, false);
+        self.note(r)
+    }
+
+    /// `tdb_lockall_mark`.
+    pub fn lockall_mark(&mut self) -> Result<()> {
+        let r = self.lockall(LockType::Write, true, true);
+        self.note(r)
+    }
+
+    /// `tdb_lockall_unmark`.
+    pub fn lockall_unmark(&mut self) -> Result<()> {
+        let r = self.unlockall(LockType::Write, true);
+        self.note(r)
+    }
+
+    /// `tdb_unlockall`.
+    pub fn unlockall_write(&mut self) -> Result<()> {
+        let r = self.unlockall(LockType::Write, false);
+        self.note(r)
+    }
+
+    /// `tdb_unlockall_read`.
+    pub fn unlockall_read(&mut self) -> Result<()> {
+        let r = self.unlockall(LockType::Read, false);
+        self.note(r)
+    }
+}

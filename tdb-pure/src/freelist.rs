@@ -1,0 +1,463 @@
+//! Free space: `tdb_free` (left merge only), best-fit allocation with C's float
+//! arithmetic, splitting from the end, dead-record reuse and purging, and file growth.
+
+use crate::error::{Error, Result};
+use crate::header::{data_start, hash_top, FREELIST_TOP};
+use crate::lock::LockType;
+use crate::record::{
+    align4, Record, MIN_REC_SIZE, REC_HDR, TDB_DEAD_MAGIC, TDB_FREE_MAGIC, TDB_MAGIC, TDB_PAD_U32,
+};
+use crate::Tdb;
+
+/// Freelist lock list number.
+pub(crate) const FREELIST: i64 = -1;
+
+/// Page size used for growth (x86-64 Linux).
+const PAGE_SIZE: u64 = 4096;
+
+/// `tdb_expand_adjust`: how much to grow a database of `map_size` bytes that needs
+/// `size` more bytes.
+pub fn expand_increment(map_size: u32, size: u32) -> u32 {
+    if size > u32::MAX - map_size {
+        return size;
+    }
+    let inner = || -> Option<u64> {
+        let inc = if size > 100 * 1024 {
+            size.checked_mul(2)?
+        } else {
+            size.checked_mul(100)?
+        };
+        let top = map_size.checked_add(inc)?;
+        let factor = if map_size > 100 * 1024 * 1024 {
+            1.10
+        } else {
+            1.25
+        };
+        let grow = (f64::from(map_size) * factor) as u64;
+        let new = u64::from(top).max(grow);
+        let rounded = new.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        if rounded > u64::from(u32::MAX) {
+            return None;
+        }
+        Some(rounded - u64::from(map_size))
+    };
+    match inner() {
+        Some(v) => v as u32,
+        None => u32::MAX - map_size,
+    }
+}
+
+/// The rec_len requested from the freelist for `n` bytes of key + data.
+pub fn wanted_len(n: u32) -> u32 {
+    let scaled = (f64::from(n) * 1.25) as u32;
+    align4(scaled.wrapping_add(4))
+}
+
+impl Tdb {
+    /// Bound on the number of links any walk may follow in a sound file.
+    pub(crate) fn walk_limit(&self) -> u64 {
+        self.io.size / u64::from(REC_HDR) + 2
+    }
+
+    /// `tdb_rec_free_read`: read a freelist entry, repairing a live magic.
+    fn free_read(&mut self, off: u32) -> Result<Record> {
+        let mut rec = self.io.read_rec_raw(off)?;
+        if rec.magic == TDB_MAGIC {
+            rec.magic = TDB_FREE_MAGIC;
+            self.io.write_rec(off, &rec)?;
+        }
+        if rec.magic != TDB_FREE_MAGIC {
+            return Err(Error::corrupt(format!(
+                "freelist entry at {off} has magic {:#010x}",
+                rec.magic
+            )));
+        }
+        self.check_next(off, rec.next)?;
+        Ok(rec)
+    }
+
+    /// Validate a `next` pointer read from the record at `off`.
+    pub(crate) fn check_next(&mut self, off: u32, next: u32) -> Result<()> {
+        if next == 0 {
+            return Ok(());
+        }
+        if u64::from(next) < data_start(self.hash_size) {
+            return Err(Error::corrupt(format!(
+                "record at {off} links to {next}, inside the header"
+            )));
+        }
+        self.io
+            .oob(u64::from(next), u64::from(REC_HDR))
+            .map_err(|_| Error::corrupt(format!("record at {off} links to {next}, past EOF")))
+    }
+
+    fn write_tailer(&mut self, off: u32, rec: &Record) -> Result<()> {
+        let total = REC_HDR
+            .checked_add(rec.rec_len)
+            .ok_or_else(|| Error::corrupt("rec_len overflow"))?;
+        let at = off
+            .checked_add(total - 4)
+            .ok_or_else(|| Error::corrupt("tailer offset overflow"))?;
+        self.io.write_u32(at, total)
+    }
+
+    /// `read_record_on_left`: the physical left neighbour of `off`, if plausible.
+    fn record_on_left(&mut self, off: u32) -> Result<Option<(u32, Record)>> {
+        let ds = data_start(self.hash_size);
+        let left_ptr = off.wrapping_sub(4);
+        if off < 4 || u64::from(left_ptr) <= ds {
+            return Ok(None);
+        }
+        let left_size = self.io.read_u32(left_ptr)?;
+        if left_size == 0 || left_size == TDB_PAD_U32 || left_size > off {
+            return Ok(None);
+        }
+        let left = off - left_size;
+        if u64::from(left) < ds {
+            return Ok(None);
+        }
+        let rec = self.io.read_rec_raw(left)?;
+        Ok(Some((left, rec)))
+    }
+
+    /// If the left neighbour of `off` is free, merge `rec` into it.
+    fn merge_left(&mut self, off: u32, rec: &Record) -> Result<Option<(u32, Record)>> {
+        let Some((left, mut lrec)) = self.record_on_left(off)? else {
+            return Ok(None);
+        };
+        if lrec.magic != TDB_FREE_MAGIC {
+            return Ok(None);
+        }
+        lrec.rec_len = lrec
+            .rec_len
+            .checked_add(REC_HDR)
+            .and_then(|v| v.checked_add(rec.rec_len))
+            .ok_or_else(|| Error::corrupt(format!("merged free record at {left} overflows")))?;
+        self.io.write_rec(left, &lrec)?;
+        self.write_tailer(left, &lrec)?;
+        Ok(Some((left, lrec)))
+    }
+
+    /// `tdb_free`: put the record at `off` on the freelist.
+    pub(crate) fn free_record(&mut self, off: u32, rec: &Record) -> Result<()> {
+        self.lock_list(FREELIST, LockType::Write, true)?;
+        let r = self.free_record_locked(off, rec);
+        let u = self.unlock_list(FREELIST, LockType::Write);
+        r.and(u)
+    }
+
+    fn free_record_locked(&mut self, off: u32, rec: &Record) -> Result<()> {
+        self.write_tailer(off, rec)?;
+        if self.merge_left(off, rec)?.is_some() {
+            return Ok(());
+        }
+        let mut rec = *rec;
+        rec.magic = TDB_FREE_MAGIC;
+        rec.next = self.io.read_u32(FREELIST_TOP)?;
+        self.io.write_rec(off, &rec)?;
+        self.io.write_u32(FREELIST_TOP, off)
+    }
+
+    /// `tdb_allocate_ofs`: carve `want` bytes out of free block `best`.
+    fn allocate_ofs(
+        &mut self,
+        want: u32,
+        off: u32,
+        mut rec: Record,
+        last: u32,
+    ) -> Result<(u32, Record)> {
+        if u64::from(rec.rec_len) < u64::from(want) + u64::from(MIN_REC_SIZE) {
+            self.io.write_u32(last, rec.next)?;
+            rec.magic = TDB_MAGIC;
+            self.io.write_rec(off, &rec)?;
+            return Ok((off, rec));
+        }
+        rec.rec_len -= want + REC_HDR;
+        self.io.write_rec(off, &rec)?;
+        self.write_tailer(off, &rec)?;
+        let new_off = off + REC_HDR + rec.rec_len;
+        let new = Record {
+            rec_len: want,
+            magic: TDB_MAGIC,
+            ..Record::default()
+        };
+        self.io.write_rec(new_off, &new)?;
+        self.write_tailer(new_off, &new)?;
+        Ok((new_off, new))
+    }
+
+    /// `tdb_allocate_from_freelist` (freelist lock held).
+    fn allocate_from_freelist(&mut self, n: u32) -> Result<(u32, Record)> {
+        let want = wanted_len(n);
+        let mut rounds = 0u32;
+        loop {
+            rounds += 1;
+            if rounds > 64 {
+                return Err(Error::corrupt("freelist allocation does not converge"));
+            }
+            let mut merged_candidate = false;
+            let mut last = FREELIST_TOP;
+            let mut cur = self.io.read_u32(FREELIST_TOP)?;
+            let mut best: Option<(u32, u32, u32)> = None; // (off, last, rec_len)
+            let mut multiplier: f32 = 1.0;
+            let limit = 2 * self.walk_limit();
+            let mut steps = 0u64;
+            while cur != 0 {
+                steps += 1;
+                if steps > limit {
+                    return Err(Error::corrupt("freelist contains a cycle"));
+                }
+                let rec = self.free_read(cur)?;
+                if let Some((left, lrec)) = self.merge_left(cur, &rec)? {
+                    self.io.write_u32(last, rec.next)?;
+                    cur = rec.next;
+                    if let Some(b) = best.as_mut() {
+                        if b.0 == left {
+                            b.2 = lrec.rec_len;
+                        }
+                    }
+                    if lrec.rec_len > want {
+                        merged_candidate = true;
+                    }
+                    continue;
+                }
+                if rec.rec_len >= want && best.is_none_or(|b| rec.rec_len < b.2) {
+                    best = Some((cur, last, rec.rec_len));
+                }
+                last = cur;
+                cur = rec.next;
+                if let Some(b) = best {
+                    if (b.2 as f32) < (want as f32) * multiplier {
+                        break;
+                    }
+                }
+                multiplier = (f64::from(multiplier) * 1.05) as f32;
+            }
+            if let Some((off, last, _)) = best {
+                let rec = self.free_read(off)?;
+                return self.allocate_ofs(want, off, rec, last);
+            }
+            if merged_candidate {
+                continue;
+            }
+            self.expand(
+                want.checked_add(REC_HDR)
+                    .ok_or_else(|| Error::Oom("record too large".into()))?,
+            )?;
+        }
+    }
+
+    /// `tdb_expand`: grow the database by at least `size` bytes and free the new space.
+    pub(crate) fn expand(&mut self, size: u32) -> Result<()> {
+        self.lock_list(FREELIST, LockType::Write, true)?;
+        let r = self.expand_locked(size);
+        let u = self.unlock_list(FREELIST, LockType::Write);
+        r.and(u)
+    }
+
+    fn expand_locked(&mut self, size: u32) -> Result<()> {
+        let old = self.io.refresh_size()?;
+        let old32 = u32::try_from(old).map_err(|_| Error::Oom("database over 4 GiB".into()))?;
+        let inc = expand_increment(old32, size);
+        if inc < REC_HDR + 4 || u64::from(inc) + old > u64::from(u32::MAX) {
+            return Err(Error::Oom(format!(
+                "cannot grow database of {old} bytes by {size}"
+            )));
+        }
+        self.io.grow(old + u64::from(inc))?;
+        let rec = Record {
+            rec_len: inc - REC_HDR,
+            ..Record::default()
+        };
+        self.free_record_locked(old32, &rec)
+    }
+
+    /// `tdb_find_dead`: best-fitting dead record in `bucket` for `n` bytes.
+    fn find_dead(&mut self, bucket: u32, n: u32) -> Result<Option<(u32, Record, u32)>> {
+        let need = n.saturating_add(4);
+        let mut last = hash_top(bucket, self.hash_size);
+        let mut cur = self.io.read_u32(last)?;
+        let mut best: Option<(u32, Record, u32)> = None;
+        let limit = self.walk_limit();
+        let mut steps = 0u64;
+        while cur != 0 {
+            steps += 1;
+            if steps > limit {
+                return Err(Error::corrupt(format!(
+                    "hash chain {bucket} contains a cycle"
+                )));
+            }
+            let rec = self.rec_read(cur)?;
+            if rec.magic == TDB_DEAD_MAGIC
+                && rec.rec_len >= need
+                && best.is_none_or(|b| rec.rec_len < b.1.rec_len)
+            {
+                best = Some((cur, rec, last));
+            }
+            last = cur;
+            cur = rec.next;
+        }
+        Ok(best)
+    }
+
+    /// `tdb_allocate`: room for `n` bytes of key + data; chain of `hash` write-locked.
+    pub(crate) fn allocate(&mut self, hash: u32, n: u32) -> Result<(u32, Record)> {
+        if self.max_dead > 0 {
+            for i in 0..self.hash_size {
+                let list = hash.wrapping_add(i) % self.hash_size;
+                if self
+                    .lock_list(i64::from(list), LockType::Write, false)
+                    .is_ok()
+                {
+                    let dead = self.find_dead(list, n);
+                    let got = match dead {
+                        Ok(Some((off, rec, last))) => {
+                            self.io.write_u32(last, rec.next).map(|_| Some((off, rec)))
+                        }
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    self.unlock_list(i64::from(list), LockType::Write)?;
+                    if let Ok(Some(found)) = got {
+                        return Ok(found);
+                    }
+                }
+                if self.lock_list(FREELIST, LockType::Write, false).is_ok() {
+                    let _ = self.trim_dead(hash, 0);
+                    let r = self.allocate_from_freelist(n);
+                    let u = self.unlock_list(FREELIST, LockType::Write);
+                    return r.and_then(|v| u.map(|_| v));
+                }
+            }
+        }
+        self.lock_list(FREELIST, LockType::Write, true)?;
+        let _ = self.trim_dead(hash, 0);
+        let r = self.allocate_from_freelist(n);
+        let u = self.unlock_list(FREELIST, LockType::Write);
+        r.and_then(|v| u.map(|_| v))
+    }
+
+    /// `tdb_trim_dead` with limit `max_dead`: free dead records of the chain of `hash`
+    /// beyond the first `max_dead`, unless someone holds them.
+    pub(crate) fn trim_dead(&mut self, hash: u32, max_dead: u32) -> Result<()> {
+        let mut last = hash_top(hash, self.hash_size);
+        let mut cur = self.io.read_u32(last)?;
+        let mut num_dead = 0u32;
+        let mut locked_freelist = false;
+        let limit = self.walk_limit();
+        let mut steps = 0u64;
+        let mut result = Ok(());
+        while cur != 0 {
+            steps += 1;
+            if steps > limit {
+                result = Err(Error::corrupt("hash chain contains a cycle"));
+                break;
+            }
+            let rec = match self.rec_read(cur) {
+                Ok(r) => r,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let next = rec.next;
+            let mut deleted = false;
+            if rec.magic == TDB_DEAD_MAGIC {
+                num_dead += 1;
+                if num_dead > max_dead {
+                    if !locked_freelist {
+                        if let Err(e) = self.lock_list(FREELIST, LockType::Write, true) {
+                            result = Err(e);
+                            break;
+                        }
+                        locked_freelist = true;
+                    }
+                    if self.write_lock_record_probe(cur) {
+                        let r = self
+                            .io
+                            .write_u32(last, rec.next)
+                            .and_then(|_| self.free_record(cur, &rec));
+                        if let Err(e) = r {
+                            result = Err(e);
+                            break;
+                        }
+                        deleted = true;
+                    }
+                }
+            }
+            if !deleted {
+                last = cur;
+            }
+            cur = next;
+        }
+        if locked_freelist {
+            let u = self.unlock_list(FREELIST, LockType::Write);
+            result = result.and(u);
+        }
+        result
+    }
+
+    /// `tdb_freelist_size`: count freelist entries, merging each into a free left
+    /// neighbour on writable handles.
+    pub fn freelist_size(&mut self) -> Result<u32> {
+        let r = self.freelist_size_inner();
+        self.note(r)
+    }
+
+    fn freelist_size_inner(&mut self) -> Result<u32> {
+        self.lock_list(FREELIST, LockType::Read, true)?;
+        let mut count = 0u32;
+        let mut cur_ptr = FREELIST_TOP;
+        let limit = 2 * self.walk_limit();
+        let r = (|| -> Result<()> {
+            loop {
+                let next = self.io.read_u32(cur_ptr)?;
+                if next == 0 {
+                    return Ok(());
+                }
+                count += 1;
+                if u64::from(count) > limit {
+                    return Err(Error::corrupt("freelist contains a cycle"));
+                }
+                let mut follow = next;
+                if !self.read_only {
+                    self.check_next(cur_ptr, next)?;
+                    let rec = self.io.read_rec_raw(next)?;
+                    if self.merge_left(next, &rec)?.is_some() {
+                        self.io.write_u32(cur_ptr, rec.next)?;
+                        follow = rec.next;
+                        if follow == 0 {
+                            return Ok(());
+                        }
+                        cur_ptr = follow;
+                        continue;
+                    }
+                }
+                self.check_next(cur_ptr, follow)?;
+                cur_ptr = follow;
+            }
+        })();
+        let u = self.unlock_list(FREELIST, LockType::Read);
+        r.and(u)?;
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_lengths_from_doc() {
+        for (n, want) in [(7, 12), (2, 8), (46, 64), (40, 56), (38, 52), (0, 4)] {
+            assert_eq!(wanted_len(n), want, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn expand_increment_worked_example() {
+        // Fresh 131-bucket file (696 bytes), want 12 -> expand(36) -> grows to 8192.
+        assert_eq!(expand_increment(696, 36), 8192 - 696);
+        assert_eq!(expand_increment(u32::MAX - 10, 100), 100);
+    }
+}

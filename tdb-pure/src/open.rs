@@ -1,0 +1,330 @@
+//! `tdb_open`: create or open a file (or an in-memory database), validate its header,
+//! pick the hash function, and run crash recovery.
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::hash::HashKind;
+use crate::header::{
+    data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, HASH_RWLOCK_MAGIC, HEADER_SIZE, RECOVERY_HEAD,
+};
+use crate::io::{Backing, Io};
+use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
+use crate::record::{REC_HDR, TDB_RECOVERY_MAGIC};
+use crate::{flags, Tdb, TravLock, OPEN_FILES};
+
+/// The arguments of `tdb_open`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// Number of hash chains for a new file (0 = 131); ignored for existing files.
+    pub hash_size: u32,
+    /// `TDB_*` flags ([`crate::flags`]).
+    pub tdb_flags: u32,
+    /// `open(2)` flags (`libc::O_RDWR | libc::O_CREAT`, ...).
+    pub open_flags: i32,
+    /// Mode of a created file.
+    pub mode: u32,
+}
+
+impl Tdb {
+    /// `tdb_open(path, hash_size, tdb_flags, open_flags, mode)`.
+    pub fn open(path: impl AsRef<Path>, options: &OpenFlags) -> Result<Tdb> {
+        if options.tdb_flags & flags::INTERNAL != 0 {
+            return Tdb::open_internal(options.hash_size, options.tdb_flags);
+        }
+        open_file(path.as_ref(), options)
+    }
+
+    /// A `TDB_INTERNAL` (memory-only) database.
+    pub fn open_internal(hash_size: u32, tdb_flags: u32) -> Result<Tdb> {
+        let hash_size = if hash_size == 0 {
+            DEFAULT_HASH_SIZE
+        } else {
+            hash_size
+        };
+        let order = ByteOrder::native();
+        let image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
+        let size = image.len() as u64;
+        let io = Io {
+            backing: Backing::Memory(image),
+            size,
+            order,
+            read_only: false,
+        };
+        let tdb_flags = (tdb_flags | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
+        Ok(new_handle(
+            io,
+            hash_size,
+            HashKind::Jenkins,
+            tdb_flags,
+            false,
+            None,
+            None,
+        ))
+    }
+}
+
+fn new_handle(
+    io: Io,
+    hash_size: u32,
+    hash: HashKind,
+    mut tdb_flags: u32,
+    read_only: bool,
+    fd: Option<i32>,
+    dev_ino: Option<(u64, u64)>,
+) -> Tdb {
+    if tdb_flags & flags::DISALLOW_NESTING == 0 {
+        tdb_flags |= flags::ALLOW_NESTING;
+    }
+    let nolock = tdb_flags & flags::NOLOCK != 0;
+    Tdb {
+        io,
+        hash_size,
+        hash,
+        flags: tdb_flags,
+        read_only,
+        max_dead: if tdb_flags & flags::VOLATILE != 0 {
+            5
+        } else {
+            0
+        },
+        locks: Locks::new(fd, nolock),
+        traverse_read: 0,
+        traverse_write: 0,
+        travlocks: Vec::new(),
+        walk: TravLock {
+            off: 0,
+            list: 0,
+            ltype: LockType::Read,
+            steps: 0,
+        },
+        ecode: 0,
+        dev_ino,
+    }
+}
+
+fn os_err(what: &str, e: std::io::Error) -> Error {
+    Error::io(format!("{what}: {e}"))
+}
+
+fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
+    let acc = o.open_flags & libc::O_ACCMODE;
+    if acc == libc::O_WRONLY {
+        return Err(Error::Einval("O_WRONLY is not allowed".into()));
+    }
+    if o.tdb_flags & flags::ALLOW_NESTING != 0 && o.tdb_flags & flags::DISALLOW_NESTING != 0 {
+        return Err(Error::Nesting);
+    }
+    let read_only = acc == libc::O_RDONLY;
+    let mut tdb_flags = o.tdb_flags;
+    if read_only {
+        tdb_flags |= flags::NOLOCK;
+        tdb_flags &= !(flags::CLEAR_IF_FIRST | flags::MUTEX_LOCKING);
+    }
+    if tdb_flags & flags::MUTEX_LOCKING != 0 {
+        return Err(Error::Unsupported(
+            "TDB_MUTEX_LOCKING is not supported".into(),
+        ));
+    }
+    let create = o.open_flags & libc::O_CREAT != 0;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .create(create && !read_only)
+        .truncate(o.open_flags & libc::O_TRUNC != 0 && !read_only)
+        .custom_flags(
+            (o.open_flags & !(libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC)) | libc::O_CLOEXEC,
+        )
+        .mode(o.mode)
+        .open(path)
+        .map_err(|e| os_err(&format!("cannot open {}", path.display()), e))?;
+    let meta = file.metadata().map_err(|e| os_err("fstat", e))?;
+    let id = (meta.dev(), meta.ino());
+    {
+        let mut g = OPEN_FILES
+            .lock()
+            .map_err(|_| Error::Einval("open-file registry poisoned".into()))?;
+        let set = g.get_or_insert_with(HashSet::new);
+        if !set.insert(id) {
+            return Err(Error::Einval(format!(
+                "{} is already open in this process (EBUSY)",
+                path.display()
+            )));
+        }
+    }
+    let fd = file.as_raw_fd();
+    let io = Io {
+        backing: Backing::File(file),
+        size: meta.len(),
+        order: ByteOrder::native(),
+        read_only,
+    };
+    // The handle owns the registry entry from here on (Drop removes it).
+    let mut tdb = new_handle(
+        io,
+        1,
+        HashKind::Old,
+        tdb_flags,
+        read_only,
+        Some(fd),
+        Some(id),
+    );
+    tdb.open_locked(o)?;
+    Ok(tdb)
+}
+
+impl Tdb {
+    fn open_locked(&mut self, o: &OpenFlags) -> Result<()> {
+        let limit = u32::MAX;
+        self.locks
+            .nest_lock(OPEN_LOCK, LockType::Write, true, false, limit)?;
+        let r = self.open_steps(o);
+        let u = self.locks.nest_unlock(OPEN_LOCK, false);
+        r.and(u)
+    }
+
+    fn open_steps(&mut self, o: &OpenFlags) -> Result<()> {
+        let create = o.open_flags & libc::O_CREAT != 0;
+        let mut wiped = false;
+        if self.flags & flags::CLEAR_IF_FIRST != 0 && !self.read_only {
+            let limit = u32::MAX;
+            if self
+                .locks
+                .nest_lock(ACTIVE_LOCK, LockType::Write, false, false, limit)
+                .is_ok()
+            {
+                self.locks
+                    .raw(Some(LockType::Write), HEADER_SIZE, 0, true)?;
+                let r = self.io.truncate(0);
+                let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+                r?;
+                wiped = true;
+            }
+        }
+        self.io.refresh_size()?;
+        let mut raw = vec![0u8; HEADER_SIZE as usize];
+        let have = self.io.size >= u64::from(HEADER_SIZE) && self.io.read(0, &mut raw).is_ok();
+        if !have || !Header::has_magic(&raw) {
+            if !create || self.read_only {
+                return Err(Error::io("not a tdb file (short file or bad magic)"));
+            }
+            raw = self.create_database(o.hash_size)?;
+        }
+        let header = Header::decode(&raw)?;
+        if header.has_mutexes() && !self.locks.nolock {
+            return Err(Error::Unsupported(
+                "robust-mutex tdb files need TDB_MUTEX_LOCKING, which this engine lacks".into(),
+            ));
+        }
+        if header.has_mutexes() {
+            return Err(Error::Unsupported(
+                "robust-mutex tdb files are not supported".into(),
+            ));
+        }
+        let hash = header.select_hash(self.flags & flags::INCOMPATIBLE_HASH != 0)?;
+        self.io.order = header.order;
+        if header.order != ByteOrder::native() {
+            self.flags |= flags::CONVERT;
+        } else {
+            self.flags &= !flags::CONVERT;
+        }
+        if header.order == ByteOrder::Big {
+            self.flags |= flags::BIGENDIAN;
+        } else {
+            self.flags &= !flags::BIGENDIAN;
+        }
+        self.hash_size = header.hash_size;
+        self.hash = hash;
+        if self.io.refresh_size()? < data_start(header.hash_size) {
+            return Err(Error::Einval(format!(
+                "file of {} bytes too small for {} hash buckets",
+                self.io.size, header.hash_size
+            )));
+        }
+        if self.flags & flags::CLEAR_IF_FIRST != 0 && !self.read_only {
+            let limit = u32::MAX;
+            if wiped {
+                self.locks.nest_unlock(ACTIVE_LOCK, false)?;
+            }
+            self.locks
+                .nest_lock(ACTIVE_LOCK, LockType::Read, true, false, limit)?;
+        }
+        self.recover_if_needed()
+    }
+
+    /// `tdb_new_database`: write a fresh header and zero heads; returns the header bytes.
+    fn create_database(&mut self, hash_size: u32) -> Result<Vec<u8>> {
+        let hash_size = if hash_size == 0 {
+            DEFAULT_HASH_SIZE
+        } else {
+            hash_size
+        };
+        if hash_size > crate::header::MAX_HASH_SIZE {
+            return Err(Error::Einval(format!("hash_size {hash_size} too large")));
+        }
+        let order = if self.flags & flags::CONVERT != 0 {
+            ByteOrder::native().swapped()
+        } else {
+            ByteOrder::native()
+        };
+        let (hash, rwlocks) = if self.flags & flags::INCOMPATIBLE_HASH != 0 {
+            (HashKind::Jenkins, HASH_RWLOCK_MAGIC)
+        } else {
+            (HashKind::Old, 0)
+        };
+        let image = Header::new_file_image(hash_size, hash, rwlocks, order);
+        self.io.truncate(0)?;
+        self.io.grow(image.len() as u64)?;
+        self.io.write(0, &image)?;
+        Ok(image[..HEADER_SIZE as usize].to_vec())
+    }
+
+    /// Replay a valid recovery area left by a crashed commit (`tdb_transaction_recover`).
+    pub(crate) fn recover_if_needed(&mut self) -> Result<()> {
+        let start = self.io.read_u32(RECOVERY_HEAD)?;
+        if start == 0 {
+            return Ok(());
+        }
+        let Ok(rec) = self.io.read_rec_raw(start) else {
+            return Ok(());
+        };
+        if rec.magic != TDB_RECOVERY_MAGIC {
+            return Ok(());
+        }
+        if self.read_only {
+            return Err(Error::corrupt(
+                "database needs recovery but is opened read-only",
+            ));
+        }
+        let payload = self
+            .io
+            .read_vec(start + REC_HDR, rec.data_len)
+            .map_err(|_| Error::corrupt(format!("recovery area at {start} has a bad length")))?;
+        let order = self.io.order;
+        let mut at = 0usize;
+        while payload.len() - at > 8 {
+            let ofs = order.get_at(&payload, at);
+            let len = order.get_at(&payload, at + 4) as usize;
+            at += 8;
+            if payload.len() - at < len {
+                return Err(Error::corrupt("recovery entry overruns the recovery area"));
+            }
+            let end = u64::from(ofs) + len as u64;
+            if end > self.io.size {
+                self.io.grow(end)?;
+            }
+            self.io.write(ofs, &payload[at..at + len])?;
+            at += len;
+        }
+        self.io.sync()?;
+        if rec.key_len <= start {
+            self.io.write_u32(RECOVERY_HEAD, 0)?;
+        }
+        self.io.write_u32(start + 20, 0)?;
+        self.io.sync()
+    }
+}

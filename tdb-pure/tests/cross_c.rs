@@ -1,0 +1,246 @@
+//! Cross-checks against Samba's C tdb (through tdb-sys): identical new files, identical
+//! files and results after random operation sequences, and each side reading the other.
+
+mod util;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use tdb_pure::{code, flags, StoreFlag, Tdb};
+use util::*;
+
+fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
+    tdb_sys::Tdb::open(
+        path,
+        &tdb_sys::OpenOptions {
+            hash_size,
+            tdb_flags,
+            open_flags: libc::O_RDWR | libc::O_CREAT,
+            mode: 0o600,
+        },
+    )
+    .unwrap()
+}
+
+fn c_flag(f: StoreFlag) -> tdb_sys::StoreFlag {
+    match f {
+        StoreFlag::Replace => tdb_sys::StoreFlag::Replace,
+        StoreFlag::Insert => tdb_sys::StoreFlag::Insert,
+        StoreFlag::Modify => tdb_sys::StoreFlag::Modify,
+    }
+}
+
+fn c_result<T>(r: tdb_sys::Result<T>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e.code().raw() as i32,
+    }
+}
+
+fn p_result<T>(r: tdb_pure::Result<T>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e.code(),
+    }
+}
+
+#[test]
+fn new_files_are_byte_identical_to_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    for hash_size in [0, 1, 2, 7, 131, 10007] {
+        for tdb_flags in [
+            0,
+            flags::INCOMPATIBLE_HASH,
+            flags::CONVERT,
+            flags::CONVERT | flags::INCOMPATIBLE_HASH,
+        ] {
+            let cp = tmp.path().join(format!("c-{hash_size}-{tdb_flags}.tdb"));
+            let pp = tmp.path().join(format!("p-{hash_size}-{tdb_flags}.tdb"));
+            drop(c_open(&cp, hash_size, tdb_flags));
+            drop(open(&pp, &rw_create(hash_size, tdb_flags)));
+            assert_eq!(
+                std::fs::read(&cp).unwrap(),
+                std::fs::read(&pp).unwrap(),
+                "hash_size {hash_size} flags {tdb_flags}"
+            );
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Store(Vec<u8>, Vec<u8>, StoreFlag),
+    Delete(Vec<u8>),
+    Append(Vec<u8>, Vec<u8>),
+    Fetch(Vec<u8>),
+    TraverseDelete(u64),
+    Wipe,
+}
+
+fn random_ops(rng: &mut Rng, n: usize, keys: u64) -> Vec<Op> {
+    (0..n)
+        .map(|_| {
+            let key = format!("key{}", rng.below(keys)).into_bytes();
+            let len = match rng.below(10) {
+                0 => 0,
+                1..=6 => rng.below(40),
+                7 | 8 => rng.below(400),
+                _ => rng.below(5000),
+            } as usize;
+            let data: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+            match rng.below(100) {
+                0..=39 => Op::Store(key, data, StoreFlag::Replace),
+                40..=49 => Op::Store(key, data, StoreFlag::Insert),
+                50..=59 => Op::Store(key, data, StoreFlag::Modify),
+                60..=74 => Op::Delete(key),
+                75..=86 => Op::Append(key, data),
+                87..=96 => Op::Fetch(key),
+                97 | 98 => Op::TraverseDelete(rng.below(4)),
+                _ => Op::Wipe,
+            }
+        })
+        .collect()
+}
+
+fn run_both(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = tmp.path().join("c.tdb");
+    let pp = tmp.path().join("p.tdb");
+    let mut c = c_open(&cp, hash_size, tdb_flags);
+    let mut p = open(&pp, &rw_create(hash_size, tdb_flags));
+    let mut rng = Rng(seed);
+    for (i, op) in random_ops(&mut rng, n, keys).into_iter().enumerate() {
+        if std::env::var_os("TRACE_OPS").is_some() {
+            eprintln!(
+                "{i}: {} ecode {}",
+                format!("{op:?}").chars().take(60).collect::<String>(),
+                p.error()
+            );
+        }
+        let (rc, rp) = match &op {
+            Op::Store(k, d, f) => (
+                c_result(c.store(k, d, c_flag(*f))),
+                p_result(p.store(k, d, *f)),
+            ),
+            Op::Delete(k) => (c_result(c.delete(k)), p_result(p.delete(k))),
+            Op::Append(k, d) => (c_result(c.append(k, d)), p_result(p.append(k, d))),
+            Op::Fetch(k) => {
+                let a = c.fetch(k).unwrap().map(|d| d.as_slice().to_vec());
+                let b = p.fetch(k).ok();
+                assert_eq!(a, b, "seed {seed} op {i}: fetch differs");
+                (0, 0)
+            }
+            Op::TraverseDelete(m) => {
+                let m = *m + 1;
+                let mut n = 0u64;
+                let a = c.traverse(|t, k, _| {
+                    n += 1;
+                    if n.is_multiple_of(m) {
+                        let _ = t.delete(k);
+                    }
+                    ControlFlow::Continue(())
+                });
+                let mut n2 = 0u64;
+                let b = p.traverse(|t, k, _| {
+                    n2 += 1;
+                    if n2.is_multiple_of(m) {
+                        let _ = t.delete(k);
+                    }
+                    ControlFlow::Continue(())
+                });
+                assert_eq!(a.ok(), b.ok(), "seed {seed} op {i}: traverse count");
+                (0, 0)
+            }
+            Op::Wipe => (c_result(c.wipe_all()), p_result(p.wipe_all())),
+        };
+        assert_eq!(rc, rp, "seed {seed} op {i} {op:?}: C {rc} vs pure {rp}");
+        assert_eq!(
+            c.get_seqnum() as u32,
+            p.get_seqnum().unwrap(),
+            "seed {seed} op {i}: seqnum"
+        );
+        if i % 50 == 0 || i + 1 == n || std::env::var_os("TRACE_OPS").is_some() {
+            let a = std::fs::read(&cp).unwrap();
+            let b = std::fs::read(&pp).unwrap();
+            if a != b {
+                let _ = std::fs::write(std::env::temp_dir().join("cmp-c.tdb"), &a);
+                let _ = std::fs::write(std::env::temp_dir().join("cmp-p.tdb"), &b);
+                let at = a.iter().zip(&b).position(|(x, y)| x != y);
+                panic!(
+                    "seed {seed} op {i} {op:?}: files differ (sizes {} / {}, first diff at {at:?})",
+                    a.len(),
+                    b.len()
+                );
+            }
+        }
+    }
+    p.check().unwrap();
+    c.check().unwrap();
+    drop(c);
+    drop(p);
+    if let Some((ok, out)) = tool("tdbtool", &[pp.to_str().unwrap(), "check"]) {
+        assert!(ok && out.contains("integrity is OK"), "{out}");
+    }
+}
+
+#[test]
+fn random_ops_give_identical_files_and_results() {
+    for seed in 1..=12u64 {
+        run_both(seed * 7919, 7, 0, 600, 40);
+    }
+    run_both(42, 131, flags::INCOMPATIBLE_HASH | flags::SEQNUM, 600, 200);
+    run_both(43, 1, flags::SEQNUM, 300, 20);
+}
+
+#[test]
+fn volatile_and_converted_files_match_c() {
+    run_both(77, 3, flags::VOLATILE | flags::SEQNUM, 500, 30);
+    run_both(78, 13, flags::CONVERT, 400, 50);
+}
+
+#[test]
+fn c_reads_what_pure_wrote_and_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("x.tdb");
+    {
+        let mut p = open(&path, &rw_create(17, 0));
+        for i in 0..300u32 {
+            p.store(
+                format!("k{i}").as_bytes(),
+                &vec![i as u8; i as usize],
+                StoreFlag::Insert,
+            )
+            .unwrap();
+        }
+        for i in (0..300u32).step_by(3) {
+            p.delete(format!("k{i}").as_bytes()).unwrap();
+        }
+    }
+    {
+        let mut c = c_open(&path, 0, 0);
+        c.check().unwrap();
+        for i in 0..300u32 {
+            let got = c
+                .fetch(format!("k{i}").as_bytes())
+                .unwrap()
+                .map(|d| d.as_slice().to_vec());
+            let want = (i % 3 != 0).then(|| vec![i as u8; i as usize]);
+            assert_eq!(got, want, "k{i}");
+        }
+        for i in 0..50u32 {
+            c.store(
+                format!("c{i}").as_bytes(),
+                b"from C",
+                tdb_sys::StoreFlag::Insert,
+            )
+            .unwrap();
+        }
+    }
+    let mut p = open(&path, &rw_create(0, 0));
+    p.check().unwrap();
+    assert_eq!(p.fetch(b"c7").unwrap(), b"from C");
+    assert_eq!(p.entries().unwrap().len(), 200 + 50);
+    assert!(matches!(p.fetch(b"k3"), Err(tdb_pure::Error::NoExist)));
+    assert_eq!(p.error(), code::NOEXIST);
+    let _ = Tdb::open_internal(0, 0).unwrap();
+}
