@@ -19,6 +19,8 @@ use crate::progress::Progress;
 
 /// The C backend.
 pub type CBackend = replay_engine::backend::c::CTdb;
+/// The pure-Rust backend.
+pub type PureBackend = replay_engine::backend::pure::PureTdb;
 
 /// An error caused by the input (traces that cannot be read, parsed or analysed), as
 /// opposed to a replay that ran and failed.
@@ -32,13 +34,6 @@ impl fmt::Display for BadInput {
 }
 
 impl std::error::Error for BadInput {}
-
-/// The error for `--backend pure` until tdb-pure exists.
-pub fn pure_unavailable() -> anyhow::Error {
-    anyhow::anyhow!(
-        "the pure backend (tdb-pure) is not implemented yet; use --backend c (the default)"
-    )
-}
 
 /// Load traces, with progress on a terminal.
 pub fn load(paths: &[PathBuf], args: &LoadArgs, progress: &Arc<Progress>) -> Result<Vec<Trace>> {
@@ -84,7 +79,7 @@ fn millis(duration: Duration) -> String {
 pub fn replay(args: &ReplayArgs) -> Result<()> {
     match args.backend {
         BackendChoice::C => replay_with::<CBackend>(args),
-        BackendChoice::Pure => Err(pure_unavailable()),
+        BackendChoice::Pure => replay_with::<PureBackend>(args),
     }
 }
 
@@ -261,7 +256,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
     };
     let paths = match args.backend {
         BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,
-        BackendChoice::Pure => return Err(pure_unavailable()),
+        BackendChoice::Pure => generate_with::<PureBackend>(&args.dir, &args.name, &options)?,
     };
     for path in &paths {
         println!("{}", path.display());
@@ -291,7 +286,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
     let traces = loop {
         let paths = match args.backend {
             BackendChoice::C => generate_with::<CBackend>(&args.dir, "example", &options)?,
-            BackendChoice::Pure => return Err(pure_unavailable()),
+            BackendChoice::Pure => generate_with::<PureBackend>(&args.dir, "example", &options)?,
         };
         // Known gap: about one heavily stalled recording in a hundred ends in a
         // dependency cycle; record again (at most twice) rather than show a failure.

@@ -154,16 +154,25 @@ fn the_example_records_and_replays() {
 }
 
 #[test]
-fn pure_backend_says_it_is_not_there_yet() {
+fn pure_backend_replays_and_names_what_it_lacks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("p.tdb");
-    let output = tdb_replay(&[
-        "replay",
-        "--backend",
-        "pure",
-        db.to_str().expect("utf-8"),
-        &fixture("a.trace"),
-    ]);
+    let db = db.to_str().expect("utf-8");
+    // b.trace has no transaction: tdb-pure replays it.
+    let output = tdb_replay(&["replay", "--backend", "pure", db, &fixture("b.trace")]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("all results matched"),
+        "{}",
+        text(&output)
+    );
+    // a.trace has one: the failure says so and what to do.
+    let output = tdb_replay(&["replay", "--backend", "pure", db, &fixture("a.trace")]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output).contains("--backend c"), "{}", text(&output));
+    let out = text(&output);
+    assert!(
+        out.contains("a.trace:4:") && out.contains("no transactions yet"),
+        "{out}"
+    );
+    assert!(out.contains("--backend c"), "{out}");
 }

@@ -2,7 +2,7 @@
 //! lucky pass cannot hide a flaky one) and every LDB trace, on C tdb, each final database
 //! checked by C's tdb_check and Samba's tdbtool.
 
-use integration_tests::{analyse, check_final_database, corpus, files_in, load, replay_c};
+use integration_tests::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
 
 pub fn every_torture_set_replays_three_times_on_c() {
     let Some(corpus) = corpus("every_torture_set_replays_three_times_on_c") else {
@@ -86,4 +86,40 @@ fn files_in_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.is_dir())
         .collect()
+}
+
+/// The torture sets that use no transactions (tdb-pure has none yet) replay on tdb-pure
+/// too, with every result matching, and leave a file that C checks and that dumps
+/// exactly as the C backend's does.
+pub fn torture_sets_without_transactions_replay_on_pure_like_c() {
+    let Some(corpus) = corpus("torture_sets_without_transactions_replay_on_pure_like_c") else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("temp dir");
+    for set in ["1-torture", "2-torture"] {
+        let traces = load(&files_in(&corpus.join("torture").join(set)));
+        assert!(
+            traces
+                .iter()
+                .flat_map(|t| &t.ops)
+                .all(|op| !op.name().contains("transaction")),
+            "{set} uses transactions"
+        );
+        let mut plan = analyse(&traces);
+        let c_db = scratch.path().join("c.tdb");
+        replay_c(&c_db, &traces, &mut plan, 1);
+        let pure_db = scratch.path().join("pure.tdb");
+        let report = replay_engine::replay::replay::<replay_engine::backend::pure::PureTdb>(
+            &pure_db,
+            &traces,
+            &mut plan,
+            &replay_engine::replay::ReplayOptions::default(),
+        )
+        .unwrap_or_else(|error| panic!("{set} on tdb-pure: {error}"));
+        assert_eq!(report.runs.len(), 1);
+        check_final_database(&pure_db);
+        if let (Some(c_dump), Some(pure_dump)) = (tdbdump(&c_db), tdbdump(&pure_db)) {
+            assert_eq!(c_dump, pure_dump, "{set}: final databases differ");
+        }
+    }
 }

@@ -16,6 +16,8 @@ use std::path::Path;
 
 #[cfg(feature = "c")]
 pub mod c;
+#[cfg(feature = "pure")]
+pub mod pure;
 
 /// tdb's error codes (`enum TDB_ERROR` in tdb.h), shared by every backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

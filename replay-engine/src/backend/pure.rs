@@ -1,0 +1,160 @@
+//! The pure-Rust backend: `Backend` implemented directly on `tdb_pure::Tdb`, so that a
+//! traverse callback's handle is the backend itself.
+//!
+//! tdb-pure does not have transactions (nor `tdb_repack`, which needs them) yet: those
+//! calls fail with `TDB_ERR_EINVAL` and a message saying so, and a trace that uses them
+//! stops there with that message. Everything else maps one to one.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use tdb_pure::{OpenFlags, Tdb};
+
+use super::{
+    Backend, ChainLockOp, ErrorKind, LockAllOp, LockingModel, OpenOptions, StoreFlag, TdbError,
+    TdbResult, TraverseFn, TraverseKind,
+};
+
+/// tdb-pure's error as the replay's: the same `TDB_ERR_*` code, plus its message.
+fn convert(error: tdb_pure::Error) -> TdbError {
+    let kind = ErrorKind::from_code(error.code()).unwrap_or(ErrorKind::Other(0));
+    TdbError::with_detail(kind, error.to_string())
+}
+
+fn not_yet(call: &str) -> TdbError {
+    TdbError::with_detail(
+        ErrorKind::Einval,
+        format!("{call}: tdb-pure has no transactions yet; replay this trace with --backend c"),
+    )
+}
+
+fn store_flag(flag: StoreFlag) -> tdb_pure::StoreFlag {
+    match flag {
+        StoreFlag::Default | StoreFlag::Replace => tdb_pure::StoreFlag::Replace,
+        StoreFlag::Insert => tdb_pure::StoreFlag::Insert,
+        StoreFlag::Modify => tdb_pure::StoreFlag::Modify,
+    }
+}
+
+impl Backend for Tdb {
+    const NAME: &'static str = "pure";
+
+    /// tdb-pure locks as C tdb 1.4.8 does.
+    const LOCKING: LockingModel = LockingModel {
+        read_traverse_takes_transaction_lock: false,
+    };
+
+    fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self> {
+        let flags = OpenFlags {
+            hash_size: options.hash_size,
+            tdb_flags: options.tdb_flags,
+            open_flags: options.open_flags,
+            mode: options.mode,
+        };
+        Tdb::open(path, &flags).map_err(convert)
+    }
+
+    fn close(self) -> TdbResult<()> {
+        Tdb::close(self).map_err(convert)
+    }
+
+    fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> TdbResult<()> {
+        Tdb::store(self, key, data, store_flag(flag)).map_err(convert)
+    }
+
+    fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> TdbResult<R> {
+        Tdb::fetch_with(self, key, f).map_err(convert)
+    }
+
+    fn parse_record<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> TdbResult<R> {
+        Tdb::parse_record(self, key, f).map_err(convert)
+    }
+
+    fn exists(&mut self, key: &[u8]) -> TdbResult<bool> {
+        Tdb::exists(self, key).map_err(convert)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> TdbResult<()> {
+        Tdb::delete(self, key).map_err(convert)
+    }
+
+    fn append(&mut self, key: &[u8], data: &[u8]) -> TdbResult<()> {
+        Tdb::append(self, key, data).map_err(convert)
+    }
+
+    fn get_seqnum(&mut self) -> TdbResult<i32> {
+        Tdb::get_seqnum(self).map(|n| n as i32).map_err(convert)
+    }
+
+    fn wipe_all(&mut self) -> TdbResult<()> {
+        Tdb::wipe_all(self).map_err(convert)
+    }
+
+    fn repack(&mut self) -> TdbResult<()> {
+        Err(not_yet("tdb_repack"))
+    }
+
+    fn transaction_start(&mut self) -> TdbResult<()> {
+        Err(not_yet("tdb_transaction_start"))
+    }
+
+    fn transaction_prepare_commit(&mut self) -> TdbResult<()> {
+        Err(not_yet("tdb_transaction_prepare_commit"))
+    }
+
+    fn transaction_commit(&mut self) -> TdbResult<()> {
+        Err(not_yet("tdb_transaction_commit"))
+    }
+
+    fn transaction_cancel(&mut self) -> TdbResult<()> {
+        Err(not_yet("tdb_transaction_cancel"))
+    }
+
+    fn chainlock(&mut self, key: &[u8], op: ChainLockOp) -> TdbResult<()> {
+        match op {
+            ChainLockOp::Lock => Tdb::chainlock(self, key),
+            ChainLockOp::LockNonblock => Tdb::chainlock_nonblock(self, key),
+            ChainLockOp::LockRead => Tdb::chainlock_read(self, key),
+            ChainLockOp::LockReadNonblock => Tdb::chainlock_read_nonblock(self, key),
+            ChainLockOp::Mark => Tdb::chainlock_mark(self, key),
+            ChainLockOp::Unmark => Tdb::chainlock_unmark(self, key),
+            ChainLockOp::Unlock => Tdb::chainunlock(self, key),
+            ChainLockOp::UnlockRead => Tdb::chainunlock_read(self, key),
+        }
+        .map_err(convert)
+    }
+
+    fn lockall(&mut self, op: LockAllOp) -> TdbResult<()> {
+        match op {
+            LockAllOp::Lock => Tdb::lockall_write(self),
+            LockAllOp::LockNonblock => Tdb::lockall_nonblock(self),
+            LockAllOp::LockRead => Tdb::lockall_read(self),
+            LockAllOp::LockReadNonblock => Tdb::lockall_read_nonblock(self),
+            LockAllOp::Mark => Tdb::lockall_mark(self),
+            LockAllOp::Unmark => Tdb::lockall_unmark(self),
+            LockAllOp::Unlock => Tdb::unlockall_write(self),
+            LockAllOp::UnlockRead => Tdb::unlockall_read(self),
+        }
+        .map_err(convert)
+    }
+
+    fn traverse(&mut self, kind: TraverseKind, f: &mut TraverseFn<'_, Self>) -> TdbResult<u32> {
+        let walk = |db: &mut Tdb, key: &[u8], data: &[u8]| -> ControlFlow<()> { f(db, key, data) };
+        match kind {
+            TraverseKind::Write => Tdb::traverse(self, walk),
+            TraverseKind::Read => Tdb::traverse_read(self, walk),
+        }
+        .map_err(convert)
+    }
+
+    fn firstkey(&mut self) -> TdbResult<Option<Vec<u8>>> {
+        Tdb::firstkey(self).map_err(convert)
+    }
+
+    fn nextkey(&mut self, key: &[u8]) -> TdbResult<Option<Vec<u8>>> {
+        Tdb::nextkey(self, key).map_err(convert)
+    }
+}
+
+/// The pure backend type, for callers that name backends by type.
+pub use tdb_pure::Tdb as PureTdb;
