@@ -25,6 +25,20 @@ pub enum Command {
     Example(ExampleArgs),
     /// Measure load, analysis and replay, against bare backend calls.
     Bench(BenchArgs),
+    /// Print every record of a database, in the format of Samba's tdbdump.
+    Dump(InspectArgs),
+    /// Check a database's invariants; exit 0 only if it is sound.
+    Check(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Engine to read the file with (`pure` also catches circular chains on which C tdb
+    /// can loop forever).
+    #[arg(long, value_enum, default_value = "c")]
+    pub backend: BackendChoice,
+    /// The database file.
+    pub tdbfile: PathBuf,
 }
 
 /// Which tdb implementation runs the operations.

@@ -9,11 +9,13 @@ use anyhow::{bail, Context, Result};
 use replay_engine::analysis::{self, describe_key, Analysis};
 use replay_engine::backend::Backend;
 use replay_engine::generate::{self, GenerateOptions};
+use replay_engine::inspect;
 use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
-    AnalyseArgs, BackendChoice, ExampleArgs, FlavourArg, GenerateArgs, LoadArgs, ReplayArgs,
+    AnalyseArgs, BackendChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs, LoadArgs,
+    ReplayArgs,
 };
 use crate::progress::Progress;
 
@@ -325,4 +327,48 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         traces,
     };
     replay(&replay_args)
+}
+
+pub fn dump(args: &InspectArgs) -> Result<()> {
+    let text = match args.backend {
+        BackendChoice::C => dump_with::<CBackend>(&args.tdbfile)?,
+        BackendChoice::Pure => dump_with::<PureBackend>(&args.tdbfile)?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn dump_with<B: Backend>(path: &Path) -> Result<String> {
+    let mut db: B = inspect::open_existing(path)
+        .map_err(|error| BadInput(format!("{}: cannot open: {error}", path.display())))?;
+    inspect::dump(&mut db).with_context(|| format!("{}: dumping failed", path.display()))
+}
+
+pub fn check(args: &InspectArgs) -> Result<()> {
+    match args.backend {
+        BackendChoice::C => check_with::<CBackend>(&args.tdbfile),
+        BackendChoice::Pure => check_with::<PureBackend>(&args.tdbfile),
+    }
+}
+
+fn check_with<B: Backend>(path: &Path) -> Result<()> {
+    let mut db: B = inspect::open_existing(path)
+        .map_err(|error| anyhow::anyhow!("{}: cannot open: {error}", path.display()))?;
+    db.check()
+        .map_err(|error| anyhow::anyhow!("{}: not sound: {error}", path.display()))?;
+    let mut records = 0u64;
+    db.traverse(
+        replay_engine::backend::TraverseKind::Read,
+        &mut |_, _, _| {
+            records += 1;
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .map_err(|error| anyhow::anyhow!("{}: not sound: {error}", path.display()))?;
+    println!(
+        "{}: sound ({} backend), {records} records",
+        path.display(),
+        B::NAME
+    );
+    Ok(())
 }

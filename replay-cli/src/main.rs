@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate(&args),
         Command::Example(args) => commands::example(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Dump(args) => commands::dump(&args),
+        Command::Check(args) => commands::check(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

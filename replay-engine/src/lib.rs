@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod backend;
 pub mod bare;
 pub mod generate;
+pub mod inspect;
 pub mod process;
 pub mod replay;
 pub mod trace;

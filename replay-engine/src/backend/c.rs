@@ -205,6 +205,10 @@ impl Backend for CTdb {
     fn nextkey(&mut self, key: &[u8]) -> TdbResult<Option<Vec<u8>>> {
         check(self.tdb.nextkey(key)).map(|key| key.map(|key| key.to_vec()))
     }
+
+    fn check(&mut self) -> TdbResult<()> {
+        check(self.tdb.check())
+    }
 }
 
 #[cfg(test)]

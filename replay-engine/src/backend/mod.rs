@@ -141,9 +141,12 @@ impl From<ErrorKind> for TdbError {
 
 impl fmt::Display for TdbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind.to_string();
         match &self.detail {
-            Some(detail) => write!(f, "{}: {detail}", self.kind),
-            None => write!(f, "{}", self.kind),
+            // Engines' own messages often start with the kind already.
+            Some(detail) if detail.starts_with(&kind) => f.write_str(detail),
+            Some(detail) => write!(f, "{kind}: {detail}"),
+            None => f.write_str(&kind),
         }
     }
 }
@@ -375,4 +378,7 @@ pub trait Backend: Sized {
 
     /// `tdb_nextkey`: `None` after the last key.
     fn nextkey(&mut self, key: &[u8]) -> TdbResult<Option<Vec<u8>>>;
+
+    /// `tdb_check`: verify the file's invariants; the error says what is wrong.
+    fn check(&mut self) -> TdbResult<()>;
 }

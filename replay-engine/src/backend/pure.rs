@@ -154,6 +154,10 @@ impl Backend for Tdb {
     fn nextkey(&mut self, key: &[u8]) -> TdbResult<Option<Vec<u8>>> {
         Tdb::nextkey(self, key).map_err(convert)
     }
+
+    fn check(&mut self) -> TdbResult<()> {
+        Tdb::check(self).map_err(convert)
+    }
 }
 
 /// The pure backend type, for callers that name backends by type.
