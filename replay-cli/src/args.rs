@@ -88,6 +88,9 @@ pub struct ReplayArgs {
     /// Give up after this many deadlock back-offs.
     #[arg(long, default_value_t = 64)]
     pub max_backoffs: usize,
+    /// Abort a run after this many seconds without any progress.
+    #[arg(long, default_value_t = 120)]
+    pub stall_after_s: u64,
     #[command(flatten)]
     pub load: LoadArgs,
     /// The scratch database (created afresh for every run, kept afterwards).

@@ -124,6 +124,7 @@ fn replay_with<B: Backend>(args: &ReplayArgs) -> Result<()> {
         runs: args.runs as usize,
         deadlock_after: Duration::from_millis(args.deadlock_after_ms),
         max_backoffs: args.max_backoffs,
+        stall_after: Duration::from_secs(args.stall_after_s),
         progress: Some(&show),
     };
     let outcome = replay::replay::<B>(&args.tdbfile, &traces, &mut plan, &options);
@@ -320,6 +321,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         runs: 3,
         deadlock_after_ms: 200,
         max_backoffs: 64,
+        stall_after_s: 120,
         load: LoadArgs {
             flavour: FlavourArg::Auto,
         },

@@ -76,3 +76,45 @@ pub fn a_lock_deadlock_is_detected_and_backed_off() {
     );
     check_final_database(&db);
 }
+
+/// With deadlock detection pushed out of reach, the stall limit still ends the run, and
+/// the report says where each trace was.
+pub fn a_stalled_run_is_aborted_with_positions() {
+    let options = LoadOptions::default();
+    let traces = vec![
+        parse_trace("a", A.as_bytes(), &options).expect("parses"),
+        parse_trace("b", B.as_bytes(), &options).expect("parses"),
+    ];
+    let mut plan = analyse(&traces);
+    plan.add_dependencies(&[
+        Dep {
+            file: 1,
+            op: 0,
+            target_file: 0,
+            target: 2,
+        },
+        Dep {
+            file: 0,
+            op: 3,
+            target_file: 1,
+            target: 2,
+        },
+    ])
+    .expect("no cycle on paper");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = ReplayOptions {
+        deadlock_after: std::time::Duration::from_secs(600),
+        stall_after: std::time::Duration::from_millis(300),
+        ..ReplayOptions::default()
+    };
+    match replay::replay::<CTdb>(&dir.path().join("stall.tdb"), &traces, &mut plan, &options) {
+        Err(replay::ReplayError::Stalled(message)) => {
+            assert!(
+                message.contains("a:5 waiting for another trace"),
+                "{message}"
+            );
+            assert!(message.contains("b:2 inside the engine"), "{message}");
+        }
+        other => panic!("expected a stall, got {other:?}"),
+    }
+}

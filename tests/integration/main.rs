@@ -46,6 +46,10 @@ const TESTS: &[(&str, fn())] = &[
         deadlock::a_lock_deadlock_is_detected_and_backed_off,
     ),
     (
+        "deadlock::a_stalled_run_is_aborted_with_positions",
+        deadlock::a_stalled_run_is_aborted_with_positions,
+    ),
+    (
         "corpus::every_torture_set_replays_three_times_on_c",
         corpus::every_torture_set_replays_three_times_on_c,
     ),

@@ -28,6 +28,9 @@ pub struct ReplayOptions<'p> {
     pub deadlock_after: Duration,
     /// Give up after this many back-offs.
     pub max_backoffs: usize,
+    /// Abort a run in which no trace has made any progress for this long although not
+    /// every worker is blocked (a worker spinning inside the engine, say).
+    pub stall_after: Duration,
     /// Called now and then with (ops done, ops in all traces) during a run.
     pub progress: Option<&'p dyn Fn(u64, u64)>,
 }
@@ -38,6 +41,7 @@ impl Default for ReplayOptions<'_> {
             runs: 1,
             deadlock_after: Duration::from_millis(200),
             max_backoffs: 64,
+            stall_after: Duration::from_secs(120),
             progress: None,
         }
     }
@@ -117,6 +121,8 @@ pub enum ReplayError {
     Mismatch(Vec<String>),
     /// The workers deadlocked and no back-off could resolve it.
     Deadlock(String),
+    /// No trace made progress for the stall limit.
+    Stalled(String),
     /// A worker died or the operating system refused something.
     System(String),
 }
@@ -138,6 +144,7 @@ impl std::fmt::Display for ReplayError {
                 Ok(())
             }
             ReplayError::Deadlock(message) => write!(f, "deadlock: {message}"),
+            ReplayError::Stalled(message) => write!(f, "stalled: {message}"),
             ReplayError::System(message) => f.write_str(message),
         }
     }

@@ -301,6 +301,15 @@ fn supervise(
                 aborting_since = Some(Instant::now());
             }
         }
+        if aborting_since.is_none() && last_change.elapsed() >= options.stall_after {
+            let where_they_are = describe_positions(traces, shared, children);
+            shared.abort();
+            kill_all(children);
+            return Err(ReplayError::Stalled(format!(
+                "no trace made progress for {} s; {where_they_are}",
+                options.stall_after.as_secs()
+            )));
+        }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(5));
     }
@@ -377,6 +386,24 @@ fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
          holds a lock region that a back-off could release",
         waits.join(", ")
     )
+}
+
+/// Where every unfinished worker is, for a stall report.
+fn describe_positions(traces: &[Trace], shared: &SharedState, children: &[Child]) -> String {
+    let positions: Vec<String> = children
+        .iter()
+        .filter(|child| child.status.is_none())
+        .map(|child| {
+            let op = shared.slot(child.index).current_op.load(Ordering::SeqCst);
+            let doing = match shared.activity(child.index) {
+                Activity::WaitingForDependency => "waiting for another trace",
+                Activity::Running => "inside the engine",
+                _ => "starting",
+            };
+            format!("{} {doing}", traces[child.index].location(op))
+        })
+        .collect();
+    positions.join(", ")
 }
 
 /// Collect exit statuses without blocking.
