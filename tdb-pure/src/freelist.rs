@@ -54,9 +54,28 @@ pub fn wanted_len(n: u32) -> u32 {
 }
 
 impl Tdb {
-    /// Bound on the number of links any walk may follow in a sound file.
+    /// Bound on the number of links any walk may follow in a sound file of the size this
+    /// handle knows (which other processes may since have grown: see
+    /// [`Tdb::walk_exceeds`]).
     pub(crate) fn walk_limit(&self) -> u64 {
         self.io.size / u64::from(REC_HDR) + 2
+    }
+
+    /// Whether `steps` links are more than a sound file could hold. `limit` is what the
+    /// walk assumed (`factor` × [`Tdb::walk_limit`]); before calling it a cycle, re-read
+    /// the file's real size, since other processes keep adding records to it.
+    pub(crate) fn walk_exceeds(
+        &mut self,
+        steps: u64,
+        limit: &mut u64,
+        factor: u64,
+    ) -> Result<bool> {
+        if steps <= *limit {
+            return Ok(false);
+        }
+        self.io.refresh_size()?;
+        *limit = factor * self.walk_limit();
+        Ok(steps > *limit)
     }
 
     /// `tdb_rec_free_read`: read a freelist entry, repairing a live magic.
@@ -200,11 +219,11 @@ impl Tdb {
             let mut cur = self.io.read_u32(FREELIST_TOP)?;
             let mut best: Option<(u32, u32, u32)> = None; // (off, last, rec_len)
             let mut multiplier: f32 = 1.0;
-            let limit = 2 * self.walk_limit();
+            let mut limit = 2 * self.walk_limit();
             let mut steps = 0u64;
             while cur != 0 {
                 steps += 1;
-                if steps > limit {
+                if self.walk_exceeds(steps, &mut limit, 2)? {
                     return Err(Error::corrupt("freelist contains a cycle"));
                 }
                 let rec = self.free_read(cur)?;
@@ -278,11 +297,11 @@ impl Tdb {
         let mut last = hash_top(bucket, self.hash_size);
         let mut cur = self.io.read_u32(last)?;
         let mut best: Option<(u32, Record, u32)> = None;
-        let limit = self.walk_limit();
+        let mut limit = self.walk_limit();
         let mut steps = 0u64;
         while cur != 0 {
             steps += 1;
-            if steps > limit {
+            if self.walk_exceeds(steps, &mut limit, 1)? {
                 return Err(Error::corrupt(format!(
                     "hash chain {bucket} contains a cycle"
                 )));
@@ -344,12 +363,12 @@ impl Tdb {
         let mut cur = self.io.read_u32(last)?;
         let mut num_dead = 0u32;
         let mut locked_freelist = false;
-        let limit = self.walk_limit();
+        let mut limit = self.walk_limit();
         let mut steps = 0u64;
         let mut result = Ok(());
         while cur != 0 {
             steps += 1;
-            if steps > limit {
+            if self.walk_exceeds(steps, &mut limit, 1)? {
                 result = Err(Error::corrupt("hash chain contains a cycle"));
                 break;
             }
@@ -408,7 +427,7 @@ impl Tdb {
         self.lock_list(FREELIST, LockType::Read, true)?;
         let mut count = 0u32;
         let mut cur_ptr = FREELIST_TOP;
-        let limit = 2 * self.walk_limit();
+        let mut limit = 2 * self.walk_limit();
         let r = (|| -> Result<()> {
             loop {
                 let next = self.io.read_u32(cur_ptr)?;
@@ -416,7 +435,7 @@ impl Tdb {
                     return Ok(());
                 }
                 count += 1;
-                if u64::from(count) > limit {
+                if self.walk_exceeds(u64::from(count), &mut limit, 2)? {
                     return Err(Error::corrupt("freelist contains a cycle"));
                 }
                 let mut follow = next;

@@ -303,11 +303,11 @@ impl Tdb {
     /// `tdb_find`: the live record for `key` in its chain.
     pub(crate) fn find(&mut self, key: &[u8], hash: u32) -> Result<(u32, Record)> {
         let mut cur = self.io.read_u32(hash_top(hash, self.hash_size))?;
-        let limit = self.walk_limit();
+        let mut limit = self.walk_limit();
         let mut steps = 0u64;
         while cur != 0 {
             steps += 1;
-            if steps > limit {
+            if self.walk_exceeds(steps, &mut limit, 1)? {
                 return Err(Error::corrupt(format!(
                     "hash chain {} contains a cycle",
                     self.bucket(hash)

@@ -54,10 +54,10 @@ impl Tdb {
         } else {
             tl.steps = 0;
         }
-        let limit = self.walk_limit();
+        let mut limit = self.walk_limit();
         while tl.off != 0 {
             tl.steps += 1;
-            if tl.steps > limit {
+            if self.walk_exceeds(tl.steps, &mut limit, 1)? {
                 return Err(Error::corrupt(format!(
                     "hash chain {} contains a cycle",
                     tl.list
