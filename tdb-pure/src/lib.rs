@@ -19,6 +19,7 @@ mod io;
 pub mod lock;
 mod open;
 pub mod record;
+mod transaction;
 mod traverse;
 
 use std::collections::HashSet;
@@ -450,7 +451,10 @@ impl Tdb {
         }
         self.ecode = code::SUCCESS;
         if flag != StoreFlag::Insert {
-            let _ = self.delete_locked(key, hash);
+            // C ignores the result but keeps the code it sets (NOEXIST for a new key).
+            if let Err(e) = self.delete_locked(key, hash) {
+                self.ecode = e.code();
+            }
         }
         let (off, mut rec) = self.allocate(hash, total)?;
         let top = hash_top(hash, self.hash_size);
@@ -460,6 +464,7 @@ impl Tdb {
         rec.full_hash = hash;
         rec.magic = TDB_MAGIC;
         self.io.write_rec(off, &rec)?;
+        self.null_write_check(key)?;
         self.io.write(off + REC_HDR, key)?;
         self.io.write(off + REC_HDR + klen, data)?;
         self.io.write_u32(top, off)?;
@@ -483,12 +488,25 @@ impl Tdb {
             self.ecode = code::SUCCESS;
             return Ok(false);
         }
+        self.null_write_check(data)?;
         self.io.write(data_off, data)?;
         if rec.data_len as usize != data.len() {
             rec.data_len = data.len() as u32;
             self.io.write_rec(off, &rec)?;
         }
         Ok(true)
+    }
+
+    /// C passes an empty key or data as a NULL pointer, and `transaction_write` refuses
+    /// a NULL buffer without setting an error code: reproduce that failure.
+    fn null_write_check(&self, buf: &[u8]) -> Result<()> {
+        if buf.is_empty() && self.io.tx.is_some() {
+            return Err(Error::Unchanged(
+                self.ecode,
+                "empty write inside a transaction (C's NULL buffer)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `tdb_append`.

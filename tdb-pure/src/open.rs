@@ -54,6 +54,7 @@ impl Tdb {
             size,
             order,
             read_only: false,
+            tx: None,
         };
         let tdb_flags = (tdb_flags | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
         Ok(new_handle(
@@ -162,6 +163,7 @@ fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
         size: meta.len(),
         order: ByteOrder::native(),
         read_only,
+        tx: None,
     };
     // The handle owns the registry entry from here on (Drop removes it).
     let mut tdb = new_handle(
