@@ -56,7 +56,8 @@ impl Tdb {
             read_only: false,
             tx: None,
         };
-        let tdb_flags = (tdb_flags | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
+        let tdb_flags =
+            (tdb_flags | flags::INTERNAL | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
         Ok(new_handle(
             io,
             hash_size,
