@@ -256,9 +256,8 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
         assert_eq!(rc, rp, "seed {seed}: final commit");
     }
     assert!(!p.transaction_active());
-    assert_eq!(
-        std::fs::read(&cp).unwrap(),
-        std::fs::read(&pp).unwrap(),
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
         "seed {seed}: files differ after the final commit"
     );
     p.check().unwrap();
