@@ -220,8 +220,16 @@ impl Tdb {
             ));
         }
         let limit = self.lock_limit();
+        // A process may have died in a commit: check on the first data lock (§6.5).
+        let check = !mark && !self.locks.have_data_locks();
         self.locks
-            .nest_lock(lock_offset(list), ltype, wait, mark, limit)
+            .nest_lock(lock_offset(list), ltype, wait, mark, limit)?;
+        if check && self.needs_recovery() {
+            let _ = self.locks.nest_unlock(lock_offset(list), false);
+            self.lock_and_recover()?;
+            return self.lock_list_mark(list, ltype, wait, mark);
+        }
+        Ok(())
     }
 
     /// `tdb_unlock` of a chain or the freelist.
@@ -710,6 +718,14 @@ impl Tdb {
             ltype: Some(ltype),
             upgradable: false,
         };
+        if self.needs_recovery() {
+            self.unlockall(ltype, mark)?;
+            if mark {
+                return Err(Error::Lock("database needs recovery".into()));
+            }
+            self.lock_and_recover()?;
+            return self.lockall(ltype, wait, mark);
+        }
         Ok(())
     }
 

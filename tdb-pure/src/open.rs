@@ -286,6 +286,38 @@ impl Tdb {
         Ok(image[..HEADER_SIZE as usize].to_vec())
     }
 
+    /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
+    pub(crate) fn needs_recovery(&mut self) -> bool {
+        let Ok(start) = self.io.read_u32(RECOVERY_HEAD) else {
+            return true;
+        };
+        if start == 0 {
+            return false;
+        }
+        match self.io.read_rec_raw(start) {
+            Ok(rec) => rec.magic == TDB_RECOVERY_MAGIC,
+            Err(_) => true,
+        }
+    }
+
+    /// `tdb_lock_and_recover`: take the committer's locks in its order and recover.
+    pub(crate) fn lock_and_recover(&mut self) -> Result<()> {
+        self.locks
+            .raw(Some(LockType::Write), HEADER_SIZE, 0, true)?;
+        if let Err(e) = self.locks.raw(Some(LockType::Write), OPEN_LOCK, 1, true) {
+            let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+            return Err(e);
+        }
+        let mut r = self.recover_if_needed();
+        if r.is_ok() && self.needs_recovery() {
+            // Unreadable recovery data: C fails here rather than retrying forever.
+            r = Err(Error::io("cannot read the recovery area"));
+        }
+        let _ = self.locks.raw(None, OPEN_LOCK, 1, false);
+        let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+        r
+    }
+
     /// Replay a valid recovery area left by a crashed commit (`tdb_transaction_recover`).
     pub(crate) fn recover_if_needed(&mut self) -> Result<()> {
         let start = self.io.read_u32(RECOVERY_HEAD)?;

@@ -98,6 +98,12 @@ impl Tdb {
             ltype: Some(LockType::Write),
             upgradable: true,
         };
+        if self.needs_recovery() {
+            let _ = self.locks.raw(None, FREELIST_TOP, 0, false);
+            self.locks.allrecord = lock::AllRecord::default();
+            self.lock_and_recover()?;
+            return self.take_allrecord_read();
+        }
         Ok(())
     }
 

@@ -456,3 +456,69 @@ fn crash_recovery_is_replayed_identically_by_c_and_pure() {
         );
     }
 }
+
+#[test]
+fn open_handles_recover_on_their_first_lock_like_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("live.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    for i in 0..100u32 {
+        p.store(
+            format!("k{i}").as_bytes(),
+            &[i as u8; 40],
+            StoreFlag::Insert,
+        )
+        .unwrap();
+    }
+    p.transaction_start().unwrap();
+    p.store(b"k0", b"placed", StoreFlag::Replace).unwrap();
+    p.transaction_commit().unwrap();
+    let clean = std::fs::read(&path).unwrap();
+    p.transaction_start().unwrap();
+    for i in 0..100u32 {
+        p.store(format!("k{i}").as_bytes(), b"crashed", StoreFlag::Replace)
+            .unwrap();
+    }
+    p.transaction_prepare_commit().unwrap();
+    let prepared = std::fs::read(&path).unwrap();
+    p.transaction_commit().unwrap();
+    let committed = std::fs::read(&path).unwrap();
+    drop(p);
+    let (_, image) = crash_images(&prepared, &committed).remove(1);
+
+    // Each engine has the clean file open when a "crashed committer" leaves the image.
+    let cp = tmp.path().join("live-c.tdb");
+    let pp = tmp.path().join("live-p.tdb");
+    std::fs::write(&cp, &clean).unwrap();
+    std::fs::write(&pp, &clean).unwrap();
+    let mut c = c_open(&cp, 0, 0);
+    let mut p = open(&pp, &rw_create(0, 0));
+    std::fs::write(&cp, &image).unwrap();
+    std::fs::write(&pp, &image).unwrap();
+    let a = c.fetch(b"k5").unwrap().map(|d| d.as_slice().to_vec());
+    let b = p.fetch(b"k5").ok();
+    assert_eq!(a, b);
+    assert_eq!(
+        b.as_deref(),
+        Some(&[5u8; 40][..]),
+        "old value after recovery"
+    );
+    drop(c);
+    drop(p);
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "recovered files differ"
+    );
+
+    // The allrecord lock checks too.
+    std::fs::write(&pp, &clean).unwrap();
+    let mut p = open(&pp, &rw_create(0, 0));
+    std::fs::write(&pp, &image).unwrap();
+    p.lockall_write().unwrap();
+    p.unlockall_write().unwrap();
+    drop(p);
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "recovered files differ"
+    );
+}
