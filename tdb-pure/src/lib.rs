@@ -3,11 +3,12 @@
 //!
 //! A [`Tdb`] handle mirrors the C API: `store`/`fetch`/`delete`/`append`, traverses with
 //! a callback that may use the handle, `firstkey`/`nextkey`, the chain-lock and
-//! all-record lock families, `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
+//! all-record lock families, transactions (with C's recovery area, crash recovery and
+//! `repack`), `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
 //! ([`Error::code`]), and the handle keeps C's sticky error code ([`Tdb::error`]).
 //!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
-//! `io`, [`lock`], `traverse`, `check`, `dump`.
+//! `io`, [`lock`], `traverse`, `transaction`, `check`, `dump`.
 
 mod check;
 mod dump;
@@ -126,6 +127,10 @@ pub struct Tdb {
 
 impl Drop for Tdb {
     fn drop(&mut self) {
+        // tdb_close cancels a pending transaction (once: a nested one only unwinds a level).
+        if self.io.tx.is_some() {
+            let _ = self.tx_cancel();
+        }
         if let Some(id) = self.dev_ino.take() {
             if let Ok(mut g) = OPEN_FILES.lock() {
                 if let Some(set) = g.as_mut() {

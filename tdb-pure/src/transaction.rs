@@ -130,7 +130,7 @@ impl Tdb {
         self.note(r)
     }
 
-    fn tx_cancel(&mut self) -> Result<()> {
+    pub(crate) fn tx_cancel(&mut self) -> Result<()> {
         let Some(tx) = self.io.tx.as_mut() else {
             return Err(Error::Unchanged(self.ecode, "no transaction".into()));
         };

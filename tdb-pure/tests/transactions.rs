@@ -522,3 +522,21 @@ fn open_handles_recover_on_their_first_lock_like_c() {
         "recovered files differ"
     );
 }
+
+#[test]
+fn closing_a_prepared_transaction_cancels_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("close.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.transaction_prepare_commit().unwrap();
+    let image = std::fs::read(&path).unwrap();
+    let rs = recovery_start(&image);
+    assert_eq!(&image[rs + 20..rs + 24], &0xF53B_C0E7u32.to_le_bytes());
+    drop(p);
+    let image = std::fs::read(&path).unwrap();
+    assert_eq!(&image[rs + 20..rs + 24], &[0, 0, 0, 0], "magic cleared");
+    assert_eq!(c_verify(&path), vec![kv("k1", "old")]);
+}
