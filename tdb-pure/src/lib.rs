@@ -411,15 +411,30 @@ impl Tdb {
         if self.flags & flags::SEQNUM == 0 {
             return Ok(());
         }
+        // C's tdb_increment_seqnum is void: a failure only leaves its error code (and,
+        // inside a transaction, poisons it). Transactions take no byte-48 lock.
+        let in_tx = self.io.tx.is_some();
         let limit = self.lock_limit();
-        self.locks
-            .nest_lock(SEQNUM_LOCK, LockType::Write, true, false, limit)?;
+        if !in_tx {
+            if let Err(e) = self
+                .locks
+                .nest_lock(SEQNUM_LOCK, LockType::Write, true, false, limit)
+            {
+                self.ecode = e.code();
+                return Ok(());
+            }
+        }
         let r = self
             .io
             .read_u32(SEQNUM_OFS)
             .and_then(|v| self.io.write_u32(SEQNUM_OFS, v.wrapping_add(1)));
-        let u = self.locks.nest_unlock(SEQNUM_LOCK, false);
-        r.and(u)
+        if let Err(e) = r {
+            self.ecode = e.code();
+        }
+        if !in_tx {
+            let _ = self.locks.nest_unlock(SEQNUM_LOCK, false);
+        }
+        Ok(())
     }
 
     /// `tdb_get_seqnum`.

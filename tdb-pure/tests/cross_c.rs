@@ -286,6 +286,28 @@ fn random_ops_with_transactions_give_identical_files_and_results() {
     run_both_ops(5, 131, flags::SEQNUM, 400, 100, true);
     run_both_ops(6, 13, flags::CONVERT | flags::NOSYNC, 400, 60, true);
     run_both_ops(7, 3, flags::VOLATILE | flags::NOSYNC, 400, 30, true);
+    // A longer soak on demand: TDB_PURE_TX_SEEDS=N runs N more seeds.
+    let extra: u64 = std::env::var("TDB_PURE_TX_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for seed in 1..=extra {
+        let hash_size = [1, 3, 7, 31, 131][(seed % 5) as usize];
+        let tdb_flags = [
+            flags::NOSYNC,
+            flags::NOSYNC | flags::SEQNUM,
+            flags::NOSYNC | flags::VOLATILE,
+            flags::NOSYNC | flags::CONVERT,
+        ][(seed % 4) as usize];
+        run_both_ops(
+            seed * 2_654_435_761,
+            hash_size,
+            tdb_flags,
+            800,
+            20 + seed % 80,
+            true,
+        );
+    }
 }
 
 #[test]
