@@ -150,6 +150,7 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
             );
         }
         if std::env::var("DEBUG_OP").ok() == Some(i.to_string()) {
+            eprintln!("seed {seed} ecode: C {:?} P {}", c.error(), p.error());
             if let Op::Store(k, _, _) = &op {
                 eprintln!(
                     "before: C fetch {:?} P fetch {:?}",
@@ -230,6 +231,12 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
             assert_eq!(a, b, "seed {seed} op {i}: contents differ");
         }
         assert_eq!(rc, rp, "seed {seed} op {i} {op:?}: C {rc} vs pure {rp}");
+        if std::env::var_os("DEBUG_ECODE").is_some() {
+            let ce = c.error().map_or(0, |e| e.raw() as i32);
+            if ce != p.error() {
+                eprintln!("seed {seed} op {i} {op:?}: ecode C {ce} P {}", p.error());
+            }
+        }
         assert_eq!(
             c.get_seqnum() as u32,
             p.get_seqnum().unwrap(),
