@@ -119,6 +119,10 @@ impl Tdb {
 
     fn check_inner(&mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let recovery_start = self.check_header()?;
+        if self.io.tx.is_some() {
+            // The size probe of tdb_check fails in transaction_oob, leaving TDB_ERR_IO.
+            self.ecode = crate::code::IO;
+        }
         let size = self.io.refresh_size()?;
         let ds = data_start(self.hash_size);
         if size < ds {

@@ -57,6 +57,9 @@ pub enum Error {
     /// The file uses a format this engine (like C tdb 1.4) refuses: spinlock/rwlock
     /// files, unknown feature flags, mutex files opened for locked writing (C: ENOSYS).
     Unsupported(String),
+    /// A failure for which C returns -1 without setting `tdb_error()` (e.g. ending a
+    /// transaction that is not open): carries the code `tdb_error()` still reports.
+    Unchanged(i32, String),
 }
 
 /// Result alias for this crate.
@@ -77,6 +80,7 @@ impl Error {
             Error::Einval(_) | Error::Unsupported(_) => code::EINVAL,
             Error::ReadOnly => code::RDONLY,
             Error::Nesting => code::NESTING,
+            Error::Unchanged(c, _) => *c,
         }
     }
 
@@ -103,6 +107,7 @@ impl fmt::Display for Error {
             Error::ReadOnly => f.write_str("write not permitted"),
             Error::Nesting => f.write_str("nested transaction not allowed"),
             Error::Unsupported(m) => write!(f, "unsupported tdb file: {m}"),
+            Error::Unchanged(_, m) => f.write_str(m),
         }
     }
 }

@@ -275,6 +275,11 @@ impl Tdb {
     }
 
     fn expand_locked(&mut self, size: u32) -> Result<()> {
+        if self.io.tx.is_some() {
+            // C's size probe goes to transaction_oob, which sets TDB_ERR_IO even for a
+            // probe: the code stays behind after a successful expansion.
+            self.ecode = crate::code::IO;
+        }
         let old = self.io.refresh_size()?;
         let old32 = u32::try_from(old).map_err(|_| Error::Oom("database over 4 GiB".into()))?;
         let inc = expand_increment(old32, size);

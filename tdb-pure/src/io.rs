@@ -28,19 +28,67 @@ pub struct Io {
     pub order: ByteOrder,
     /// Refuse writes.
     pub read_only: bool,
+    /// The block cache of an open transaction: while set, reads and writes go through it
+    /// and `size` is the transaction's size.
+    pub tx: Option<TxCache>,
+}
+
+/// Block size of the transaction cache (the page size, as C uses).
+pub const TX_BLOCK: u32 = 4096;
+
+/// C's `struct tdb_transaction`: a sparse array of page-sized blocks over the file.
+#[derive(Debug, Default)]
+pub struct TxCache {
+    /// Block `i` covers `[i * TX_BLOCK, (i + 1) * TX_BLOCK)`; `None` = not written.
+    pub blocks: Vec<Option<Box<[u8]>>>,
+    /// Valid length of the last block of `blocks`.
+    pub last_block_size: u32,
+    /// File size when the transaction started (reset when the recovery area grows it).
+    pub old_map_size: u64,
+    /// Nested `transaction_start` calls not yet ended.
+    pub nesting: u32,
+    /// Prepared: further writes fail.
+    pub prepared: bool,
+    /// Poisoned: the commit fails with `TDB_ERR_IO`.
+    pub error: bool,
+    /// The transaction grew the database.
+    pub expanded: bool,
+    /// Offset of the recovery magic written by prepare (0 = none).
+    pub magic_offset: u32,
+}
+
+impl TxCache {
+    /// The (offset, length) C writes for cached block `i`.
+    pub fn block_extent(&self, i: usize) -> (u32, u32) {
+        let len = if i + 1 == self.blocks.len() {
+            self.last_block_size
+        } else {
+            TX_BLOCK
+        };
+        (i as u32 * TX_BLOCK, len)
+    }
 }
 
 impl Io {
-    /// Re-read the real size (another process may have grown the file).
+    /// Re-read the real size (another process may have grown the file); inside a
+    /// transaction the transaction's size.
     pub fn refresh_size(&mut self) -> Result<u64> {
-        self.size = match &self.backing {
+        if self.tx.is_some() {
+            return Ok(self.size);
+        }
+        self.size = self.real_size()?;
+        Ok(self.size)
+    }
+
+    /// Size of the underlying file or image.
+    pub fn real_size(&self) -> Result<u64> {
+        Ok(match &self.backing {
             Backing::File(f) => f
                 .metadata()
                 .map_err(|e| Error::io(format!("fstat failed: {e}")))?
                 .len(),
             Backing::Memory(v) => v.len() as u64,
-        };
-        Ok(self.size)
+        })
     }
 
     /// `tdb_oob`: fail with `Io` unless `[off, off + len)` lies within the database.
@@ -51,7 +99,7 @@ impl Io {
         if end <= self.size {
             return Ok(());
         }
-        if end <= self.refresh_size()? {
+        if self.tx.is_none() && end <= self.refresh_size()? {
             return Ok(());
         }
         Err(Error::io(format!(
@@ -63,13 +111,24 @@ impl Io {
     /// Read exactly `buf.len()` bytes at `off`.
     pub fn read(&mut self, off: u32, buf: &mut [u8]) -> Result<()> {
         self.oob(u64::from(off), buf.len() as u64)?;
+        if self.tx.is_some() {
+            return self.tx_read(off, buf);
+        }
+        self.raw_read(off, buf)
+    }
+
+    /// Read from the file itself, bypassing any transaction cache.
+    pub fn raw_read(&self, off: u32, buf: &mut [u8]) -> Result<()> {
         match &self.backing {
             Backing::File(f) => f
                 .read_exact_at(buf, u64::from(off))
                 .map_err(|e| Error::io(format!("read of {} bytes at {off}: {e}", buf.len()))),
             Backing::Memory(v) => {
                 let start = off as usize;
-                buf.copy_from_slice(&v[start..start + buf.len()]);
+                let src = v
+                    .get(start..start + buf.len())
+                    .ok_or_else(|| Error::io(format!("read beyond end at {off}")))?;
+                buf.copy_from_slice(src);
                 Ok(())
             }
         }
@@ -89,12 +148,23 @@ impl Io {
             return Err(Error::ReadOnly);
         }
         self.oob(u64::from(off), data.len() as u64)?;
+        if self.tx.is_some() {
+            return self.tx_write(off, data);
+        }
+        self.raw_write(off, data)
+    }
+
+    /// Write to the file itself, bypassing any transaction cache (may extend it).
+    pub fn raw_write(&mut self, off: u32, data: &[u8]) -> Result<()> {
         match &mut self.backing {
             Backing::File(f) => f
                 .write_all_at(data, u64::from(off))
                 .map_err(|e| Error::io(format!("write of {} bytes at {off}: {e}", data.len()))),
             Backing::Memory(v) => {
                 let start = off as usize;
+                if v.len() < start + data.len() {
+                    v.resize(start + data.len(), 0);
+                }
                 v[start..start + data.len()].copy_from_slice(data);
                 Ok(())
             }
@@ -133,6 +203,28 @@ impl Io {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
+        if self.tx.is_some() {
+            // transaction_expand_file: zero blocks in the cache; the file grows at prepare.
+            let mut at = self.size;
+            while at < new_size {
+                let n = (new_size - at).min(8192) as usize;
+                let off = u32::try_from(at).map_err(|_| Error::Oom("size".into()))?;
+                self.tx_write(off, &vec![0u8; n])?;
+                at += n as u64;
+            }
+            if let Some(tx) = self.tx.as_mut() {
+                tx.expanded = true;
+            }
+            self.size = self.size.max(new_size);
+            return Ok(());
+        }
+        self.raw_grow(new_size)?;
+        self.refresh_size()?;
+        Ok(())
+    }
+
+    /// Grow the file itself to at least `new_size` bytes (new bytes read as zero).
+    pub fn raw_grow(&mut self, new_size: u64) -> Result<()> {
         match &mut self.backing {
             Backing::File(f) => {
                 let cur = f
@@ -151,7 +243,6 @@ impl Io {
                 }
             }
         }
-        self.refresh_size()?;
         Ok(())
     }
 
@@ -174,6 +265,119 @@ impl Io {
                 .sync_data()
                 .map_err(|e| Error::io(format!("fdatasync failed: {e}"))),
             Backing::Memory(_) => Ok(()),
+        }
+    }
+}
+
+impl Io {
+    /// `transaction_read`: cached blocks first, else the file.
+    fn tx_read(&mut self, mut off: u32, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let in_blk = off % TX_BLOCK;
+            let n = ((TX_BLOCK - in_blk) as usize).min(buf.len() - done);
+            let blk = (off / TX_BLOCK) as usize;
+            let chunk = &mut buf[done..done + n];
+            let tx = self.tx.as_mut().expect("transaction");
+            match tx.blocks.get(blk) {
+                Some(Some(b)) => {
+                    if blk + 1 == tx.blocks.len() && n as u32 > tx.last_block_size {
+                        tx.error = true;
+                        return Err(Error::io(format!(
+                            "transaction read of {n} bytes at {off} past the cached end"
+                        )));
+                    }
+                    chunk.copy_from_slice(&b[in_blk as usize..in_blk as usize + n]);
+                }
+                _ => {
+                    if let Err(e) = self.raw_read(off, chunk) {
+                        if let Some(tx) = self.tx.as_mut() {
+                            tx.error = true;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            done += n;
+            off += n as u32;
+        }
+        Ok(())
+    }
+
+    /// `transaction_write`: copy-on-write into page blocks.
+    fn tx_write(&mut self, mut off: u32, data: &[u8]) -> Result<()> {
+        if self.tx.as_ref().is_some_and(|t| t.prepared) {
+            if let Some(tx) = self.tx.as_mut() {
+                tx.error = true;
+            }
+            return Err(Error::Einval(
+                "transaction already prepared, write not allowed".into(),
+            ));
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let in_blk = off % TX_BLOCK;
+            let n = ((TX_BLOCK - in_blk) as usize).min(data.len() - done);
+            let blk = (off / TX_BLOCK) as usize;
+            let mut tx = self.tx.take().expect("transaction");
+            if tx.blocks.len() <= blk {
+                tx.blocks.resize_with(blk + 1, || None);
+                tx.last_block_size = 0;
+            }
+            if tx.blocks[blk].is_none() {
+                let mut b = vec![0u8; TX_BLOCK as usize].into_boxed_slice();
+                let start = blk as u64 * u64::from(TX_BLOCK);
+                if tx.old_map_size > start {
+                    let len2 = (tx.old_map_size - start).min(u64::from(TX_BLOCK)) as usize;
+                    if let Err(e) = self.raw_read(start as u32, &mut b[..len2]) {
+                        tx.error = true;
+                        self.tx = Some(tx);
+                        return Err(e);
+                    }
+                    if blk + 1 == tx.blocks.len() {
+                        tx.last_block_size = len2 as u32;
+                    }
+                }
+                tx.blocks[blk] = Some(b);
+            }
+            if let Some(b) = tx.blocks[blk].as_mut() {
+                b[in_blk as usize..in_blk as usize + n].copy_from_slice(&data[done..done + n]);
+            }
+            if blk + 1 == tx.blocks.len() && in_blk + n as u32 > tx.last_block_size {
+                tx.last_block_size = in_blk + n as u32;
+            }
+            self.tx = Some(tx);
+            done += n;
+            off += n as u32;
+        }
+        Ok(())
+    }
+
+    /// `transaction_write_existing`: update only blocks already cached.
+    pub fn tx_write_existing(&mut self, mut off: u32, data: &[u8]) {
+        let Some(tx) = self.tx.as_mut() else { return };
+        let mut done = 0usize;
+        while done < data.len() {
+            let in_blk = off % TX_BLOCK;
+            let mut n = ((TX_BLOCK - in_blk) as usize).min(data.len() - done);
+            let blk = (off / TX_BLOCK) as usize;
+            let step = n;
+            let last = blk + 1 == tx.blocks.len();
+            if let Some(Some(b)) = tx.blocks.get_mut(blk) {
+                let mut skip = false;
+                if last && in_blk + n as u32 > tx.last_block_size {
+                    if in_blk >= tx.last_block_size {
+                        skip = true;
+                    } else {
+                        n = (tx.last_block_size - in_blk) as usize;
+                    }
+                }
+                if !skip {
+                    b[in_blk as usize..in_blk as usize + n].copy_from_slice(&data[done..done + n]);
+                }
+            }
+            done += step;
+            off += step as u32;
         }
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! A [`Tdb`] handle mirrors the C API: `store`/`fetch`/`delete`/`append`, traverses with
 //! a callback that may use the handle, `firstkey`/`nextkey`, the chain-lock and
-//! all-record lock families, `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
+//! all-record lock families, transactions (with C's recovery area, crash recovery and
+//! `repack`), `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
 //! ([`Error::code`]), and the handle keeps C's sticky error code ([`Tdb::error`]).
 //!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
-//! `io`, [`lock`], `traverse`, `check`, `dump`.
+//! `io`, [`lock`], `traverse`, `transaction`, `check`, `dump`.
 
 mod check;
 mod dump;
@@ -19,6 +20,7 @@ mod io;
 pub mod lock;
 mod open;
 pub mod record;
+mod transaction;
 mod traverse;
 
 use std::collections::HashSet;
@@ -125,6 +127,10 @@ pub struct Tdb {
 
 impl Drop for Tdb {
     fn drop(&mut self) {
+        // tdb_close cancels a pending transaction (once: a nested one only unwinds a level).
+        if self.io.tx.is_some() {
+            let _ = self.tx_cancel();
+        }
         if let Some(id) = self.dev_ino.take() {
             if let Ok(mut g) = OPEN_FILES.lock() {
                 if let Some(set) = g.as_mut() {
@@ -219,8 +225,16 @@ impl Tdb {
             ));
         }
         let limit = self.lock_limit();
+        // A process may have died in a commit: check on the first data lock (§6.5).
+        let check = !mark && !self.locks.have_data_locks();
         self.locks
-            .nest_lock(lock_offset(list), ltype, wait, mark, limit)
+            .nest_lock(lock_offset(list), ltype, wait, mark, limit)?;
+        if check && self.needs_recovery() {
+            let _ = self.locks.nest_unlock(lock_offset(list), false);
+            self.lock_and_recover()?;
+            return self.lock_list_mark(list, ltype, wait, mark);
+        }
+        Ok(())
     }
 
     /// `tdb_unlock` of a chain or the freelist.
@@ -397,15 +411,30 @@ impl Tdb {
         if self.flags & flags::SEQNUM == 0 {
             return Ok(());
         }
+        // C's tdb_increment_seqnum is void: a failure only leaves its error code (and,
+        // inside a transaction, poisons it). Transactions take no byte-48 lock.
+        let in_tx = self.io.tx.is_some();
         let limit = self.lock_limit();
-        self.locks
-            .nest_lock(SEQNUM_LOCK, LockType::Write, true, false, limit)?;
+        if !in_tx {
+            if let Err(e) = self
+                .locks
+                .nest_lock(SEQNUM_LOCK, LockType::Write, true, false, limit)
+            {
+                self.ecode = e.code();
+                return Ok(());
+            }
+        }
         let r = self
             .io
             .read_u32(SEQNUM_OFS)
             .and_then(|v| self.io.write_u32(SEQNUM_OFS, v.wrapping_add(1)));
-        let u = self.locks.nest_unlock(SEQNUM_LOCK, false);
-        r.and(u)
+        if let Err(e) = r {
+            self.ecode = e.code();
+        }
+        if !in_tx {
+            let _ = self.locks.nest_unlock(SEQNUM_LOCK, false);
+        }
+        Ok(())
     }
 
     /// `tdb_get_seqnum`.
@@ -450,7 +479,10 @@ impl Tdb {
         }
         self.ecode = code::SUCCESS;
         if flag != StoreFlag::Insert {
-            let _ = self.delete_locked(key, hash);
+            // C ignores the result but keeps the code it sets (NOEXIST for a new key).
+            if let Err(e) = self.delete_locked(key, hash) {
+                self.ecode = e.code();
+            }
         }
         let (off, mut rec) = self.allocate(hash, total)?;
         let top = hash_top(hash, self.hash_size);
@@ -460,6 +492,7 @@ impl Tdb {
         rec.full_hash = hash;
         rec.magic = TDB_MAGIC;
         self.io.write_rec(off, &rec)?;
+        self.null_write_check(key)?;
         self.io.write(off + REC_HDR, key)?;
         self.io.write(off + REC_HDR + klen, data)?;
         self.io.write_u32(top, off)?;
@@ -483,12 +516,25 @@ impl Tdb {
             self.ecode = code::SUCCESS;
             return Ok(false);
         }
+        self.null_write_check(data)?;
         self.io.write(data_off, data)?;
         if rec.data_len as usize != data.len() {
             rec.data_len = data.len() as u32;
             self.io.write_rec(off, &rec)?;
         }
         Ok(true)
+    }
+
+    /// C passes an empty key or data as a NULL pointer, and `transaction_write` refuses
+    /// a NULL buffer without setting an error code: reproduce that failure.
+    fn null_write_check(&self, buf: &[u8]) -> Result<()> {
+        if buf.is_empty() && self.io.tx.is_some() {
+            return Err(Error::Unchanged(
+                self.ecode,
+                "empty write inside a transaction (C's NULL buffer)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `tdb_append`.
@@ -692,6 +738,14 @@ impl Tdb {
             ltype: Some(ltype),
             upgradable: false,
         };
+        if self.needs_recovery() {
+            self.unlockall(ltype, mark)?;
+            if mark {
+                return Err(Error::Lock("database needs recovery".into()));
+            }
+            self.lock_and_recover()?;
+            return self.lockall(ltype, wait, mark);
+        }
         Ok(())
     }
 

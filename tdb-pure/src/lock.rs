@@ -237,6 +237,43 @@ impl Locks {
         Ok(())
     }
 
+    /// `tdb_allrecord_upgrade`: turn the transaction's upgradable read allrecord lock
+    /// into a write lock on `[168, ∞)`, retrying while the kernel reports EDEADLK.
+    pub fn upgrade_allrecord(&mut self) -> Result<()> {
+        if self.allrecord.count != 1 {
+            return Err(Error::Lock(format!(
+                "allrecord upgrade with count {}",
+                self.allrecord.count
+            )));
+        }
+        if !self.allrecord.upgradable {
+            return Err(Error::Lock("allrecord lock already upgraded".into()));
+        }
+        if !self.nolock {
+            if let Some(fd) = self.fd {
+                let mut tries = 0;
+                loop {
+                    match brlock(fd, Some(LockType::Write), FREELIST_TOP, 0, true) {
+                        Ok(()) => break,
+                        Err(e) if e == libc::EDEADLK && tries < 1000 => {
+                            tries += 1;
+                            std::thread::sleep(std::time::Duration::from_micros(1));
+                        }
+                        Err(e) => return Err(lock_err("allrecord upgrade", FREELIST_TOP, e)),
+                    }
+                }
+            }
+        }
+        self.allrecord.ltype = Some(LockType::Write);
+        self.allrecord.upgradable = false;
+        Ok(())
+    }
+
+    /// The descriptor locks are taken on (None for in-memory databases).
+    pub fn fd(&self) -> Option<RawFd> {
+        self.fd
+    }
+
     /// Drop every lock this handle holds except ACTIVE_LOCK (end of a transaction).
     pub fn release_all_but_active(&mut self) {
         let entries = std::mem::take(&mut self.nest);

@@ -54,8 +54,10 @@ impl Tdb {
             size,
             order,
             read_only: false,
+            tx: None,
         };
-        let tdb_flags = (tdb_flags | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
+        let tdb_flags =
+            (tdb_flags | flags::INTERNAL | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
         Ok(new_handle(
             io,
             hash_size,
@@ -162,6 +164,7 @@ fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
         size: meta.len(),
         order: ByteOrder::native(),
         read_only,
+        tx: None,
     };
     // The handle owns the registry entry from here on (Drop removes it).
     let mut tdb = new_handle(
@@ -281,6 +284,38 @@ impl Tdb {
         self.io.grow(image.len() as u64)?;
         self.io.write(0, &image)?;
         Ok(image[..HEADER_SIZE as usize].to_vec())
+    }
+
+    /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
+    pub(crate) fn needs_recovery(&mut self) -> bool {
+        let Ok(start) = self.io.read_u32(RECOVERY_HEAD) else {
+            return true;
+        };
+        if start == 0 {
+            return false;
+        }
+        match self.io.read_rec_raw(start) {
+            Ok(rec) => rec.magic == TDB_RECOVERY_MAGIC,
+            Err(_) => true,
+        }
+    }
+
+    /// `tdb_lock_and_recover`: take the committer's locks in its order and recover.
+    pub(crate) fn lock_and_recover(&mut self) -> Result<()> {
+        self.locks
+            .raw(Some(LockType::Write), HEADER_SIZE, 0, true)?;
+        if let Err(e) = self.locks.raw(Some(LockType::Write), OPEN_LOCK, 1, true) {
+            let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+            return Err(e);
+        }
+        let mut r = self.recover_if_needed();
+        if r.is_ok() && self.needs_recovery() {
+            // Unreadable recovery data: C fails here rather than retrying forever.
+            r = Err(Error::io("cannot read the recovery area"));
+        }
+        let _ = self.locks.raw(None, OPEN_LOCK, 1, false);
+        let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+        r
     }
 
     /// Replay a valid recovery area left by a crashed commit (`tdb_transaction_recover`).

@@ -75,6 +75,28 @@ enum Op {
     Fetch(Vec<u8>),
     TraverseDelete(u64),
     Wipe,
+    TxStart,
+    TxPrepare,
+    TxCommit,
+    TxCancel,
+    Repack,
+}
+
+/// `random_ops` with transaction calls (start, prepare, commit, cancel, repack) mixed in.
+fn random_ops_tx(rng: &mut Rng, n: usize, keys: u64) -> Vec<Op> {
+    let mut out = Vec::with_capacity(n);
+    for op in random_ops(rng, n, keys) {
+        match rng.below(200) {
+            0..=5 => out.push(Op::TxStart),
+            6..=9 => out.push(Op::TxCommit),
+            10 | 11 => out.push(Op::TxCancel),
+            12 => out.push(Op::TxPrepare),
+            13 => out.push(Op::Repack),
+            _ => {}
+        }
+        out.push(op);
+    }
+    out
 }
 
 fn random_ops(rng: &mut Rng, n: usize, keys: u64) -> Vec<Op> {
@@ -103,19 +125,39 @@ fn random_ops(rng: &mut Rng, n: usize, keys: u64) -> Vec<Op> {
 }
 
 fn run_both(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64) {
+    run_both_ops(seed, hash_size, tdb_flags, n, keys, false);
+}
+
+fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, tx: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let cp = tmp.path().join("c.tdb");
     let pp = tmp.path().join("p.tdb");
     let mut c = c_open(&cp, hash_size, tdb_flags);
     let mut p = open(&pp, &rw_create(hash_size, tdb_flags));
     let mut rng = Rng(seed);
-    for (i, op) in random_ops(&mut rng, n, keys).into_iter().enumerate() {
+    let ops = if tx {
+        random_ops_tx(&mut rng, n, keys)
+    } else {
+        random_ops(&mut rng, n, keys)
+    };
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
         if std::env::var_os("TRACE_OPS").is_some() {
             eprintln!(
                 "{i}: {} ecode {}",
                 format!("{op:?}").chars().take(60).collect::<String>(),
                 p.error()
             );
+        }
+        if std::env::var("DEBUG_OP").ok() == Some(i.to_string()) {
+            eprintln!("seed {seed} ecode: C {:?} P {}", c.error(), p.error());
+            if let Op::Store(k, _, _) = &op {
+                eprintln!(
+                    "before: C fetch {:?} P fetch {:?}",
+                    c.fetch(k).map(|d| d.map(|d| d.as_slice().to_vec())),
+                    p.fetch(k)
+                );
+            }
         }
         let (rc, rp) = match &op {
             Op::Store(k, d, f) => (
@@ -152,8 +194,49 @@ fn run_both(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64) {
                 (0, 0)
             }
             Op::Wipe => (c_result(c.wipe_all()), p_result(p.wipe_all())),
+            Op::TxStart => (
+                c_result(c.transaction_start()),
+                p_result(p.transaction_start()),
+            ),
+            Op::TxPrepare => (
+                c_result(c.transaction_prepare_commit()),
+                p_result(p.transaction_prepare_commit()),
+            ),
+            Op::TxCommit => (
+                c_result(c.transaction_commit()),
+                p_result(p.transaction_commit()),
+            ),
+            Op::TxCancel => (
+                c_result(c.transaction_cancel()),
+                p_result(p.transaction_cancel()),
+            ),
+            Op::Repack => (c_result(c.repack()), p_result(p.repack())),
         };
+        assert_eq!(
+            c.transaction_active(),
+            p.transaction_active(),
+            "seed {seed} op {i}: transaction state"
+        );
+        if std::env::var_os("TRACE_OPS").is_some() {
+            let mut a = Vec::new();
+            c.traverse_read(|_, k, d| {
+                a.push((k.to_vec(), d.to_vec()));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            let b = p.entries().unwrap();
+            if a != b {
+                eprintln!("C {a:?}\nP {b:?}");
+            }
+            assert_eq!(a, b, "seed {seed} op {i}: contents differ");
+        }
         assert_eq!(rc, rp, "seed {seed} op {i} {op:?}: C {rc} vs pure {rp}");
+        if std::env::var_os("DEBUG_ECODE").is_some() {
+            let ce = c.error().map_or(0, |e| e.raw() as i32);
+            if ce != p.error() {
+                eprintln!("seed {seed} op {i} {op:?}: ecode C {ce} P {}", p.error());
+            }
+        }
         assert_eq!(
             c.get_seqnum() as u32,
             p.get_seqnum().unwrap(),
@@ -174,6 +257,16 @@ fn run_both(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64) {
             }
         }
     }
+    while c.transaction_active() {
+        let rc = c_result(c.transaction_commit());
+        let rp = p_result(p.transaction_commit());
+        assert_eq!(rc, rp, "seed {seed}: final commit");
+    }
+    assert!(!p.transaction_active());
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "seed {seed}: files differ after the final commit"
+    );
     p.check().unwrap();
     c.check().unwrap();
     drop(c);
@@ -190,6 +283,38 @@ fn random_ops_give_identical_files_and_results() {
     }
     run_both(42, 131, flags::INCOMPATIBLE_HASH | flags::SEQNUM, 600, 200);
     run_both(43, 1, flags::SEQNUM, 300, 20);
+}
+
+#[test]
+fn random_ops_with_transactions_give_identical_files_and_results() {
+    for seed in 1..=10u64 {
+        run_both_ops(seed * 104_729, 7, flags::NOSYNC, 500, 40, true);
+    }
+    run_both_ops(5, 131, flags::SEQNUM, 400, 100, true);
+    run_both_ops(6, 13, flags::CONVERT | flags::NOSYNC, 400, 60, true);
+    run_both_ops(7, 3, flags::VOLATILE | flags::NOSYNC, 400, 30, true);
+    // A longer soak on demand: TDB_PURE_TX_SEEDS=N runs N more seeds.
+    let extra: u64 = std::env::var("TDB_PURE_TX_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for seed in 1..=extra {
+        let hash_size = [1, 3, 7, 31, 131][(seed % 5) as usize];
+        let tdb_flags = [
+            flags::NOSYNC,
+            flags::NOSYNC | flags::SEQNUM,
+            flags::NOSYNC | flags::VOLATILE,
+            flags::NOSYNC | flags::CONVERT,
+        ][(seed % 4) as usize];
+        run_both_ops(
+            seed * 2_654_435_761,
+            hash_size,
+            tdb_flags,
+            800,
+            20 + seed % 80,
+            true,
+        );
+    }
 }
 
 #[test]

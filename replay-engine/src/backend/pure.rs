@@ -1,9 +1,7 @@
 //! The pure-Rust backend: `Backend` implemented directly on `tdb_pure::Tdb`, so that a
 //! traverse callback's handle is the backend itself.
 //!
-//! tdb-pure does not have transactions (nor `tdb_repack`, which needs them) yet: those
-//! calls fail with `TDB_ERR_EINVAL` and a message saying so, and a trace that uses them
-//! stops there with that message. Everything else maps one to one.
+//! Every call maps one to one, transactions and `tdb_repack` included.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -19,13 +17,6 @@ use super::{
 fn convert(error: tdb_pure::Error) -> TdbError {
     let kind = ErrorKind::from_code(error.code()).unwrap_or(ErrorKind::Other(0));
     TdbError::with_detail(kind, error.to_string())
-}
-
-fn not_yet(call: &str) -> TdbError {
-    TdbError::with_detail(
-        ErrorKind::Einval,
-        format!("{call}: tdb-pure has no transactions yet; replay this trace with --backend c"),
-    )
 }
 
 fn store_flag(flag: StoreFlag) -> tdb_pure::StoreFlag {
@@ -91,23 +82,23 @@ impl Backend for Tdb {
     }
 
     fn repack(&mut self) -> TdbResult<()> {
-        Err(not_yet("tdb_repack"))
+        Tdb::repack(self).map_err(convert)
     }
 
     fn transaction_start(&mut self) -> TdbResult<()> {
-        Err(not_yet("tdb_transaction_start"))
+        Tdb::transaction_start(self).map_err(convert)
     }
 
     fn transaction_prepare_commit(&mut self) -> TdbResult<()> {
-        Err(not_yet("tdb_transaction_prepare_commit"))
+        Tdb::transaction_prepare_commit(self).map_err(convert)
     }
 
     fn transaction_commit(&mut self) -> TdbResult<()> {
-        Err(not_yet("tdb_transaction_commit"))
+        Tdb::transaction_commit(self).map_err(convert)
     }
 
     fn transaction_cancel(&mut self) -> TdbResult<()> {
-        Err(not_yet("tdb_transaction_cancel"))
+        Tdb::transaction_cancel(self).map_err(convert)
     }
 
     fn chainlock(&mut self, key: &[u8], op: ChainLockOp) -> TdbResult<()> {

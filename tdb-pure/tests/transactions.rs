@@ -1,0 +1,542 @@
+//! Transactions: visibility, cancel, nesting, growth, C compatibility of committed files,
+//! isolation from other processes, and crash recovery compared with C tdb.
+
+mod util;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::Command;
+
+use tdb_pure::{code, flags, StoreFlag, Tdb};
+use util::*;
+
+const ENV_PATH: &str = "TDB_PURE_TX_HELPER_PATH";
+const ENV_OP: &str = "TDB_PURE_TX_HELPER_OP";
+
+/// Child side: open with C tdb and run one step; exit 0 on success / match, 1 on
+/// refusal / mismatch, 2 on other failure. A no-op unless run as the helper.
+#[test]
+fn tx_helper_child() {
+    let (Some(path), Some(op)) = (std::env::var_os(ENV_PATH), std::env::var_os(ENV_OP)) else {
+        return;
+    };
+    let Ok(mut c) = tdb_sys::Tdb::open(&path, &tdb_sys::OpenOptions::default()) else {
+        std::process::exit(2)
+    };
+    let op = op.to_str().unwrap().to_owned();
+    let ok = if let Some(rest) = op.strip_prefix("fetch:") {
+        // fetch:<key>=<value> ("-" = absent)
+        let (k, v) = rest.split_once('=').unwrap();
+        let got = c
+            .fetch(k.as_bytes())
+            .unwrap()
+            .map(|d| d.as_slice().to_vec());
+        let want = (v != "-").then(|| v.as_bytes().to_vec());
+        got == want
+    } else {
+        match op.as_str() {
+            "chain" => c.chainlock_nonblock(b"k1").is_ok(),
+            "chain_read" => c.chainlock_read_nonblock(b"k1").is_ok(),
+            "transaction" => c.transaction_start_nonblock().is_ok(),
+            _ => std::process::exit(2),
+        }
+    };
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+fn child(path: &Path, op: &str) -> bool {
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tx_helper_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ENV_PATH, path)
+        .env(ENV_OP, op)
+        .status()
+        .unwrap();
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!("tx helper failed for {op}: {other:?}"),
+    }
+}
+
+fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
+    tdb_sys::Tdb::open(
+        path,
+        &tdb_sys::OpenOptions {
+            hash_size,
+            tdb_flags,
+            open_flags: libc::O_RDWR | libc::O_CREAT,
+            mode: 0o600,
+        },
+    )
+    .unwrap()
+}
+
+fn c_entries(c: &mut tdb_sys::Tdb) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    c.traverse_read(|_, k, d| {
+        out.push((k.to_vec(), d.to_vec()));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    out
+}
+
+fn sorted(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    v.sort();
+    v
+}
+
+/// C's view of a closed file: tdb_check passes, tdbtool agrees, and the contents.
+fn c_verify(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut c = c_open(path, 0, 0);
+    c.check().unwrap();
+    let e = c_entries(&mut c);
+    drop(c);
+    if let Some((ok, out)) = tool("tdbtool", &[path.to_str().unwrap(), "check"]) {
+        assert!(ok && out.contains("integrity is OK"), "{out}");
+    }
+    sorted(e)
+}
+
+fn kv(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {
+    (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+}
+
+#[test]
+fn commit_makes_changes_visible_and_c_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("a.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    p.transaction_start().unwrap();
+    assert!(p.transaction_active());
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.store(b"k2", b"two", StoreFlag::Insert).unwrap();
+    assert_eq!(p.fetch(b"k1").unwrap(), b"new");
+    p.delete(b"k2").unwrap();
+    p.store(b"k3", b"three", StoreFlag::Insert).unwrap();
+    p.transaction_commit().unwrap();
+    assert!(!p.transaction_active());
+    assert_eq!(p.fetch(b"k1").unwrap(), b"new");
+    assert_eq!(p.fetch(b"k2").unwrap_err().code(), code::NOEXIST);
+    p.check().unwrap();
+    drop(p);
+    assert_eq!(c_verify(&path), vec![kv("k1", "new"), kv("k3", "three")]);
+}
+
+#[test]
+fn cancel_discards_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("a.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    p.transaction_start().unwrap();
+    for i in 0..200 {
+        p.store(format!("x{i}").as_bytes(), &[7u8; 300], StoreFlag::Insert)
+            .unwrap();
+    }
+    p.delete(b"k1").unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "file untouched inside"
+    );
+    p.transaction_cancel().unwrap();
+    assert!(std::fs::read(&path).unwrap() == before, "file changed");
+    assert_eq!(p.fetch(b"k1").unwrap(), b"old");
+    assert_eq!(p.entries().unwrap().len(), 1);
+    // Cancel after prepare removes the recovery magic; the data stays old.
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"newer", StoreFlag::Replace).unwrap();
+    p.transaction_prepare_commit().unwrap();
+    p.transaction_cancel().unwrap();
+    assert_eq!(p.fetch(b"k1").unwrap(), b"old");
+    drop(p);
+    assert_eq!(c_verify(&path), vec![kv("k1", "old")]);
+    // No transaction: C's -1 without a new error code.
+    let mut p = open(&path, &rw_create(0, 0));
+    assert!(p.transaction_cancel().is_err());
+    assert!(p.transaction_commit().is_err());
+}
+
+#[test]
+fn nested_transactions_follow_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("n.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"v0", StoreFlag::Insert).unwrap();
+
+    // Nested commit only decrements: nothing is published until the outer commit.
+    p.transaction_start().unwrap();
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"v1", StoreFlag::Replace).unwrap();
+    p.transaction_commit().unwrap();
+    assert!(p.transaction_active());
+    assert!(child(&path, "fetch:k1=v0"));
+    p.transaction_commit().unwrap();
+    assert!(child(&path, "fetch:k1=v1"));
+
+    // A nested cancel dooms the outer commit, which fails with IO and discards all.
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"v2", StoreFlag::Replace).unwrap();
+    p.transaction_start().unwrap();
+    p.store(b"k2", b"x", StoreFlag::Replace).unwrap();
+    p.transaction_cancel().unwrap();
+    assert!(p.transaction_active());
+    assert_eq!(p.transaction_commit().unwrap_err().code(), code::IO);
+    assert!(!p.transaction_active());
+    assert_eq!(p.fetch(b"k1").unwrap(), b"v1");
+    assert!(!p.exists(b"k2").unwrap());
+    drop(p);
+
+    // DISALLOW_NESTING.
+    let mut p = open(&path, &rw_create(0, flags::DISALLOW_NESTING));
+    p.transaction_start().unwrap();
+    assert_eq!(p.transaction_start().unwrap_err().code(), code::NESTING);
+    p.transaction_cancel().unwrap();
+    assert!(!p.transaction_active());
+}
+
+#[test]
+fn start_is_refused_where_c_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("r.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"v", StoreFlag::Insert).unwrap();
+    p.chainlock(b"k1").unwrap();
+    assert_eq!(p.transaction_start().unwrap_err().code(), code::LOCK);
+    p.chainunlock(b"k1").unwrap();
+    p.lockall_write().unwrap();
+    assert_eq!(p.transaction_start().unwrap_err().code(), code::LOCK);
+    p.unlockall_write().unwrap();
+    let mut r = None;
+    p.traverse_read(|t, _, _| {
+        r = Some(t.transaction_start().unwrap_err().code());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(r, Some(code::EINVAL));
+    let mut r = None;
+    p.traverse(|t, _, _| {
+        r = Some(t.transaction_start().unwrap_err().code());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(r, Some(code::LOCK));
+    // A traverse inside a transaction is fine.
+    p.transaction_start().unwrap();
+    assert_eq!(p.traverse(|_, _, _| ControlFlow::Continue(())).unwrap(), 1);
+    p.transaction_commit().unwrap();
+    drop(p);
+    let mut ro_handle = open(&path, &ro());
+    assert_eq!(
+        ro_handle.transaction_start().unwrap_err().code(),
+        code::EINVAL
+    );
+    let mut mem = Tdb::open_internal(0, 0).unwrap();
+    assert_eq!(mem.transaction_start().unwrap_err().code(), code::EINVAL);
+}
+
+#[test]
+fn growth_inside_a_transaction_matches_c_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = tmp.path().join("c.tdb");
+    let pp = tmp.path().join("p.tdb");
+    let mut c = c_open(&cp, 31, 0);
+    let mut p = open(&pp, &rw_create(31, 0));
+    for round in 0..4u32 {
+        c.transaction_start().unwrap();
+        p.transaction_start().unwrap();
+        let size_before = std::fs::metadata(&pp).unwrap().len();
+        for i in 0..150u32 {
+            let k = format!("r{round}k{i}");
+            let d = vec![(i % 251) as u8; (i * 37 % 3000) as usize + 1];
+            c.store(k.as_bytes(), &d, tdb_sys::StoreFlag::Replace)
+                .unwrap();
+            p.store(k.as_bytes(), &d, StoreFlag::Replace).unwrap();
+            if i % 3 == 0 && round > 0 {
+                let old = format!("r{}k{i}", round - 1);
+                c.delete(old.as_bytes()).unwrap();
+                p.delete(old.as_bytes()).unwrap();
+            }
+        }
+        if round == 0 {
+            assert!(p.file_size().unwrap() > size_before, "grew inside");
+        }
+        assert_eq!(
+            std::fs::metadata(&pp).unwrap().len(),
+            size_before,
+            "the real file grows only at commit"
+        );
+        c.transaction_commit().unwrap();
+        p.transaction_commit().unwrap();
+        assert!(
+            std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+            "round {round}: files differ"
+        );
+    }
+    assert_eq!(sorted(c_entries(&mut c)), sorted(p.entries().unwrap()));
+    drop(c);
+    drop(p);
+    c_verify(&pp);
+}
+
+#[test]
+fn repack_matches_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = tmp.path().join("c.tdb");
+    let pp = tmp.path().join("p.tdb");
+    let mut c = c_open(&cp, 7, 0);
+    let mut p = open(&pp, &rw_create(7, 0));
+    for i in 0..300u32 {
+        let k = format!("k{}", i % 90);
+        let d = vec![i as u8; (i * 13 % 700) as usize];
+        c.store(k.as_bytes(), &d, tdb_sys::StoreFlag::Replace)
+            .unwrap();
+        p.store(k.as_bytes(), &d, StoreFlag::Replace).unwrap();
+        if i % 4 == 0 {
+            let _ = c.delete(format!("k{}", i % 37).as_bytes());
+            let _ = p.delete(format!("k{}", i % 37).as_bytes());
+        }
+    }
+    c.repack().unwrap();
+    p.repack().unwrap();
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "repacked files differ"
+    );
+    drop(c);
+    drop(p);
+    c_verify(&pp);
+}
+
+#[test]
+fn other_processes_see_old_values_and_cannot_write_until_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("iso.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    assert!(child(&path, "chain"));
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.store(b"k2", b"added", StoreFlag::Insert).unwrap();
+    assert!(child(&path, "fetch:k1=old"), "readers see the old value");
+    assert!(child(&path, "fetch:k2=-"));
+    assert!(child(&path, "chain_read"), "chain read locks still granted");
+    assert!(!child(&path, "chain"), "writers are excluded");
+    assert!(
+        !child(&path, "transaction"),
+        "other transactions are excluded"
+    );
+    p.transaction_commit().unwrap();
+    assert!(child(&path, "fetch:k1=new"));
+    assert!(child(&path, "fetch:k2=added"));
+    assert!(child(&path, "chain"));
+    assert!(child(&path, "transaction"));
+}
+
+fn recovery_start(image: &[u8]) -> usize {
+    u32::from_le_bytes(image[44..48].try_into().unwrap()) as usize
+}
+
+/// Open `image` with C and with tdb-pure (each on its own copy); both must recover to
+/// the same bytes and the same contents.
+fn recover_both(tmp: &Path, name: &str, image: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let cp = tmp.join(format!("{name}-c.tdb"));
+    let pp = tmp.join(format!("{name}-p.tdb"));
+    std::fs::write(&cp, image).unwrap();
+    std::fs::write(&pp, image).unwrap();
+    drop(c_open(&cp, 0, 0));
+    let mut p = open(&pp, &rw_create(0, 0));
+    // No tdb_check here: C leaves the space a crashed transaction added beyond the old
+    // EOF as it was (unreferenced records), which its own check then reports.
+    let pe = sorted(p.entries().unwrap());
+    drop(p);
+    let a = std::fs::read(&cp).unwrap();
+    let b = std::fs::read(&pp).unwrap();
+    assert!(a == b, "{name}: recovered files differ");
+    let rs = recovery_start(&b);
+    assert_ne!(rs, 0);
+    assert_eq!(&b[rs + 20..rs + 24], &[0, 0, 0, 0], "{name}: magic cleared");
+    let mut c = c_open(&pp, 0, 0);
+    assert_eq!(sorted(c_entries(&mut c)), pe, "{name}: C reads the same");
+    pe
+}
+
+fn crash_images(prepared: &[u8], committed: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let rs = recovery_start(prepared);
+    assert_eq!(
+        &prepared[rs + 20..rs + 24],
+        &0xF53B_C0E7u32.to_le_bytes(),
+        "prepare leaves a valid recovery area"
+    );
+    // Crash after every block was written but before the magic was cleared.
+    let mut all = committed.to_vec();
+    all[rs + 20..rs + 24].copy_from_slice(&0xF53B_C0E7u32.to_le_bytes());
+    // Crash half-way through the block writes.
+    let mut half = prepared.to_vec();
+    let cut = rs / 2 / 4096 * 4096;
+    half[..cut].copy_from_slice(&committed[..cut]);
+    vec![
+        ("prepared".into(), prepared.to_vec()),
+        ("all-written".into(), all),
+        ("half-written".into(), half),
+    ]
+}
+
+#[test]
+fn crash_recovery_is_replayed_identically_by_c_and_pure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("crash.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    for i in 0..400u32 {
+        p.store(
+            format!("k{i}").as_bytes(),
+            &[i as u8; 60],
+            StoreFlag::Insert,
+        )
+        .unwrap();
+    }
+    // A first transaction places the recovery area.
+    p.transaction_start().unwrap();
+    p.store(b"k0", b"first", StoreFlag::Replace).unwrap();
+    p.transaction_commit().unwrap();
+    let original = sorted(p.entries().unwrap());
+
+    // tdb-pure's recovery area.
+    p.transaction_start().unwrap();
+    for i in (0..400u32).step_by(3) {
+        p.store(format!("k{i}").as_bytes(), &[0xEE; 90], StoreFlag::Replace)
+            .unwrap();
+    }
+    p.delete(b"k1").unwrap();
+    p.transaction_prepare_commit().unwrap();
+    let prepared = std::fs::read(&path).unwrap();
+    p.transaction_commit().unwrap();
+    let committed = std::fs::read(&path).unwrap();
+    drop(p);
+    for (name, image) in crash_images(&prepared, &committed) {
+        assert_eq!(
+            recover_both(tmp.path(), &format!("pure-{name}"), &image),
+            original,
+            "{name}"
+        );
+    }
+
+    // C's recovery area, replayed by tdb-pure.
+    let cpath = tmp.path().join("crash-c.tdb");
+    std::fs::copy(&path, &cpath).unwrap();
+    let mut c = c_open(&cpath, 0, 0);
+    let before = sorted(c_entries(&mut c));
+    c.transaction_start().unwrap();
+    for i in (1..400u32).step_by(5) {
+        c.store(
+            format!("k{i}").as_bytes(),
+            &[0x11; 200],
+            tdb_sys::StoreFlag::Replace,
+        )
+        .unwrap();
+    }
+    c.transaction_prepare_commit().unwrap();
+    let prepared = std::fs::read(&cpath).unwrap();
+    c.transaction_commit().unwrap();
+    let committed = std::fs::read(&cpath).unwrap();
+    drop(c);
+    for (name, image) in crash_images(&prepared, &committed) {
+        assert_eq!(
+            recover_both(tmp.path(), &format!("c-{name}"), &image),
+            before,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn open_handles_recover_on_their_first_lock_like_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("live.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    for i in 0..100u32 {
+        p.store(
+            format!("k{i}").as_bytes(),
+            &[i as u8; 40],
+            StoreFlag::Insert,
+        )
+        .unwrap();
+    }
+    p.transaction_start().unwrap();
+    p.store(b"k0", b"placed", StoreFlag::Replace).unwrap();
+    p.transaction_commit().unwrap();
+    let clean = std::fs::read(&path).unwrap();
+    p.transaction_start().unwrap();
+    for i in 0..100u32 {
+        p.store(format!("k{i}").as_bytes(), b"crashed", StoreFlag::Replace)
+            .unwrap();
+    }
+    p.transaction_prepare_commit().unwrap();
+    let prepared = std::fs::read(&path).unwrap();
+    p.transaction_commit().unwrap();
+    let committed = std::fs::read(&path).unwrap();
+    drop(p);
+    let (_, image) = crash_images(&prepared, &committed).remove(1);
+
+    // Each engine has the clean file open when a "crashed committer" leaves the image.
+    let cp = tmp.path().join("live-c.tdb");
+    let pp = tmp.path().join("live-p.tdb");
+    std::fs::write(&cp, &clean).unwrap();
+    std::fs::write(&pp, &clean).unwrap();
+    let mut c = c_open(&cp, 0, 0);
+    let mut p = open(&pp, &rw_create(0, 0));
+    std::fs::write(&cp, &image).unwrap();
+    std::fs::write(&pp, &image).unwrap();
+    let a = c.fetch(b"k5").unwrap().map(|d| d.as_slice().to_vec());
+    let b = p.fetch(b"k5").ok();
+    assert_eq!(a, b);
+    assert_eq!(
+        b.as_deref(),
+        Some(&[5u8; 40][..]),
+        "old value after recovery"
+    );
+    drop(c);
+    drop(p);
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "recovered files differ"
+    );
+
+    // The allrecord lock checks too.
+    std::fs::write(&pp, &clean).unwrap();
+    let mut p = open(&pp, &rw_create(0, 0));
+    std::fs::write(&pp, &image).unwrap();
+    p.lockall_write().unwrap();
+    p.unlockall_write().unwrap();
+    drop(p);
+    assert!(
+        std::fs::read(&cp).unwrap() == std::fs::read(&pp).unwrap(),
+        "recovered files differ"
+    );
+}
+
+#[test]
+fn closing_a_prepared_transaction_cancels_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("close.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.transaction_prepare_commit().unwrap();
+    let image = std::fs::read(&path).unwrap();
+    let rs = recovery_start(&image);
+    assert_eq!(&image[rs + 20..rs + 24], &0xF53B_C0E7u32.to_le_bytes());
+    drop(p);
+    let image = std::fs::read(&path).unwrap();
+    assert_eq!(&image[rs + 20..rs + 24], &[0, 0, 0, 0], "magic cleared");
+    assert_eq!(c_verify(&path), vec![kv("k1", "old")]);
+}
