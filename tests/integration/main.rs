@@ -58,8 +58,8 @@ const TESTS: &[(&str, fn())] = &[
         corpus::every_ldb_trace_replays_on_c,
     ),
     (
-        "corpus::torture_sets_without_transactions_replay_on_pure_like_c",
-        corpus::torture_sets_without_transactions_replay_on_pure_like_c,
+        "corpus::every_trace_set_replays_on_pure_like_c",
+        corpus::every_trace_set_replays_on_pure_like_c,
     ),
     (
         "corpus::users_ldb_needs_the_records_the_original_found",
