@@ -596,7 +596,8 @@ impl Tdb {
             let heads = vec![0u8; 4 * (self.hash_size as usize + 1)];
             self.io.write(header::FREELIST_TOP, &heads)?;
             let ds = data_start(self.hash_size);
-            let end = self.io.refresh_size()?;
+            // C uses its map_size as it stands (possibly stale after a commit).
+            let end = self.io.size;
             match recovery {
                 Some((rs, rl)) if rs >= ds && rs.saturating_add(rl) <= end => {
                     self.free_region(ds, rs - ds)?;

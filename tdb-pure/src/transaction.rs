@@ -150,7 +150,8 @@ impl Tdb {
                 .and_then(|()| self.tx_sync());
         }
         self.release_transaction_locks();
-        let _ = self.io.refresh_size();
+        // As C, the size stays at old_map_size until an access beyond it refreshes it
+        // (after a commit that grew the file, C's map_size is the pre-growth size).
         r
     }
 
