@@ -5,10 +5,10 @@
 //! traverse stops before that record), run again from a fresh database and succeed.
 
 use integration_tests::{analyse, check_final_database};
-use replay_engine::analysis::Dep;
+use replay_engine::analysis::{Analysis, Dep};
 use replay_engine::backend::c::CTdb;
 use replay_engine::replay::{self, ReplayOptions, Resolution};
-use replay_engine::trace::{parse_trace, LoadOptions};
+use replay_engine::trace::{parse_trace, LoadOptions, Trace};
 
 const A: &str = "\
 1 tdb_open 7 0x0 0x42
@@ -28,7 +28,10 @@ const B: &str = "\
 2 tdb_close
 ";
 
-pub fn a_lock_deadlock_is_detected_and_backed_off() {
+/// The two traces and a plan with the two extra dependencies that make the deadlock
+/// certain: b's transaction starts only once a is inside its traverse (a's op 2, the
+/// visited record); a's fetch (op 3) waits for b's commit (b's op 2).
+fn forced_deadlock() -> (Vec<Trace>, Analysis) {
     let options = LoadOptions::default();
     let traces = vec![
         parse_trace("a", A.as_bytes(), &options).expect("parses"),
@@ -36,23 +39,19 @@ pub fn a_lock_deadlock_is_detected_and_backed_off() {
     ];
     let mut plan = analyse(&traces);
     assert!(plan.deps.is_empty(), "the traces share no key");
-    // b's transaction starts only once a is inside its traverse (a's op 2, the visited
-    // record); a's fetch (op 3) waits for b's commit (b's op 2).
-    plan.add_dependencies(&[
-        Dep {
-            file: 1,
-            op: 0,
-            target_file: 0,
-            target: 2,
-        },
-        Dep {
-            file: 0,
-            op: 3,
-            target_file: 1,
-            target: 2,
-        },
-    ])
-    .expect("no cycle on paper");
+    let dep = |file, op, target_file, target| Dep {
+        file,
+        op,
+        target_file,
+        target,
+    };
+    plan.add_dependencies(&[dep(1, 0, 0, 2), dep(0, 3, 1, 2)])
+        .expect("no cycle on paper");
+    (traces, plan)
+}
+
+pub fn a_lock_deadlock_is_detected_and_backed_off() {
+    let (traces, mut plan) = forced_deadlock();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("deadlock.tdb");
     let options = ReplayOptions {
@@ -80,27 +79,7 @@ pub fn a_lock_deadlock_is_detected_and_backed_off() {
 /// With deadlock detection pushed out of reach, the stall limit still ends the run, and
 /// the report says where each trace was.
 pub fn a_stalled_run_is_aborted_with_positions() {
-    let options = LoadOptions::default();
-    let traces = vec![
-        parse_trace("a", A.as_bytes(), &options).expect("parses"),
-        parse_trace("b", B.as_bytes(), &options).expect("parses"),
-    ];
-    let mut plan = analyse(&traces);
-    plan.add_dependencies(&[
-        Dep {
-            file: 1,
-            op: 0,
-            target_file: 0,
-            target: 2,
-        },
-        Dep {
-            file: 0,
-            op: 3,
-            target_file: 1,
-            target: 2,
-        },
-    ])
-    .expect("no cycle on paper");
+    let (traces, mut plan) = forced_deadlock();
     let dir = tempfile::tempdir().expect("temp dir");
     let options = ReplayOptions {
         deadlock_after: std::time::Duration::from_secs(600),
