@@ -4,23 +4,9 @@
 mod util;
 
 use std::ops::ControlFlow;
-use std::path::Path;
 
 use tdb_pure::{code, flags, StoreFlag, Tdb};
 use util::*;
-
-fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
-    tdb_sys::Tdb::open(
-        path,
-        &tdb_sys::OpenOptions {
-            hash_size,
-            tdb_flags,
-            open_flags: libc::O_RDWR | libc::O_CREAT,
-            mode: 0o600,
-        },
-    )
-    .unwrap()
-}
 
 fn c_flag(f: StoreFlag) -> tdb_sys::StoreFlag {
     match f {

@@ -63,19 +63,6 @@ fn child(path: &Path, op: &str) -> bool {
     }
 }
 
-fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
-    tdb_sys::Tdb::open(
-        path,
-        &tdb_sys::OpenOptions {
-            hash_size,
-            tdb_flags,
-            open_flags: libc::O_RDWR | libc::O_CREAT,
-            mode: 0o600,
-        },
-    )
-    .unwrap()
-}
-
 fn c_entries(c: &mut tdb_sys::Tdb) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     c.traverse_read(|_, k, d| {

@@ -85,3 +85,17 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Open (creating if needed) `path` with C tdb, for cross-checks.
+pub fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
+    tdb_sys::Tdb::open(
+        path,
+        &tdb_sys::OpenOptions {
+            hash_size,
+            tdb_flags,
+            open_flags: libc::O_RDWR | libc::O_CREAT,
+            mode: 0o600,
+        },
+    )
+    .unwrap()
+}
