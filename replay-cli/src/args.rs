@@ -162,9 +162,23 @@ pub struct BenchArgs {
     /// Scratch database.
     #[arg(long, default_value = "bench.tdb")]
     pub tdbfile: PathBuf,
+    /// Backends to measure; with both, the ratio pure/C is printed.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BenchBackends,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Trace files, one per process.
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,
+}
+
+/// Which backends `bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackends {
+    /// The C tdb.
+    C,
+    /// tdb-pure.
+    Pure,
+    /// Both, in the same run, with their ratio.
+    Both,
 }

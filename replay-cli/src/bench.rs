@@ -1,7 +1,7 @@
 //! `tdb-replay bench`: the figures the project is measured by. Load and analysis time and
-//! peak memory; replay time over several runs; and, for a single trace, the same ops
-//! called bare on the backend (no waits, no checks), so the replay's own cost shows as a
-//! ratio measured in the same process and run.
+//! peak memory; replay time over several runs on each backend, with the ratio pure/C
+//! measured in the same run; and, for a single trace, the same ops called bare on each
+//! backend (no waits, no checks), so the replay's own cost shows as a ratio too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,8 +12,8 @@ use replay_engine::replay::{self, database, ReplayOptions};
 use replay_engine::trace::Trace;
 use replay_engine::{analysis::Analysis, bare};
 
-use crate::args::BenchArgs;
-use crate::commands::{analyse_traces, best_median, load, CBackend};
+use crate::args::{BenchArgs, BenchBackends};
+use crate::commands::{analyse_traces, best_median, load, CBackend, PureBackend};
 use crate::progress::Progress;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
@@ -27,13 +27,38 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
+/// Best and median times of one measurement.
+#[derive(Clone, Copy)]
+struct Timing {
+    best: Duration,
+    median: Duration,
+}
+
+impl Timing {
+    fn of(times: Vec<Duration>) -> Timing {
+        let (best, median) = best_median(times);
+        Timing { best, median }
+    }
+
+    fn ratio_to(self, base: Timing) -> (f64, f64) {
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        (ratio(self.best, base.best), ratio(self.median, base.median))
+    }
+}
+
+/// What one backend measured.
+struct BackendFigures {
+    replay: Timing,
+    bare: Option<Timing>,
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
     let started = Instant::now();
     let traces = load(&args.traces, &args.load, &progress)?;
     let load_time = started.elapsed();
     let started = Instant::now();
-    let mut plan = analyse_traces::<CBackend>(&traces)?;
+    let plan = analyse_traces::<CBackend>(&traces)?;
     let analysis_time = started.elapsed();
     let peak = peak_rss_kib();
 
@@ -52,36 +77,58 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("peak memory       {:10.1} MiB", peak as f64 / 1024.0);
     }
     println!("dependencies      {}", plan.stats.dependencies);
+    drop(plan);
 
+    let c = match args.backend {
+        BenchBackends::C | BenchBackends::Both => Some(measure::<CBackend>(args, &traces)?),
+        BenchBackends::Pure => None,
+    };
+    let pure = match args.backend {
+        BenchBackends::Pure | BenchBackends::Both => Some(measure::<PureBackend>(args, &traces)?),
+        BenchBackends::C => None,
+    };
+    if let (Some(c), Some(pure)) = (&c, &pure) {
+        let (best, median) = pure.replay.ratio_to(c.replay);
+        println!("replay pure / c   {best:10.3} (best), {median:.3} (median)");
+        if let (Some(pure_bare), Some(c_bare)) = (pure.bare, c.bare) {
+            let (best, median) = pure_bare.ratio_to(c_bare);
+            println!("bare pure / c     {best:10.3} (best), {median:.3} (median)");
+        }
+    }
+    Ok(())
+}
+
+/// Replay (and for one trace, bare calls) on backend `B`, printing its lines.
+fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace]) -> Result<BackendFigures> {
     let runs = args.runs.max(1) as usize;
     let options = ReplayOptions {
         runs,
         ..ReplayOptions::default()
     };
-    let report = replay::replay::<CBackend>(&args.tdbfile, &traces, &mut plan, &options)?;
-    let (best, median) = best_median(report.runs.iter().map(|r| r.elapsed).collect());
+    let mut plan = analyse_traces::<B>(traces)?;
+    let report = replay::replay::<B>(&args.tdbfile, traces, &mut plan, &options)?;
+    let replay = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());
+    let label = format!("replay ({})", B::NAME);
     println!(
-        "replay (c)        {:10.1} ms best, {:.1} ms median of {runs}; {} back-offs",
-        millis(best),
-        millis(median),
-        report.backoffs.len()
+        "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {} back-offs",
+        millis(replay.best),
+        millis(replay.median),
+        report.backoffs.len(),
     );
-
+    let mut bare = None;
     if traces.len() == 1 {
-        let bare_times = bare_runs::<CBackend>(args, &traces, &plan, runs)?;
-        let (bare_best, bare_median) = best_median(bare_times);
+        let timing = Timing::of(bare_runs::<B>(args, traces, &plan, runs)?);
+        let label = format!("bare {} calls", B::NAME);
         println!(
-            "bare C calls      {:10.1} ms best, {:.1} ms median of {runs}",
-            millis(bare_best),
-            millis(bare_median)
+            "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}",
+            millis(timing.best),
+            millis(timing.median)
         );
-        println!(
-            "replay / bare     {:10.3} (best), {:.3} (median)",
-            best.as_secs_f64() / bare_best.as_secs_f64().max(1e-9),
-            median.as_secs_f64() / bare_median.as_secs_f64().max(1e-9)
-        );
+        let (best, median) = replay.ratio_to(timing);
+        println!("replay / bare     {best:10.3} (best), {median:.3} (median)");
+        bare = Some(timing);
     }
-    Ok(())
+    Ok(BackendFigures { replay, bare })
 }
 
 /// Time the bare calls of a single trace, each run on a freshly prepared database.
@@ -90,7 +137,7 @@ fn bare_runs<B: Backend>(
     traces: &[Trace],
     plan: &Analysis,
     runs: usize,
-) -> Result<Vec<std::time::Duration>> {
+) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         database::prepare::<B>(&args.tdbfile, traces, &plan.preexisting)?;

@@ -1,17 +1,21 @@
-//! Bounds-checked positional I/O on the file (pread/pwrite) or on an in-memory image
-//! (`TDB_INTERNAL`), with the byte order chosen at open.
+//! Bounds-checked I/O on the database: through a shared memory map of the file where C
+//! maps it, positional I/O (pread/pwrite) where it doesn't (`TDB_NOMMAP`, or beyond the
+//! mapped size), or on an in-memory image (`TDB_INTERNAL`); with the byte order chosen at
+//! open.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, Result};
 use crate::header::ByteOrder;
+use crate::mmap::Map;
 use crate::record::{Record, REC_HDR};
 
 /// Where the database bytes live.
 #[derive(Debug)]
 pub enum Backing {
-    /// A file, accessed with pread/pwrite.
+    /// A file, accessed through `map` where it covers the bytes, else with
+    /// pread/pwrite.
     File(File),
     /// An in-memory image (`TDB_INTERNAL`).
     Memory(Vec<u8>),
@@ -31,6 +35,10 @@ pub struct Io {
     /// The block cache of an open transaction: while set, reads and writes go through it
     /// and `size` is the transaction's size.
     pub tx: Option<TxCache>,
+    /// Map the file (C maps unless `TDB_NOMMAP`).
+    use_mmap: bool,
+    /// The mapping of the file's first bytes, remade when the file's size is re-read.
+    map: Option<Map>,
 }
 
 /// Block size of the transaction cache (the page size, as C uses).
@@ -70,6 +78,47 @@ impl TxCache {
 }
 
 impl Io {
+    /// I/O on an open database file of `size` bytes, mapped unless `use_mmap` is false.
+    pub fn file(file: File, size: u64, read_only: bool, use_mmap: bool) -> Io {
+        let mut io = Io {
+            backing: Backing::File(file),
+            size,
+            order: ByteOrder::native(),
+            read_only,
+            tx: None,
+            use_mmap,
+            map: None,
+        };
+        io.remap(size);
+        io
+    }
+
+    /// I/O on an in-memory image.
+    pub fn memory(image: Vec<u8>, order: ByteOrder) -> Io {
+        Io {
+            size: image.len() as u64,
+            backing: Backing::Memory(image),
+            order,
+            read_only: false,
+            tx: None,
+            use_mmap: false,
+            map: None,
+        }
+    }
+
+    /// Make the mapping cover the file's first `file_size` bytes (C's
+    /// `tdb_munmap` + `tdb_mmap`); without a mapping, I/O falls back to pread/pwrite.
+    fn remap(&mut self, file_size: u64) {
+        let Backing::File(file) = &self.backing else {
+            return;
+        };
+        if !self.use_mmap || self.map.as_ref().map(|m| m.len() as u64) == Some(file_size) {
+            return;
+        }
+        self.map = None;
+        self.map = Map::new(file, file_size, !self.read_only);
+    }
+
     /// Re-read the real size (another process may have grown the file); inside a
     /// transaction the transaction's size.
     pub fn refresh_size(&mut self) -> Result<u64> {
@@ -77,6 +126,7 @@ impl Io {
             return Ok(self.size);
         }
         self.size = self.real_size()?;
+        self.remap(self.size);
         Ok(self.size)
     }
 
@@ -119,6 +169,13 @@ impl Io {
 
     /// Read from the file itself, bypassing any transaction cache.
     pub fn raw_read(&self, off: u32, buf: &mut [u8]) -> Result<()> {
+        if self
+            .map
+            .as_ref()
+            .is_some_and(|m| m.read(u64::from(off), buf))
+        {
+            return Ok(());
+        }
         match &self.backing {
             Backing::File(f) => f
                 .read_exact_at(buf, u64::from(off))
@@ -132,6 +189,39 @@ impl Io {
                 Ok(())
             }
         }
+    }
+
+    /// Lend the `len` bytes at `off` to `f`: borrowed from the mapping or the in-memory
+    /// image where no cached transaction block overrides them, else copied.
+    pub fn with_bytes<R, F: FnOnce(&[u8]) -> R>(&mut self, off: u32, len: u32, f: F) -> Result<R> {
+        self.oob(u64::from(off), u64::from(len))?;
+        if len == 0 {
+            return Ok(f(&[]));
+        }
+        let mut f = f;
+        if !self.tx_caches(off, len) {
+            if let Some(map) = &self.map {
+                match map.with_slice(u64::from(off), len as usize, f) {
+                    Ok(r) => return Ok(r),
+                    Err(unused) => f = unused,
+                }
+            }
+            if let Backing::Memory(image) = &self.backing {
+                if let Some(bytes) = image.get(off as usize..off as usize + len as usize) {
+                    return Ok(f(bytes));
+                }
+            }
+        }
+        let data = self.read_vec(off, len)?;
+        Ok(f(&data))
+    }
+
+    /// Does an open transaction hold a cached block overlapping `[off, off + len)`?
+    fn tx_caches(&self, off: u32, len: u32) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        let first = (off / TX_BLOCK) as usize;
+        let last = ((u64::from(off) + u64::from(len) - 1) / u64::from(TX_BLOCK)) as usize;
+        (first..=last).any(|i| matches!(tx.blocks.get(i), Some(Some(_))))
     }
 
     /// Read `len` bytes at `off` into a new buffer (bounds checked before allocating).
@@ -156,6 +246,13 @@ impl Io {
 
     /// Write to the file itself, bypassing any transaction cache (may extend it).
     pub fn raw_write(&mut self, off: u32, data: &[u8]) -> Result<()> {
+        if self
+            .map
+            .as_mut()
+            .is_some_and(|m| m.write(u64::from(off), data))
+        {
+            return Ok(());
+        }
         match &mut self.backing {
             Backing::File(f) => f
                 .write_all_at(data, u64::from(off))
@@ -235,6 +332,7 @@ impl Io {
                     f.set_len(new_size)
                         .map_err(|e| Error::Oom(format!("cannot grow file to {new_size}: {e}")))?;
                 }
+                self.remap(cur.max(new_size));
             }
             Backing::Memory(v) => {
                 let n = usize::try_from(new_size).map_err(|_| Error::Oom("size".into()))?;
@@ -248,6 +346,8 @@ impl Io {
 
     /// Truncate to `size` bytes (file creation and wipe on first open).
     pub fn truncate(&mut self, size: u64) -> Result<()> {
+        // Unmap first: bytes past the new end must not stay mapped.
+        self.map = None;
         match &mut self.backing {
             Backing::File(f) => f
                 .set_len(size)

@@ -18,6 +18,7 @@ pub mod hash;
 pub mod header;
 mod io;
 pub mod lock;
+mod mmap;
 mod open;
 pub mod record;
 mod transaction;
@@ -331,11 +332,11 @@ impl Tdb {
             if rec.magic != TDB_DEAD_MAGIC
                 && rec.full_hash == hash
                 && rec.key_len as usize == key.len()
+                && self
+                    .io
+                    .with_bytes(cur + REC_HDR, rec.key_len, |stored| stored == key)?
             {
-                let stored = self.io.read_vec(cur + REC_HDR, rec.key_len)?;
-                if stored == key {
-                    return Ok((cur, rec));
-                }
+                return Ok((cur, rec));
             }
             cur = rec.next;
         }
@@ -370,17 +371,21 @@ impl Tdb {
     /// the sticky error becomes `TDB_ERR_NOEXIST`, as in C).
     pub fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         let hash = self.hash_key(key);
+        // `f` runs with the chain read-locked, borrowing the data where it can (C's
+        // tdb_parse_record); it is handed back if the key is missing or an error occurs.
+        let mut unused = Some(f);
         let r = self.with_chain(hash, LockType::Read, |t| {
             let (off, rec) = t.find(key, hash)?;
-            t.io.read_vec(off + REC_HDR + rec.key_len, rec.data_len)
+            let f = unused.take().expect("lender called once");
+            t.io.with_bytes(off + REC_HDR + rec.key_len, rec.data_len, |d| f(Some(d)))
         });
-        match r {
-            Ok(data) => Ok(f(Some(&data))),
-            Err(Error::NoExist) => {
+        match (r, unused) {
+            (Ok(v), _) => Ok(v),
+            (Err(Error::NoExist), Some(f)) => {
                 self.ecode = code::NOEXIST;
                 Ok(f(None))
             }
-            Err(e) => self.note(Err(e)),
+            (Err(e), _) => self.note(Err(e)),
         }
     }
 
@@ -504,11 +509,12 @@ impl Tdb {
     fn update_in_place(&mut self, key: &[u8], hash: u32, data: &[u8]) -> Result<bool> {
         let (off, mut rec) = self.find(key, hash)?;
         let data_off = off + REC_HDR + rec.key_len;
-        if rec.data_len as usize == data.len() {
-            let old = self.io.read_vec(data_off, rec.data_len)?;
-            if old == data {
-                return Ok(true);
-            }
+        if rec.data_len as usize == data.len()
+            && self
+                .io
+                .with_bytes(data_off, rec.data_len, |old| old == data)?
+        {
+            return Ok(true);
         }
         let need = u64::from(rec.key_len) + data.len() as u64 + 4;
         if u64::from(rec.rec_len) < need {

@@ -12,7 +12,7 @@ use crate::hash::HashKind;
 use crate::header::{
     data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, HASH_RWLOCK_MAGIC, HEADER_SIZE, RECOVERY_HEAD,
 };
-use crate::io::{Backing, Io};
+use crate::io::Io;
 use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
 use crate::record::{REC_HDR, TDB_RECOVERY_MAGIC};
 use crate::{flags, Tdb, TravLock, OPEN_FILES};
@@ -48,14 +48,7 @@ impl Tdb {
         };
         let order = ByteOrder::native();
         let image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
-        let size = image.len() as u64;
-        let io = Io {
-            backing: Backing::Memory(image),
-            size,
-            order,
-            read_only: false,
-            tx: None,
-        };
+        let io = Io::memory(image, order);
         let tdb_flags =
             (tdb_flags | flags::INTERNAL | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
         Ok(new_handle(
@@ -159,13 +152,8 @@ fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
         }
     }
     let fd = file.as_raw_fd();
-    let io = Io {
-        backing: Backing::File(file),
-        size: meta.len(),
-        order: ByteOrder::native(),
-        read_only,
-        tx: None,
-    };
+    let use_mmap = tdb_flags & flags::NOMMAP == 0;
+    let io = Io::file(file, meta.len(), read_only, use_mmap);
     // The handle owns the registry entry from here on (Drop removes it).
     let mut tdb = new_handle(
         io,

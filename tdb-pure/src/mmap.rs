@@ -1,0 +1,128 @@
+//! A shared memory map of the database file, as C's `tdb_mmap` makes it: `MAP_SHARED`,
+//! writable unless the database is read-only. This module is the crate's mmap boundary:
+//! every access through the mapping is bounds-checked here and copies bytes in or out, so
+//! no caller holds a pointer into the file.
+//!
+//! Like C tdb, the mapping assumes the file does not shrink while it is open: tdb never
+//! truncates a file another handle has open (only the first opener with
+//! `TDB_CLEAR_IF_FIRST` or `O_TRUNC` does, and only when it holds the open lock
+//! exclusively), and the mapping covers at most the size the file had when it was made.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+/// A `MAP_SHARED` mapping of the first `len` bytes of a file.
+#[derive(Debug)]
+pub struct Map {
+    ptr: NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the mapping is owned by exactly one `Map` and is only reached through `&self`
+// (copies out) or `&mut self` (copies in), so moving it to another thread is as safe as
+// moving a `Vec<u8>`.
+unsafe impl Send for Map {}
+
+impl Map {
+    /// Map the first `len` bytes of `file`; `None` if `len` is 0 or too large for the
+    /// address space, or the kernel refuses (the caller then uses positional I/O, as C
+    /// does when `mmap` fails).
+    pub fn new(file: &File, len: u64, writable: bool) -> Option<Map> {
+        let len = usize::try_from(len).ok().filter(|&len| len > 0)?;
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        // SAFETY: a fresh mapping chosen by the kernel (no fixed address), of a file
+        // descriptor that stays open for this call; the result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        NonNull::new(ptr.cast::<u8>()).map(|ptr| Map { ptr, len, writable })
+    }
+
+    /// Bytes covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The range `[off, off + len)` if it lies inside the mapping.
+    fn range(&self, off: u64, len: usize) -> Option<usize> {
+        let start = usize::try_from(off).ok()?;
+        let end = start.checked_add(len)?;
+        (end <= self.len).then_some(start)
+    }
+
+    /// Copy `buf.len()` bytes at `off` out of the mapping; `false` if not covered.
+    pub fn read(&self, off: u64, buf: &mut [u8]) -> bool {
+        let Some(start) = self.range(off, buf.len()) else {
+            return false;
+        };
+        // SAFETY: `start + buf.len() <= self.len` was checked, so the source lies inside
+        // the live mapping; `buf` is a distinct Rust buffer, so the ranges don't overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.ptr.as_ptr().add(start),
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
+        }
+        true
+    }
+
+    /// Copy `data` into the mapping at `off`; `false` if not covered or read-only.
+    pub fn write(&mut self, off: u64, data: &[u8]) -> bool {
+        if !self.writable {
+            return false;
+        }
+        let Some(start) = self.range(off, data.len()) else {
+            return false;
+        };
+        // SAFETY: `start + data.len() <= self.len` was checked and the mapping is
+        // writable (PROT_WRITE); `data` is a distinct Rust buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(start), data.len());
+        }
+        true
+    }
+
+    /// Lend `[off, off + len)` to `f` without copying; if the mapping doesn't cover the
+    /// range, `f` is handed back unused.
+    ///
+    /// Other processes change mapped bytes only under the tdb locks that protect them;
+    /// callers lend record data only while holding the chain lock, as C's
+    /// `tdb_parse_record` does.
+    pub fn with_slice<R, F: FnOnce(&[u8]) -> R>(&self, off: u64, len: usize, f: F) -> Result<R, F> {
+        let Some(start) = self.range(off, len) else {
+            return Err(f);
+        };
+        // SAFETY: the range lies inside the live mapping, which outlives this call (it is
+        // unmapped only by `drop`, which needs `&mut self`); the bytes are plain `u8`, valid
+        // for any value, and no writer in this process can run while `&self` is borrowed.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(start), len) };
+        Ok(f(bytes))
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly what `mmap` returned, and nothing borrows the
+        // mapping any more (`drop` has `&mut self`).
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
