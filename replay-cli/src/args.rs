@@ -23,8 +23,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Generate the built-in example trace set and replay it.
     Example(ExampleArgs),
-    /// Measure load, analysis and replay, against bare backend calls.
+    /// Measure load, analysis and replay on both backends, against bare backend calls.
     Bench(BenchArgs),
+    /// Time single operations on C tdb and tdb-pure side by side, at several sizes.
+    Microbench(MicrobenchArgs),
     /// Print every record of a database, in the format of Samba's tdbdump.
     Dump(InspectArgs),
     /// Check a database's invariants; exit 0 only if it is sound.
@@ -181,4 +183,27 @@ pub enum BenchBackends {
     Pure,
     /// Both, in the same run, with their ratio.
     Both,
+}
+
+#[derive(Args, Debug)]
+pub struct MicrobenchArgs {
+    /// Database sizes to measure at, in records.
+    #[arg(long, value_delimiter = ',', default_values_t = [100usize, 1000, 10000])]
+    pub records: Vec<usize>,
+    /// Operations per timed workload (transactions of one store run a tenth as many,
+    /// of 1000 stores a thousandth).
+    #[arg(long, default_value_t = 20000)]
+    pub ops: usize,
+    /// Hash chains of the databases (0: tdb's default, 131).
+    #[arg(long, default_value_t = 0)]
+    pub hash_size: u32,
+    /// Runs per size; the best time of each workload is kept.
+    #[arg(long, short = 'n', default_value_t = 3)]
+    pub runs: u32,
+    /// Where to put the scratch databases (default: a temporary directory, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Backends to measure (one alone is for profiling it).
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BenchBackends,
 }

@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod commands;
+mod microbench;
 mod progress;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate(&args),
         Command::Example(args) => commands::example(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Microbench(args) => microbench::run(&args),
         Command::Dump(args) => commands::dump(&args),
         Command::Check(args) => commands::check(&args),
     };

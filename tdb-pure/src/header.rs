@@ -101,6 +101,7 @@ impl ByteOrder {
     }
 
     /// Decode a word.
+    #[inline]
     pub fn get(self, bytes: [u8; 4]) -> u32 {
         match self {
             ByteOrder::Little => u32::from_le_bytes(bytes),
@@ -109,11 +110,13 @@ impl ByteOrder {
     }
 
     /// Decode the word at `at` in `buf` (caller guarantees `at + 4 <= buf.len()`).
+    #[inline]
     pub fn get_at(self, buf: &[u8], at: usize) -> u32 {
         self.get([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
     }
 
     /// Encode a word.
+    #[inline]
     pub fn put(self, value: u32) -> [u8; 4] {
         match self {
             ByteOrder::Little => value.to_le_bytes(),
@@ -122,6 +125,7 @@ impl ByteOrder {
     }
 
     /// Encode `value` at `at` in `buf`.
+    #[inline]
     pub fn put_at(self, buf: &mut [u8], at: usize, value: u32) {
         buf[at..at + 4].copy_from_slice(&self.put(value));
     }

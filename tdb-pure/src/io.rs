@@ -142,13 +142,21 @@ impl Io {
     }
 
     /// `tdb_oob`: fail with `Io` unless `[off, off + len)` lies within the database.
+    #[inline]
     pub fn oob(&mut self, off: u64, len: u64) -> Result<()> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => self.oob_refresh(off, len),
+        }
+    }
+
+    /// The rest of [`Io::oob`]: past the known size, re-read the real one.
+    #[cold]
+    #[inline(never)]
+    fn oob_refresh(&mut self, off: u64, len: u64) -> Result<()> {
         let end = off
             .checked_add(len)
             .ok_or_else(|| Error::io("offset overflow"))?;
-        if end <= self.size {
-            return Ok(());
-        }
         if self.tx.is_none() && end <= self.refresh_size()? {
             return Ok(());
         }
@@ -159,8 +167,19 @@ impl Io {
     }
 
     /// Read exactly `buf.len()` bytes at `off`.
+    #[inline]
     pub fn read(&mut self, off: u32, buf: &mut [u8]) -> Result<()> {
         self.oob(u64::from(off), buf.len() as u64)?;
+        if self.tx.is_some() {
+            if let Some(bytes) = self.tx_block_slice(off, buf.len() as u32) {
+                buf.copy_from_slice(bytes);
+                return Ok(());
+            }
+        }
+        let direct = self.tx.is_none() || !self.tx_caches(off, buf.len() as u32);
+        if direct && self.map.as_ref().is_some_and(|m| m.read(off.into(), buf)) {
+            return Ok(());
+        }
         if self.tx.is_some() {
             return self.tx_read(off, buf);
         }
@@ -191,12 +210,15 @@ impl Io {
         }
     }
 
-    /// Lend the `len` bytes at `off` to `f`: borrowed from the mapping or the in-memory
-    /// image where no cached transaction block overrides them, else copied.
+    /// Lend the `len` bytes at `off` to `f`: borrowed from one cached transaction block,
+    /// the mapping or the in-memory image where they lie in one piece, else copied.
     pub fn with_bytes<R, F: FnOnce(&[u8]) -> R>(&mut self, off: u32, len: u32, f: F) -> Result<R> {
         self.oob(u64::from(off), u64::from(len))?;
         if len == 0 {
             return Ok(f(&[]));
+        }
+        if let Some(bytes) = self.tx_block_slice(off, len) {
+            return Ok(f(bytes));
         }
         let mut f = f;
         if !self.tx_caches(off, len) {
@@ -217,6 +239,7 @@ impl Io {
     }
 
     /// Does an open transaction hold a cached block overlapping `[off, off + len)`?
+    #[inline]
     fn tx_caches(&self, off: u32, len: u32) -> bool {
         let Some(tx) = &self.tx else { return false };
         let first = (off / TX_BLOCK) as usize;
@@ -224,11 +247,54 @@ impl Io {
         (first..=last).any(|i| matches!(tx.blocks.get(i), Some(Some(_))))
     }
 
-    /// Read `len` bytes at `off` into a new buffer (bounds checked before allocating).
+    /// The bytes `[off, off + len)` if one cached transaction block holds all of them.
+    #[inline]
+    fn tx_block_slice(&self, off: u32, len: u32) -> Option<&[u8]> {
+        let tx = self.tx.as_ref()?;
+        let blk = (off / TX_BLOCK) as usize;
+        let start = (off % TX_BLOCK) as usize;
+        let end = start + len as usize;
+        let block = tx.blocks.get(blk)?.as_ref()?;
+        let valid = if blk + 1 == tx.blocks.len() {
+            tx.last_block_size as usize
+        } else {
+            TX_BLOCK as usize
+        };
+        block.get(start..end).filter(|_| end <= valid)
+    }
+
+    /// Read `len` bytes at `off` into a new buffer (bounds checked before allocating),
+    /// copying straight from the cache, the mapping or the image where they can.
     pub fn read_vec(&mut self, off: u32, len: u32) -> Result<Vec<u8>> {
         self.oob(u64::from(off), u64::from(len))?;
-        let mut v = vec![0u8; len as usize];
-        self.read(off, &mut v)?;
+        let mut v = Vec::with_capacity(len as usize);
+        let end = off + len;
+        let mut at = off;
+        while at < end {
+            // Inside a transaction, one block at a time; otherwise all at once.
+            let n = if self.tx.is_some() {
+                (TX_BLOCK - at % TX_BLOCK).min(end - at)
+            } else {
+                end - at
+            };
+            let copied = if let Some(bytes) = self.tx_block_slice(at, n) {
+                v.extend_from_slice(bytes);
+                true
+            } else if self.tx_caches(at, n) {
+                false
+            } else {
+                let extend = |bytes: &[u8]| v.extend_from_slice(bytes);
+                self.map
+                    .as_ref()
+                    .is_some_and(|m| m.with_slice(at.into(), n as usize, extend).is_ok())
+            };
+            if !copied {
+                let from = v.len();
+                v.resize(from + n as usize, 0);
+                self.read(at, &mut v[from..])?;
+            }
+            at += n;
+        }
         Ok(v)
     }
 
@@ -269,6 +335,7 @@ impl Io {
     }
 
     /// Read a structural word.
+    #[inline]
     pub fn read_u32(&mut self, off: u32) -> Result<u32> {
         let mut b = [0u8; 4];
         self.read(off, &mut b)?;
@@ -282,6 +349,7 @@ impl Io {
     }
 
     /// Read a record header without validating it.
+    #[inline]
     pub fn read_rec_raw(&mut self, off: u32) -> Result<Record> {
         let mut b = [0u8; REC_HDR as usize];
         self.read(off, &mut b)?;

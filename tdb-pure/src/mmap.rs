@@ -60,6 +60,7 @@ impl Map {
     }
 
     /// The range `[off, off + len)` if it lies inside the mapping.
+    #[inline]
     fn range(&self, off: u64, len: usize) -> Option<usize> {
         let start = usize::try_from(off).ok()?;
         let end = start.checked_add(len)?;
@@ -67,6 +68,7 @@ impl Map {
     }
 
     /// Copy `buf.len()` bytes at `off` out of the mapping; `false` if not covered.
+    #[inline]
     pub fn read(&self, off: u64, buf: &mut [u8]) -> bool {
         let Some(start) = self.range(off, buf.len()) else {
             return false;
@@ -84,6 +86,7 @@ impl Map {
     }
 
     /// Copy `data` into the mapping at `off`; `false` if not covered or read-only.
+    #[inline]
     pub fn write(&mut self, off: u64, data: &[u8]) -> bool {
         if !self.writable {
             return false;

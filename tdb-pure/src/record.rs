@@ -53,6 +53,7 @@ pub struct Record {
 
 impl Record {
     /// Decode a header.
+    #[inline]
     pub fn decode(buf: &[u8; 24], order: ByteOrder) -> Record {
         let w = |i: usize| order.get_at(buf, i);
         Record {
@@ -66,6 +67,7 @@ impl Record {
     }
 
     /// Encode a header.
+    #[inline]
     pub fn encode(&self, order: ByteOrder) -> [u8; 24] {
         let mut buf = [0u8; 24];
         for (i, v) in [
@@ -85,11 +87,13 @@ impl Record {
     }
 
     /// key_len + data_len, None on overflow.
+    #[inline]
     pub fn payload(&self) -> Option<u32> {
         self.key_len.checked_add(self.data_len)
     }
 
     /// Total footprint (header + rec_len), as u64.
+    #[inline]
     pub fn total(&self) -> u64 {
         u64::from(REC_HDR) + u64::from(self.rec_len)
     }

@@ -1,0 +1,274 @@
+//! `tdb-replay microbench`: single operations on C tdb and tdb-pure, side by side in the
+//! same run, at a few database sizes. Every workload checks its results, so a backend
+//! that fails an operation is reported instead of being timed doing nothing.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use replay_engine::backend::{
+    tdb_flags, Backend, ChainLockOp, OpenOptions, StoreFlag, TraverseKind,
+};
+
+use crate::args::{BenchBackends, MicrobenchArgs};
+use crate::commands::{CBackend, PureBackend};
+
+/// Length of every record's data.
+const DATA_LEN: usize = 100;
+
+/// The operations measured, in the order printed.
+const WORKLOADS: [&str; 8] = [
+    "fetch",
+    "store (replace)",
+    "store (new key)",
+    "delete",
+    "traverse (per record)",
+    "chainlock round trip",
+    "transaction of 1 store",
+    "transaction of 1000 stores",
+];
+
+/// Time per operation of each workload, in `WORKLOADS` order.
+type Figures = [Duration; WORKLOADS.len()];
+
+pub fn run(args: &MicrobenchArgs) -> Result<()> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("tdb-microbench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = run_in(args, &dir);
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
+    let hash = if args.hash_size == 0 {
+        "131 (default)".to_string()
+    } else {
+        args.hash_size.to_string()
+    };
+    println!(
+        "hash size {hash}, {DATA_LEN}-byte data, TDB_NOSYNC; best of {} runs; ns per operation",
+        args.runs.max(1)
+    );
+    println!(
+        "{:>8}  {:<28}{:>12}{:>12}{:>9}",
+        "records", "operation", "c", "pure", "pure/c"
+    );
+    for &records in &args.records {
+        let mut c = [Duration::MAX; WORKLOADS.len()];
+        let mut pure = [Duration::MAX; WORKLOADS.len()];
+        let with_c = args.backend != BenchBackends::Pure;
+        let with_pure = args.backend != BenchBackends::C;
+        for _ in 0..args.runs.max(1) {
+            // Alternate so neither backend always runs on a warmer machine.
+            if with_c {
+                keep_best(&mut c, &measure::<CBackend>(dir, records, args)?);
+            }
+            if with_pure {
+                keep_best(&mut pure, &measure::<PureBackend>(dir, records, args)?);
+            }
+        }
+        for (i, name) in WORKLOADS.iter().enumerate() {
+            let column = |d: Duration, on: bool| {
+                if on {
+                    format!("{:.0}", nanos(d))
+                } else {
+                    "-".to_string()
+                }
+            };
+            let ratio = if with_c && with_pure {
+                format!("{:.3}", nanos(pure[i]) / nanos(c[i]).max(1e-3))
+            } else {
+                "-".to_string()
+            };
+            println!(
+                "{records:>8}  {name:<28}{:>12}{:>12}{ratio:>9}",
+                column(c[i], with_c),
+                column(pure[i], with_pure),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn nanos(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e9
+}
+
+fn keep_best(best: &mut Figures, run: &Figures) {
+    for (b, r) in best.iter_mut().zip(run) {
+        *b = (*b).min(*r);
+    }
+}
+
+fn key(prefix: &str, i: usize) -> Vec<u8> {
+    format!("{prefix}-{i:08}").into_bytes()
+}
+
+fn data(i: usize, round: u8) -> Vec<u8> {
+    let mut d = vec![round; DATA_LEN];
+    d[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    d
+}
+
+/// A fixed pseudo-random order over `0..n` (the same for both backends).
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// Fail unless a backend call succeeded: a benchmark must not time failures.
+fn ok<T>(what: &str, backend: &str, r: replay_engine::backend::TdbResult<T>) -> Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{backend}: {what} failed: {e}"))
+}
+
+/// Run every workload once on a fresh database of `records` records.
+fn measure<B: Backend>(dir: &Path, records: usize, args: &MicrobenchArgs) -> Result<Figures> {
+    let path: PathBuf = dir.join(format!("{}-{records}.tdb", B::NAME));
+    let _ = std::fs::remove_file(&path);
+    let options = OpenOptions {
+        hash_size: args.hash_size,
+        tdb_flags: tdb_flags::NOSYNC,
+        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        mode: 0o600,
+    };
+    let mut db = ok("open", B::NAME, B::open(&path, &options))?;
+    for i in 0..records {
+        ok(
+            "store",
+            B::NAME,
+            db.store(&key("key", i), &data(i, 0), StoreFlag::Insert),
+        )?;
+    }
+    let order = shuffled(records);
+    let ops = args.ops.max(1);
+    let pick = |n: usize| order[n % records.max(1)];
+    let mut figures = [Duration::ZERO; WORKLOADS.len()];
+
+    figures[0] = per_op(ops, || {
+        for n in 0..ops {
+            let i = pick(n);
+            let len = ok(
+                "fetch",
+                B::NAME,
+                db.fetch_with(&key("key", i), |d| d.map(<[u8]>::len)),
+            )?;
+            if len != Some(DATA_LEN) {
+                bail!("{}: fetch of an existing key returned {len:?}", B::NAME);
+            }
+        }
+        Ok(())
+    })?;
+    figures[1] = per_op(ops, || {
+        for n in 0..ops {
+            let i = pick(n);
+            let d = data(i, (n % 251) as u8 + 1);
+            ok(
+                "store",
+                B::NAME,
+                db.store(&key("key", i), &d, StoreFlag::Replace),
+            )?;
+        }
+        Ok(())
+    })?;
+    figures[2] = per_op(ops, || {
+        for n in 0..ops {
+            ok(
+                "store",
+                B::NAME,
+                db.store(&key("new", n), &data(n, 7), StoreFlag::Insert),
+            )?;
+        }
+        Ok(())
+    })?;
+    figures[3] = per_op(ops, || {
+        for n in 0..ops {
+            ok("delete", B::NAME, db.delete(&key("new", n)))?;
+        }
+        Ok(())
+    })?;
+    let walks = ops.div_ceil(records.max(1)).max(1);
+    figures[4] = per_op(walks * records.max(1), || {
+        for _ in 0..walks {
+            let mut seen = 0usize;
+            ok(
+                "traverse",
+                B::NAME,
+                db.traverse(TraverseKind::Read, &mut |_, _, d| {
+                    seen += usize::from(d.len() == DATA_LEN);
+                    ControlFlow::Continue(())
+                }),
+            )?;
+            if seen != records {
+                bail!("{}: traverse saw {seen} of {records} records", B::NAME);
+            }
+        }
+        Ok(())
+    })?;
+    figures[5] = per_op(ops, || {
+        for n in 0..ops {
+            let k = key("key", pick(n));
+            ok("chainlock", B::NAME, db.chainlock(&k, ChainLockOp::Lock))?;
+            ok(
+                "chainunlock",
+                B::NAME,
+                db.chainlock(&k, ChainLockOp::Unlock),
+            )?;
+        }
+        Ok(())
+    })?;
+    let small = (ops / 10).max(1);
+    figures[6] = per_op(small, || {
+        for n in 0..small {
+            let i = pick(n);
+            ok("transaction_start", B::NAME, db.transaction_start())?;
+            ok(
+                "store",
+                B::NAME,
+                db.store(&key("key", i), &data(i, 3), StoreFlag::Replace),
+            )?;
+            ok("transaction_commit", B::NAME, db.transaction_commit())?;
+        }
+        Ok(())
+    })?;
+    let big = (ops / 1000).max(1);
+    figures[7] = per_op(big, || {
+        for round in 0..big {
+            ok("transaction_start", B::NAME, db.transaction_start())?;
+            for n in 0..1000 {
+                let i = pick(round * 1000 + n);
+                let d = data(i, 4 + (round % 2) as u8);
+                ok(
+                    "store",
+                    B::NAME,
+                    db.store(&key("key", i), &d, StoreFlag::Replace),
+                )?;
+            }
+            ok("transaction_commit", B::NAME, db.transaction_commit())?;
+        }
+        Ok(())
+    })?;
+    ok("check", B::NAME, db.check())?;
+    ok("close", B::NAME, db.close())?;
+    let _ = std::fs::remove_file(&path);
+    Ok(figures)
+}
+
+/// Time `work` and divide by the number of operations it did.
+fn per_op(ops: usize, work: impl FnOnce() -> Result<()>) -> Result<Duration> {
+    let started = Instant::now();
+    work()?;
+    Ok(started.elapsed() / u32::try_from(ops.max(1)).unwrap_or(u32::MAX))
+}
