@@ -3,7 +3,9 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor example test lint bindings-check bench ci
+.PHONY: vendor example test lint bindings-check bench microbench fuzz ci
+
+FUZZ_SECONDS ?= 60
 
 vendor:
 	./vendor/fetch-libtdb.sh
@@ -28,3 +30,12 @@ bindings-check: vendor
 bench: vendor
 	$(CARGO) build --release --bin tdb-replay
 	./target/release/tdb-replay bench -n 5 "$(TDB_REPLAY_CORPUS)/ldb/users.ldb.trace.19774.zst"
+
+## Single operations, tdb-pure against C tdb in the same run, at several sizes.
+microbench: vendor
+	$(CARGO) build --release --bin tdb-replay
+	./target/release/tdb-replay microbench
+
+## Fuzz tdb-pure's open/check/traverse/write paths with arbitrary files (needs cargo-fuzz).
+fuzz:
+	./fuzz/run.sh $(FUZZ_SECONDS)

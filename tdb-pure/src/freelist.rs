@@ -209,6 +209,11 @@ impl Tdb {
     fn allocate_from_freelist(&mut self, n: u32) -> Result<(u32, Record)> {
         let want = wanted_len(n);
         let mut rounds = 0u32;
+        // One expansion always makes room in a sound file (the new space is freed whole,
+        // at least `want` bytes); a second is allowed for safety. More means the freelist
+        // loses what is added, and growing on would eat the disk or, in a transaction,
+        // memory.
+        let mut expansions = 0u32;
         loop {
             rounds += 1;
             if rounds > 64 {
@@ -258,6 +263,12 @@ impl Tdb {
             }
             if merged_candidate {
                 continue;
+            }
+            expansions += 1;
+            if expansions > 2 {
+                return Err(Error::corrupt(
+                    "the freelist does not hold the space just added to the file",
+                ));
             }
             self.expand(
                 want.checked_add(REC_HDR)

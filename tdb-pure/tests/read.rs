@@ -230,3 +230,38 @@ fn circular_chain_is_detected_everywhere() {
     // Must return (C prepends the record and succeeds); it must not hang.
     let _ = t.store(b"x", b"too long", tdb_pure::StoreFlag::Insert);
 }
+
+/// A free record the freelist doesn't link (found by the fuzzer): every expansion merges
+/// into it and the freelist never sees the space. C would grow the file until it hits
+/// 4 GiB (in a transaction, memory); tdb-pure stops after two expansions with Corrupt.
+#[test]
+fn space_lost_by_the_freelist_does_not_grow_the_file_forever() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lost.tdb");
+    {
+        let mut t = open(&path, &rw_create(1, 0));
+        t.store(b"a", &[7u8; 100], tdb_pure::StoreFlag::Insert)
+            .unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Unlink every free record, and make the file's last record a free one.
+    bytes[168..172].copy_from_slice(&0u32.to_le_bytes());
+    let last_size = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap()) as usize;
+    let last = bytes.len() - last_size;
+    const TDB_FREE_MAGIC: u32 = 0xd9fee666;
+    bytes[last + 20..last + 24].copy_from_slice(&TDB_FREE_MAGIC.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let before = bytes.len() as u64;
+
+    for in_transaction in [true, false] {
+        let mut t = open(&path, &rw_create(0, flags::NOSYNC));
+        if in_transaction {
+            t.transaction_start().unwrap();
+        }
+        let r = t.store(b"big", &[1u8; 10_000], tdb_pure::StoreFlag::Insert);
+        assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
+        drop(t);
+        let after = std::fs::metadata(&path).unwrap().len();
+        assert!(after < before + 10_000_000, "grew from {before} to {after}");
+    }
+}
