@@ -19,6 +19,8 @@ if [ -n "${TDB_PURE_TEST_FILES:-}" ] && [ -d "$TDB_PURE_TEST_FILES" ]; then
         { printf '\005'; cat "$f"; } > "$seeds/$(basename "$f")"
     done
 fi
+cargo fmt --check
+cargo clippy --release -- -D warnings
 cargo fuzz build -s none open_traverse_check
 cargo fuzz run -s none open_traverse_check "$corpus" "$seeds" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \

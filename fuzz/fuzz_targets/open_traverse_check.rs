@@ -85,7 +85,7 @@ fn exercise(tdb: &mut Tdb, writable: bool, mode: u8) {
     let mut n = 0usize;
     let _ = tdb.traverse(|db, key, _| {
         n += 1;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let _ = db.delete(key);
         }
         if n < MAX_VISITS {
