@@ -97,30 +97,46 @@ pub fn every_trace_set_replays_on_pure_like_c() {
         return;
     };
     let scratch = tempfile::tempdir().expect("temp dir");
-    let mut sets: Vec<Vec<std::path::PathBuf>> = files_in_dirs(&corpus.join("torture"))
+    // Each set with the number of runs the C tests give it: torture sets 3, LDB traces 2.
+    let mut sets: Vec<(Vec<std::path::PathBuf>, usize)> = files_in_dirs(&corpus.join("torture"))
         .into_iter()
-        .map(|dir| files_in(&dir))
+        .map(|dir| (files_in(&dir), 3))
         .collect();
+    sets.sort();
     sets.extend(
         files_in(&corpus.join("ldb"))
             .into_iter()
-            .map(|trace| vec![trace]),
+            .map(|trace| (vec![trace], 2)),
     );
-    for set in sets {
+    for (set, runs) in sets {
         let name = set[0].display().to_string();
         let traces = load(&set);
         let mut plan = analyse(&traces);
         let c_db = scratch.path().join("c.tdb");
         replay_c(&c_db, &traces, &mut plan, 1);
         let pure_db = scratch.path().join("pure.tdb");
+        let options = replay_engine::replay::ReplayOptions {
+            runs,
+            ..replay_engine::replay::ReplayOptions::default()
+        };
         let report = replay_engine::replay::replay::<replay_engine::backend::pure::PureTdb>(
-            &pure_db,
-            &traces,
-            &mut plan,
-            &replay_engine::replay::ReplayOptions::default(),
+            &pure_db, &traces, &mut plan, &options,
         )
         .unwrap_or_else(|error| panic!("{name} on tdb-pure: {error}"));
-        assert_eq!(report.runs.len(), 1);
+        assert_eq!(report.runs.len(), runs, "{name}");
+        let ops: u64 = traces.iter().map(|t| t.ops.len() as u64).sum();
+        for run in &report.runs {
+            assert!(
+                run.ops >= ops / 2,
+                "{name}: only {} of {ops} ops ran",
+                run.ops
+            );
+        }
+        eprintln!(
+            "{name} on tdb-pure: {runs} runs matched, {} back-offs, best {:?}",
+            report.backoffs.len(),
+            report.runs.iter().map(|r| r.elapsed).min()
+        );
         check_final_database(&pure_db);
         if let (Some(c_dump), Some(pure_dump)) = (tdbdump(&c_db), tdbdump(&pure_db)) {
             assert_eq!(
