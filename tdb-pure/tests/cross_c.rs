@@ -255,16 +255,23 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
     );
     // Both checks must agree. They can both fail: a wipe right after a commit that grew
     // the file uses C's stale map_size and leaves the grown tail out of the freelist.
+    if let Some(keep) = std::env::var_os("TDB_PURE_KEEP_FINAL") {
+        let _ = std::fs::copy(&pp, keep);
+    }
     let pc = p.check();
     let cc = c.check();
-    assert_eq!(
-        pc.is_ok(),
-        cc.is_ok(),
-        "seed {seed}: checks disagree: {pc:?}"
+    // C's tdb_dead_space (1.4.8, and Samba's master) re-reads the first byte of the
+    // region instead of walking it, so any dead space swallows everything up to the end
+    // of the file, and the records after it then "do not match" the hash chains.
+    // tdb-pure scans dead space byte by byte: the one disagreement allowed.
+    let c_dead_space_bug = pc.is_ok() && format!("{cc:?}").contains("Dead space at");
+    assert!(
+        pc.is_ok() == cc.is_ok() || c_dead_space_bug,
+        "seed {seed}: checks disagree: pure {pc:?}, C {cc:?}"
     );
     drop(c);
     drop(p);
-    if pc.is_ok() {
+    if cc.is_ok() {
         if let Some((ok, out)) = tool("tdbtool", &[pp.to_str().unwrap(), "check"]) {
             assert!(ok && out.contains("integrity is OK"), "{out}");
         }
@@ -288,12 +295,23 @@ fn random_ops_with_transactions_give_identical_files_and_results() {
     run_both_ops(5, 131, flags::SEQNUM, 400, 100, true);
     run_both_ops(6, 13, flags::CONVERT | flags::NOSYNC, 400, 60, true);
     run_both_ops(7, 3, flags::VOLATILE | flags::NOSYNC, 400, 30, true);
-    // A longer soak on demand: TDB_PURE_TX_SEEDS=N runs N more seeds.
-    let extra: u64 = std::env::var("TDB_PURE_TX_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    for seed in 1..=extra {
+    // Dead space (a wipe after a commit that grew the file) followed by records: C's
+    // check fails on it, tdb-pure's passes (see run_both_ops).
+    run_both_ops(
+        2490 * 2_654_435_761,
+        1,
+        flags::NOSYNC | flags::VOLATILE,
+        800,
+        30,
+        true,
+    );
+    // A longer soak on demand: TDB_PURE_TX_SEEDS=N runs seeds 1..=N, =A..B seeds A..=B.
+    let seeds = std::env::var("TDB_PURE_TX_SEEDS").unwrap_or_default();
+    let (first, last): (u64, u64) = match seeds.split_once("..") {
+        Some((a, b)) => (a.parse().unwrap_or(1), b.parse().unwrap_or(0)),
+        None => (1, seeds.parse().unwrap_or(0)),
+    };
+    for seed in first..=last {
         let hash_size = [1, 3, 7, 31, 131][(seed % 5) as usize];
         let tdb_flags = [
             flags::NOSYNC,
