@@ -37,6 +37,9 @@ pub struct Io {
     pub tx: Option<TxCache>,
     /// Map the file (C maps unless `TDB_NOMMAP`).
     use_mmap: bool,
+    /// File offset of the database's byte 0: the size of the mutex area in a
+    /// robust-mutex file, else 0. Offsets and sizes everywhere else are relative to it.
+    base: u64,
     /// The mapping of the file's first bytes, remade when the file's size is re-read.
     map: Option<Map>,
 }
@@ -87,6 +90,7 @@ impl Io {
             read_only,
             tx: None,
             use_mmap,
+            base: 0,
             map: None,
         };
         io.remap(size);
@@ -102,21 +106,30 @@ impl Io {
             read_only: false,
             tx: None,
             use_mmap: false,
+            base: 0,
             map: None,
         }
     }
 
-    /// Make the mapping cover the file's first `file_size` bytes (C's
-    /// `tdb_munmap` + `tdb_mmap`); without a mapping, I/O falls back to pread/pwrite.
-    fn remap(&mut self, file_size: u64) {
+    /// Make the mapping cover the database's first `size` bytes (C's `tdb_munmap` +
+    /// `tdb_mmap`); without a mapping, I/O falls back to pread/pwrite.
+    fn remap(&mut self, size: u64) {
         let Backing::File(file) = &self.backing else {
             return;
         };
-        if !self.use_mmap || self.map.as_ref().map(|m| m.len() as u64) == Some(file_size) {
+        if !self.use_mmap || self.map.as_ref().map(|m| m.len() as u64) == Some(size) {
             return;
         }
         self.map = None;
-        self.map = Map::new(file, file_size, !self.read_only);
+        self.map = Map::new(file, self.base, size, !self.read_only);
+    }
+
+    /// Make the database start at file offset `base` (past a robust-mutex file's mutex
+    /// area) and re-read its size.
+    pub fn set_base(&mut self, base: u64) -> Result<u64> {
+        self.map = None;
+        self.base = base;
+        self.refresh_size()
     }
 
     /// Re-read the real size (another process may have grown the file); inside a
@@ -130,13 +143,14 @@ impl Io {
         Ok(self.size)
     }
 
-    /// Size of the underlying file or image.
+    /// Size of the database in the underlying file (past `base`) or image.
     pub fn real_size(&self) -> Result<u64> {
         Ok(match &self.backing {
             Backing::File(f) => f
                 .metadata()
                 .map_err(|e| Error::io(format!("fstat failed: {e}")))?
-                .len(),
+                .len()
+                .saturating_sub(self.base),
             Backing::Memory(v) => v.len() as u64,
         })
     }
@@ -197,7 +211,7 @@ impl Io {
         }
         match &self.backing {
             Backing::File(f) => f
-                .read_exact_at(buf, u64::from(off))
+                .read_exact_at(buf, self.base + u64::from(off))
                 .map_err(|e| Error::io(format!("read of {} bytes at {off}: {e}", buf.len()))),
             Backing::Memory(v) => {
                 let start = off as usize;
@@ -321,7 +335,7 @@ impl Io {
         }
         match &mut self.backing {
             Backing::File(f) => f
-                .write_all_at(data, u64::from(off))
+                .write_all_at(data, self.base + u64::from(off))
                 .map_err(|e| Error::io(format!("write of {} bytes at {off}: {e}", data.len()))),
             Backing::Memory(v) => {
                 let start = off as usize;
@@ -395,9 +409,10 @@ impl Io {
                 let cur = f
                     .metadata()
                     .map_err(|e| Error::io(format!("fstat failed: {e}")))?
-                    .len();
+                    .len()
+                    .saturating_sub(self.base);
                 if cur < new_size {
-                    f.set_len(new_size)
+                    f.set_len(self.base + new_size)
                         .map_err(|e| Error::Oom(format!("cannot grow file to {new_size}: {e}")))?;
                 }
                 self.remap(cur.max(new_size));
@@ -418,7 +433,7 @@ impl Io {
         self.map = None;
         match &mut self.backing {
             Backing::File(f) => f
-                .set_len(size)
+                .set_len(self.base + size)
                 .map_err(|e| Error::io(format!("ftruncate failed: {e}")))?,
             Backing::Memory(v) => v.truncate(size as usize),
         }

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
-/// A `MAP_SHARED` mapping of the first `len` bytes of a file.
+/// A `MAP_SHARED` mapping of `len` bytes of a file from a page-aligned offset.
 #[derive(Debug)]
 pub struct Map {
     ptr: NonNull<u8>,
@@ -26,18 +26,20 @@ pub struct Map {
 unsafe impl Send for Map {}
 
 impl Map {
-    /// Map the first `len` bytes of `file`; `None` if `len` is 0 or too large for the
-    /// address space, or the kernel refuses (the caller then uses positional I/O, as C
-    /// does when `mmap` fails).
-    pub fn new(file: &File, len: u64, writable: bool) -> Option<Map> {
+    /// Map `len` bytes of `file` from `offset` (which must be page-aligned); `None` if
+    /// `len` is 0 or too large for the address space, or the kernel refuses (the caller
+    /// then uses positional I/O, as C does when `mmap` fails).
+    pub fn new(file: &File, offset: u64, len: u64, writable: bool) -> Option<Map> {
         let len = usize::try_from(len).ok().filter(|&len| len > 0)?;
+        let offset = libc::off_t::try_from(offset).ok()?;
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
             libc::PROT_READ
         };
         // SAFETY: a fresh mapping chosen by the kernel (no fixed address), of a file
-        // descriptor that stays open for this call; the result is checked before use.
+        // descriptor that stays open for this call; the kernel rejects an unaligned
+        // offset, and the result is checked before use.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -45,7 +47,7 @@ impl Map {
                 prot,
                 libc::MAP_SHARED,
                 file.as_raw_fd(),
-                0,
+                offset,
             )
         };
         if ptr == libc::MAP_FAILED {

@@ -206,15 +206,8 @@ impl Tdb {
             raw = self.create_database(o.hash_size)?;
         }
         let header = Header::decode(&raw)?;
-        if header.has_mutexes() && !self.locks.nolock {
-            return Err(Error::Unsupported(
-                "robust-mutex tdb files need TDB_MUTEX_LOCKING, which this engine lacks".into(),
-            ));
-        }
         if header.has_mutexes() {
-            return Err(Error::Unsupported(
-                "robust-mutex tdb files are not supported".into(),
-            ));
+            self.open_mutex_file(&header)?;
         }
         let hash = header.select_hash(self.flags & flags::INCOMPATIBLE_HASH != 0)?;
         self.io.order = header.order;
@@ -245,6 +238,37 @@ impl Tdb {
                 .nest_lock(ACTIVE_LOCK, LockType::Read, true, false, limit)?;
         }
         self.recover_if_needed()
+    }
+
+    /// A robust-mutex file: without locking (read-only, or `TDB_NOLOCK`, as C allows),
+    /// the database is read and written past the mutex area, which is left untouched.
+    /// Locked access needs the mutexes themselves, which this engine does not implement.
+    fn open_mutex_file(&mut self, header: &Header) -> Result<()> {
+        if !self.locks.nolock {
+            return Err(Error::Unsupported(
+                "this is a robust-mutex tdb file: locked access needs TDB_MUTEX_LOCKING, \
+                 which tdb-pure lacks; open it read-only or with TDB_NOLOCK"
+                    .into(),
+            ));
+        }
+        let base = u64::from(header.mutex_size);
+        if base < u64::from(HEADER_SIZE) || base % 4096 != 0 {
+            return Err(Error::corrupt(format!(
+                "mutex area of {base} bytes is not a whole number of pages"
+            )));
+        }
+        self.io.set_base(base)?;
+        let mut raw = vec![0u8; HEADER_SIZE as usize];
+        self.io
+            .read(0, &mut raw)
+            .map_err(|_| Error::corrupt("robust-mutex file ends inside its mutex area"))?;
+        let inner = Header::decode(&raw)?;
+        if inner.hash_size != header.hash_size || inner.order != header.order {
+            return Err(Error::corrupt(
+                "the header after the mutex area does not match the file's header",
+            ));
+        }
+        Ok(())
     }
 
     /// `tdb_new_database`: write a fresh header and zero heads; returns the header bytes.

@@ -382,3 +382,67 @@ fn c_reads_what_pure_wrote_and_back() {
     assert_eq!(p.error(), code::NOEXIST);
     let _ = Tdb::open_internal(0, 0).unwrap();
 }
+
+/// A robust-mutex file made by C: tdb-pure reads it read-only (and writes it with
+/// TDB_NOLOCK) through the offset past the mutex area, exactly as C sees it, and refuses
+/// locked access with an error that says what to do.
+#[test]
+fn robust_mutex_files_open_without_locking_and_refuse_locked_access() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("mutex.tdb");
+    let mut expected = Vec::new();
+    {
+        let mut c = c_open(&path, 131, flags::MUTEX_LOCKING | flags::NOSYNC);
+        for i in 0..200u32 {
+            let key = format!("key{i}");
+            let data = vec![i as u8; (i % 50) as usize];
+            c.store(key.as_bytes(), &data, tdb_sys::StoreFlag::Insert)
+                .unwrap();
+        }
+        c.transaction_start().unwrap();
+        for i in (0..200u32).step_by(3) {
+            c.delete(format!("key{i}").as_bytes()).unwrap();
+        }
+        c.transaction_commit().unwrap();
+        c.traverse_read(|_, k, d| {
+            expected.push((k.to_vec(), d.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    }
+    let header = std::fs::read(&path).unwrap();
+    let mutex_size = u32::from_le_bytes(header[64..68].try_into().unwrap());
+    assert!(mutex_size >= 4096, "C made no mutex area ({mutex_size})");
+
+    for tdb_flags in [0, flags::NOMMAP] {
+        let read_only = tdb_pure::OpenFlags { tdb_flags, ..ro() };
+        let mut p = open(&path, &read_only);
+        assert_eq!(p.entries().unwrap(), expected);
+        assert_eq!(p.fetch(b"key1").unwrap(), vec![1u8]);
+        p.check().unwrap();
+    }
+
+    let locked = Tdb::open(&path, &rw_create(0, 0));
+    match locked {
+        Err(tdb_pure::Error::Unsupported(msg)) => assert!(msg.contains("TDB_NOLOCK"), "{msg}"),
+        other => panic!("locked open of a mutex file: {other:?}"),
+    }
+
+    {
+        let mut p = open(&path, &rw_create(0, flags::NOLOCK));
+        p.store(
+            b"from pure",
+            b"written past the mutex area",
+            StoreFlag::Insert,
+        )
+        .unwrap();
+        p.delete(b"key1").unwrap();
+    }
+    let mut c = c_open(&path, 0, flags::MUTEX_LOCKING);
+    c.check().unwrap();
+    assert_eq!(
+        c.fetch(b"from pure").unwrap().as_deref(),
+        Some(&b"written past the mutex area"[..])
+    );
+    assert!(c.fetch(b"key1").unwrap().is_none());
+}
