@@ -209,10 +209,12 @@ impl Tdb {
     fn allocate_from_freelist(&mut self, n: u32) -> Result<(u32, Record)> {
         let want = wanted_len(n);
         let mut rounds = 0u32;
-        // One expansion always makes room in a sound file (the new space is freed whole,
-        // at least `want` bytes); a second is allowed for safety. More means the freelist
-        // loses what is added, and growing on would eat the disk or, in a transaction,
-        // memory.
+        // One expansion always makes room when the freelist is whole (the new space is
+        // freed whole, at least `want` bytes); a second is allowed for safety. More means
+        // the new space merges into a free record the freelist has lost (a hostile file,
+        // or a leak C tdb itself can leave): C then grows the file by a quarter again and
+        // again until it would pass 4 GiB and fails with TDB_ERR_OOM, eating the disk or,
+        // in a transaction, memory. tdb-pure fails with the same code straight away.
         let mut expansions = 0u32;
         loop {
             rounds += 1;
@@ -266,8 +268,11 @@ impl Tdb {
             }
             expansions += 1;
             if expansions > 2 {
-                return Err(Error::corrupt(
-                    "the freelist does not hold the space just added to the file",
+                return Err(Error::Oom(
+                    "the freelist does not take the space just added to the file (it merges \
+                     into a free record the freelist has lost); `check` and `repack` repair \
+                     such a file"
+                        .into(),
                 ));
             }
             self.expand(

@@ -281,8 +281,10 @@ impl Io {
     /// copying straight from the cache, the mapping or the image where they can.
     pub fn read_vec(&mut self, off: u32, len: u32) -> Result<Vec<u8>> {
         self.oob(u64::from(off), u64::from(len))?;
+        let end = off
+            .checked_add(len)
+            .ok_or_else(|| Error::io(format!("read of {len} bytes at {off} overflows")))?;
         let mut v = Vec::with_capacity(len as usize);
-        let end = off + len;
         let mut at = off;
         while at < end {
             // Inside a transaction, one block at a time; otherwise all at once.

@@ -7,6 +7,25 @@
 //! `repack`), `check` and `dump`. Errors carry tdb's `TDB_ERR_*` codes
 //! ([`Error::code`]), and the handle keeps C's sticky error code ([`Tdb::error`]).
 //!
+//! ```
+//! use tdb_pure::{flags, OpenFlags, StoreFlag, Tdb};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("x.tdb");
+//! let options = OpenFlags {
+//!     hash_size: 0,
+//!     tdb_flags: flags::NOSYNC,
+//!     open_flags: libc::O_RDWR | libc::O_CREAT,
+//!     mode: 0o600,
+//! };
+//! let mut db = Tdb::open(&path, &options)?;
+//! db.store(b"key", b"value", StoreFlag::Insert)?;
+//! assert_eq!(db.parse_record(b"key", |data| data.len())?, 5); // borrows, no copy
+//! assert_eq!(db.fetch(b"key")?, b"value");
+//! db.check()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
 //! `io`, [`lock`], `traverse`, `transaction`, `check`, `dump`.
 

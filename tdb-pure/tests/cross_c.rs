@@ -217,6 +217,13 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
             assert_eq!(a, b, "seed {seed} op {i}: contents differ");
         }
         assert_eq!(rc, rp, "seed {seed} op {i} {op:?}: C {rc} vs pure {rp}");
+        if rp == tdb_pure::code::OOM {
+            // Space merged into a free record the freelist lost: C grew its transaction
+            // towards 4 GiB before failing, tdb-pure failed at once (see
+            // allocate_from_freelist). Same result; the two states differ from here.
+            eprintln!("seed {seed} op {i}: both out of space; this seed ends here");
+            return;
+        }
         if std::env::var_os("DEBUG_ECODE").is_some() {
             let ce = c.error().map_or(0, |e| e.raw() as i32);
             if ce != p.error() {
