@@ -414,7 +414,7 @@ impl Io {
                     .len()
                     .saturating_sub(self.base);
                 if cur < new_size {
-                    f.set_len(self.base + new_size)
+                    allocate(f, self.base + cur, new_size - cur)
                         .map_err(|e| Error::Oom(format!("cannot grow file to {new_size}: {e}")))?;
                 }
                 self.remap(cur.max(new_size));
@@ -564,5 +564,22 @@ impl Io {
             done += step;
             off += step as u32;
         }
+    }
+}
+
+/// Grow `file` by `len` bytes from `from` with real blocks, as C's `tdb_expand_file` does
+/// with `posix_fallocate` (so later writes through the map need no block allocation);
+/// where the filesystem cannot preallocate, extend it sparsely instead.
+fn allocate(file: &File, from: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(length)) = (libc::off_t::try_from(from), libc::off_t::try_from(len)) else {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    // SAFETY: plain syscall on a descriptor `file` keeps open; no memory is passed.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset, length) };
+    match rc {
+        0 => Ok(()),
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(from + len),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
     }
 }
