@@ -87,6 +87,16 @@ impl Map {
         true
     }
 
+    /// The `N` bytes at `off` as an array, if covered (a fixed-size copy the compiler
+    /// keeps in registers, for record headers and words).
+    #[inline]
+    pub fn array<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
+        let start = self.range(off, N)?;
+        // SAFETY: `start + N <= self.len` was checked, so the source lies inside the live
+        // mapping; `[u8; N]` has no alignment requirement beyond 1 and any bytes are valid.
+        Some(unsafe { std::ptr::read_unaligned(self.ptr.as_ptr().add(start).cast::<[u8; N]>()) })
+    }
+
     /// Copy `data` into the mapping at `off`; `false` if not covered or read-only.
     #[inline]
     pub fn write(&mut self, off: u64, data: &[u8]) -> bool {

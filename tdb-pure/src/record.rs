@@ -55,14 +55,26 @@ impl Record {
     /// Decode a header.
     #[inline]
     pub fn decode(buf: &[u8; 24], order: ByteOrder) -> Record {
-        let w = |i: usize| order.get_at(buf, i);
-        Record {
+        // Decode little-endian words (plain loads on x86), then swap once if needed.
+        let w = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        let rec = Record {
             next: w(0),
             rec_len: w(4),
             key_len: w(8),
             data_len: w(12),
             full_hash: w(16),
             magic: w(20),
+        };
+        match order {
+            ByteOrder::Little => rec,
+            ByteOrder::Big => Record {
+                next: rec.next.swap_bytes(),
+                rec_len: rec.rec_len.swap_bytes(),
+                key_len: rec.key_len.swap_bytes(),
+                data_len: rec.data_len.swap_bytes(),
+                full_hash: rec.full_hash.swap_bytes(),
+                magic: rec.magic.swap_bytes(),
+            },
         }
     }
 
