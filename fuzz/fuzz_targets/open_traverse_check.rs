@@ -33,6 +33,10 @@ fuzz_target!(|input: &[u8]| {
     if mode & 4 != 0 {
         tdb_flags |= flags::NOSYNC;
     }
+    if mode & 128 != 0 {
+        // Unlocked writes: also how robust-mutex files open read-write.
+        tdb_flags |= flags::NOLOCK;
+    }
     let options = OpenFlags {
         hash_size: 0,
         tdb_flags,
