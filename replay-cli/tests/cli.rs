@@ -274,3 +274,58 @@ fn check_passes_sound_files_and_explains_bad_ones() {
         );
     }
 }
+
+#[test]
+fn bench_measures_both_backends_and_prints_their_ratio() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("bench.tdb");
+    let output = tdb_replay(&[
+        "bench",
+        "-n",
+        "2",
+        "--tdbfile",
+        db.to_str().expect("utf-8 path"),
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    for line in ["replay (c)", "replay (pure)", "replay pure / c"] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn microbench_times_every_operation_on_both_backends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = tdb_replay(&[
+        "microbench",
+        "--records",
+        "10,50",
+        "--ops",
+        "200",
+        "-n",
+        "1",
+        "--dir",
+        dir.path().to_str().expect("utf-8 path"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|line| line.trim_start().starts_with(char::is_numeric))
+        .collect();
+    assert_eq!(rows.len(), 16, "8 operations at 2 sizes:\n{out}");
+    for row in rows {
+        let ratio: f64 = row
+            .split_whitespace()
+            .last()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no ratio in {row:?}"));
+        assert!(ratio > 0.0, "{row}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
+        "scratch databases are removed"
+    );
+}
