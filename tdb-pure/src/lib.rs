@@ -27,7 +27,8 @@
 //! ```
 //!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
-//! `io`, [`lock`], `traverse`, `transaction`, `check`, `dump`.
+//! `io` (with `mmap`, the crate's only mmap boundary), [`lock`], `traverse`, `transaction`,
+//! `check`, `dump`.
 
 mod check;
 mod dump;
