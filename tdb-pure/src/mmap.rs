@@ -118,8 +118,8 @@ impl Map {
     /// range, `f` is handed back unused.
     ///
     /// Other processes change mapped bytes only under the tdb locks that protect them;
-    /// callers lend record data only while holding the chain lock, as C's
-    /// `tdb_parse_record` does.
+    /// callers lend record data only on handles that lock, and only while holding the
+    /// chain lock, as C's `tdb_parse_record` does (unlocked handles copy instead).
     pub fn with_slice<R, F: FnOnce(&[u8]) -> R>(&self, off: u64, len: usize, f: F) -> Result<R, F> {
         let Some(start) = self.range(off, len) else {
             return Err(f);

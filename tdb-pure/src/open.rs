@@ -64,7 +64,7 @@ impl Tdb {
 }
 
 fn new_handle(
-    io: Io,
+    mut io: Io,
     hash_size: u32,
     hash: HashKind,
     mut tdb_flags: u32,
@@ -76,6 +76,7 @@ fn new_handle(
         tdb_flags |= flags::ALLOW_NESTING;
     }
     let nolock = tdb_flags & flags::NOLOCK != 0;
+    io.lend_mapped = !nolock;
     Tdb {
         io,
         hash_size,

@@ -46,6 +46,10 @@ pub struct Io {
     base: u64,
     /// The mapping of the file's first bytes, remade when the file's size is re-read.
     map: Option<Map>,
+    /// Whether mapped bytes may be lent to callers (`with_bytes`): only when this handle
+    /// takes locks, so no other process can change them while they are borrowed. Without
+    /// locking (`TDB_NOLOCK`, read-only) they are copied instead.
+    pub lend_mapped: bool,
 }
 
 impl Io {
@@ -60,6 +64,7 @@ impl Io {
             use_mmap,
             base: 0,
             map: None,
+            lend_mapped: true,
         };
         io.remap(size);
         io
@@ -76,6 +81,7 @@ impl Io {
             use_mmap: false,
             base: 0,
             map: None,
+            lend_mapped: true,
         }
     }
 
@@ -204,7 +210,7 @@ impl Io {
         }
         let mut f = f;
         if !self.tx_caches(off, len) {
-            if let Some(map) = &self.map {
+            if let Some(map) = self.map.as_ref().filter(|_| self.lend_mapped) {
                 match map.with_slice(u64::from(off), len as usize, f) {
                     Ok(r) => return Ok(r),
                     Err(unused) => f = unused,
