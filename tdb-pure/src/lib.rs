@@ -313,8 +313,29 @@ impl Tdb {
     }
 
     /// `tdb_rec_read`: read and validate a chain member's header.
+    #[inline]
     pub(crate) fn rec_read(&mut self, off: u32) -> Result<Record> {
         let rec = self.io.read_rec_raw(off)?;
+        // The hot path of every chain walk: a sound header within the known size.
+        let size = self.io.size;
+        let next_ok = rec.next == 0
+            || (u64::from(rec.next) >= data_start(self.hash_size)
+                && u64::from(rec.next) + u64::from(REC_HDR) <= size);
+        if (rec.magic == TDB_MAGIC || rec.magic == TDB_DEAD_MAGIC)
+            && rec.payload().is_some_and(|p| p <= rec.rec_len)
+            && u64::from(off) + rec.total() <= size
+            && next_ok
+        {
+            return Ok(rec);
+        }
+        self.rec_read_checked(off, rec)
+    }
+
+    /// The rest of [`Tdb::rec_read`]: re-check with the file's real size and say what is
+    /// wrong.
+    #[cold]
+    #[inline(never)]
+    fn rec_read_checked(&mut self, off: u32, rec: Record) -> Result<Record> {
         if rec.magic != TDB_MAGIC && rec.magic != TDB_DEAD_MAGIC {
             return Err(Error::corrupt(format!(
                 "record at {off} has bad magic {:#010x}",
