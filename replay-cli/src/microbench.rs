@@ -33,6 +33,9 @@ const WORKLOADS: [&str; 8] = [
 type Figures = [Duration; WORKLOADS.len()];
 
 pub fn run(args: &MicrobenchArgs) -> Result<()> {
+    if args.records.contains(&0) {
+        bail!("--records: every database size must be at least 1 record");
+    }
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("tdb-microbench-{}", std::process::id())),
