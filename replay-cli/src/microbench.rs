@@ -12,7 +12,7 @@ use replay_engine::backend::{
 };
 
 use crate::args::{BenchBackends, MicrobenchArgs};
-use crate::commands::{CBackend, PureBackend};
+use crate::commands::{BadInput, CBackend, PureBackend};
 
 /// Length of every record's data.
 const DATA_LEN: usize = 100;
@@ -34,7 +34,9 @@ type Figures = [Duration; WORKLOADS.len()];
 
 pub fn run(args: &MicrobenchArgs) -> Result<()> {
     if args.records.contains(&0) {
-        bail!("--records: every database size must be at least 1 record");
+        return Err(
+            BadInput("--records: every database size must be at least 1 record".into()).into(),
+        );
     }
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
