@@ -4,7 +4,7 @@
 //! backend (no waits, no checks), so the replay's own cost shows as a ratio too.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use replay_engine::backend::Backend;
@@ -13,7 +13,7 @@ use replay_engine::trace::Trace;
 use replay_engine::{analysis::Analysis, bare};
 
 use crate::args::{BenchArgs, BenchBackends};
-use crate::commands::{analyse_traces, best_median, load, CBackend, PureBackend};
+use crate::commands::{analyse_traces, best_median, load, timed, CBackend, PureBackend};
 use crate::progress::Progress;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
@@ -54,12 +54,10 @@ struct BackendFigures {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
-    let started = Instant::now();
-    let traces = load(&args.traces, &args.load, &progress)?;
-    let load_time = started.elapsed();
-    let started = Instant::now();
-    let plan = analyse_traces::<CBackend>(&traces)?;
-    let analysis_time = started.elapsed();
+    let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
+    let traces = traces?;
+    let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
+    let plan = plan?;
     let peak = peak_rss_kib();
 
     println!("traces            {}", traces.len());
@@ -105,6 +103,8 @@ fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace]) -> Result<BackendFigu
         runs,
         ..ReplayOptions::default()
     };
+    // Each backend replays with a plan of its own: the analysis follows the backend's
+    // locking model, and a replay learns its back-offs into the plan.
     let mut plan = analyse_traces::<B>(traces)?;
     let report = replay::replay::<B>(&args.tdbfile, traces, &mut plan, &options)?;
     let replay = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());

@@ -61,6 +61,13 @@ pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     Ok(analysis::analyse(traces, B::LOCKING).map_err(|error| BadInput(error.to_string()))?)
 }
 
+/// Run `f` and time it.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
+}
+
 /// Best and median of some durations.
 pub fn best_median(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
@@ -92,9 +99,8 @@ fn replay_with<B: Backend>(args: &ReplayArgs) -> Result<()> {
             println!("{text}");
         }
     };
-    let started = Instant::now();
-    let traces = load(&args.traces, &args.load, &progress)?;
-    let load_time = started.elapsed();
+    let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
+    let traces = traces?;
     for trace in &traces {
         for warning in &trace.warnings {
             say(format!("warning: {warning}"));
@@ -107,9 +113,8 @@ fn replay_with<B: Backend>(args: &ReplayArgs) -> Result<()> {
         ops_in(&traces),
         millis(load_time)
     ));
-    let started = Instant::now();
-    let mut plan = analyse_traces::<B>(&traces)?;
-    let analysis_time = started.elapsed();
+    let (plan, analysis_time) = timed(|| analyse_traces::<B>(&traces));
+    let mut plan = plan?;
     say(format!(
         "Analysed in {}: {} keys, {} dependencies ({} before pruning), {} pre-existing records",
         millis(analysis_time),
@@ -193,12 +198,10 @@ fn print_report(
 
 pub fn analyse(args: &AnalyseArgs) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
-    let started = Instant::now();
-    let traces = load(&args.traces, &args.load, &progress)?;
-    let load_time = started.elapsed();
-    let started = Instant::now();
-    let plan = analyse_traces::<CBackend>(&traces)?;
-    let analysis_time = started.elapsed();
+    let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
+    let traces = traces?;
+    let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
+    let plan = plan?;
     for (index, trace) in traces.iter().enumerate() {
         println!(
             "{}: {} ops, {} dependencies on other traces, writer {:?}",
