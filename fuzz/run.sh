@@ -3,7 +3,8 @@
 # read-only or writable), check, dump, traverse, walk and write. Seeds are Samba's test
 # files when TDB_PURE_TEST_FILES names them (read there, never copied into the project).
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); runs on the stable toolchain without a
-# sanitizer (tdb-pure's only unsafe code is the mmap boundary, which bounds-checks).
+# sanitizer (tdb-pure's unsafe code is the bounds-checked mmap boundary and the fcntl,
+# posix_fallocate and futimens calls).
 set -eu
 seconds=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
