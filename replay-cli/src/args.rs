@@ -52,6 +52,18 @@ pub enum BackendChoice {
     Pure,
 }
 
+/// Which engines a concurrent run uses.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// Samba's C tdb 1.4.8 in every worker.
+    C,
+    /// tdb-pure in every worker.
+    Pure,
+    /// C tdb and tdb-pure workers on one file at once, alternately (the first trace on
+    /// C, the second on tdb-pure, ...): proves the two lock protocols compatible.
+    Mixed,
+}
+
 /// Which program wrote the traces (it decides how a few ambiguous lines read).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlavourArg {
@@ -73,9 +85,10 @@ pub struct LoadArgs {
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// Backend to replay against.
+    /// Backend to replay against (`mixed`: the traces alternate between C and tdb-pure
+    /// worker processes on one file).
     #[arg(long, value_enum, default_value = "c")]
-    pub backend: BackendChoice,
+    pub backend: EngineChoice,
     /// Print only the figures: one line per run with its replay time in microseconds.
     #[arg(long, short)]
     pub quiet: bool,

@@ -1,6 +1,7 @@
 //! Looking at a database file with any backend: `dump` in the format of Samba's
 //! `tdbdump`, and opening an existing file read-only for `check`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -16,6 +17,31 @@ pub fn open_existing<B: Backend>(path: &Path) -> TdbResult<B> {
         mode: 0,
     };
     B::open(path, &options)
+}
+
+/// Every record of the database, by key.
+pub fn records<B: Backend>(db: &mut B) -> TdbResult<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let mut all = BTreeMap::new();
+    db.traverse(TraverseKind::Read, &mut |_, key, data| {
+        all.insert(key.to_vec(), data.to_vec());
+        ControlFlow::Continue(())
+    })?;
+    Ok(all)
+}
+
+/// A file `check`ed by one engine: how many records it holds, or what is wrong with it.
+pub fn check_file<B: Backend>(path: &Path) -> Result<u64, String> {
+    let mut db: B = open_existing(path)
+        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::NAME))?;
+    db.check()
+        .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::NAME))?;
+    let mut records = 0u64;
+    db.traverse(TraverseKind::Read, &mut |_, _, _| {
+        records += 1;
+        ControlFlow::Continue(())
+    })
+    .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::NAME))?;
+    Ok(records)
 }
 
 /// Every record, in traverse order, formatted as `tdbdump` prints it.

@@ -161,6 +161,20 @@ pub fn replay<B: Backend>(
     analysis: &mut Analysis,
     options: &ReplayOptions<'_>,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_mixed::<B, B>(db_path, traces, analysis, options)
+}
+
+/// Replay with two engines on one file at once: the traces at even positions (the first,
+/// the third, ...) run in `Even` worker processes, the others in `Odd` ones. With C tdb
+/// and tdb-pure this proves their lock protocols compatible: a lock one engine misses
+/// lets two processes into one chain, and the results or the final `check` show it. The
+/// scratch database is prepared by `Even`, and a single trace runs on `Even` alone.
+pub fn replay_mixed<Even: Backend, Odd: Backend>(
+    db_path: &Path,
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    options: &ReplayOptions<'_>,
+) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
     let shared = if traces.len() > 1 {
         Some(SharedState::new(traces.len()).map_err(|error| {
@@ -170,11 +184,13 @@ pub fn replay<B: Backend>(
         None
     };
     while report.runs.len() < options.runs.max(1) {
-        database::prepare::<B>(db_path, traces, &analysis.preexisting)
+        database::prepare::<Even>(db_path, traces, &analysis.preexisting)
             .map_err(ReplayError::Prepare)?;
         let outcome = match &shared {
-            None => run_in_process::<B>(db_path, traces, analysis)?,
-            Some(shared) => worker::run_workers::<B>(db_path, traces, analysis, shared, options)?,
+            None => run_in_process::<Even>(db_path, traces, analysis)?,
+            Some(shared) => {
+                worker::run_workers::<Even, Odd>(db_path, traces, analysis, shared, options)?
+            }
         };
         match outcome {
             Attempt::Completed(run) => report.runs.push(run),

@@ -40,8 +40,9 @@ struct Child {
     status: Option<Exit>,
 }
 
-/// Fork a worker per trace, run them together, and supervise.
-pub(super) fn run_workers<B: Backend>(
+/// Fork a worker per trace (on `Even` for traces at even positions, `Odd` for the
+/// others), run them together, and supervise.
+pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     db_path: &Path,
     traces: &[Trace],
     analysis: &Analysis,
@@ -57,8 +58,11 @@ pub(super) fn run_workers<B: Backend>(
         // is single-threaded, as spawn requires.
         // The parent's copy of `writer` is dropped with the closure, so the parent's read
         // sees end-of-file once the worker exits.
-        let spawned =
-            process::spawn(|| worker_main::<B>(index, db_path, trace, analysis, shared, writer));
+        let spawned = if index % 2 == 0 {
+            process::spawn(|| worker_main::<Even>(index, db_path, trace, analysis, shared, writer))
+        } else {
+            process::spawn(|| worker_main::<Odd>(index, db_path, trace, analysis, shared, writer))
+        };
         let pid = match spawned {
             Ok(pid) => pid,
             Err(error) => {
