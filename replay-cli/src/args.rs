@@ -17,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Replay trace files together against a database and check every result.
     Replay(ReplayArgs),
+    /// Run traces on C tdb and tdb-pure in lock step and report the first difference.
+    Diff(DiffArgs),
     /// Load and analyse traces, print the replay plan, run nothing.
     Analyse(AnalyseArgs),
     /// Record a new multi-process trace set by running a random torture workload.
@@ -110,6 +112,27 @@ pub struct ReplayArgs {
     pub load: LoadArgs,
     /// The scratch database (created afresh for every run, kept afterwards).
     pub tdbfile: PathBuf,
+    /// Trace files, one per process (plain, .gz or .zst).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Also replay the traces concurrently (one worker per trace, as `replay` does) on C,
+    /// on tdb-pure and mixed, and compare the three final databases.
+    #[arg(long)]
+    pub concurrent: bool,
+    /// Directory for the databases (`c.tdb`, `pure.tdb`, ...; must not hold other
+    /// files of those names). Default: a new temporary directory, removed when the
+    /// engines agree and kept when they do not.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Print only the verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Trace files, one per process (plain, .gz or .zst).
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,

@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod commands;
+mod diff;
 mod microbench;
 mod progress;
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => commands::replay(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Analyse(args) => commands::analyse(&args),
         Command::Generate(args) => commands::generate(&args),
         Command::Example(args) => commands::example(&args),

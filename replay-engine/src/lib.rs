@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod bare;
+pub mod diff;
 pub mod generate;
 pub mod inspect;
 pub mod process;

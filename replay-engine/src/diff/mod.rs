@@ -1,0 +1,419 @@
+//! Differential replay: the same ops, in the same order, on two engines, compared call by
+//! call.
+//!
+//! One process interleaves the traces in one order the dependencies allow ([`schedule`]),
+//! cutting them only between whole lock-holding regions ([`units`]), and runs every unit
+//! on a handle of each engine, each on its own file ([`run`]). After every unit it compares
+//! what each call gave on both ([`outcome`]): return values, tdb error kinds, the bytes
+//! fetched, every record a traverse visited and how many. At the end it compares both
+//! databases record by record and runs both engines' `check`. The first difference stops
+//! the run and is reported with its `file:line` and the ops on that key before it.
+//!
+//! Nothing here is checked against the trace: the engines are each other's oracle.
+
+pub mod outcome;
+pub mod run;
+pub mod schedule;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::analysis::{describe_key, Analysis};
+use crate::backend::{Backend, TdbError};
+use crate::inspect;
+use crate::replay::database;
+use crate::trace::{OpKind, Span, Trace};
+use outcome::{Outcomes, Step};
+use run::Runner;
+use schedule::Schedule;
+
+/// What a differential run found.
+#[derive(Debug, Clone)]
+pub struct DiffReport {
+    /// Ops run on each engine.
+    pub ops: u64,
+    /// Units the interleaving ran.
+    pub units: u64,
+    /// Dependencies the interleaving could not honour (see [`schedule`]).
+    pub overridden_deps: u64,
+    /// Records in the final databases (of the first engine when they differ).
+    pub records: usize,
+    /// Whether the two final files are byte for byte the same.
+    pub identical_files: bool,
+    /// From the first unit to the final check.
+    pub elapsed: Duration,
+    /// The first difference, if any.
+    pub divergence: Option<Divergence>,
+}
+
+/// Where a difference showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DivergenceKind {
+    /// A call gave different results.
+    Result,
+    /// The final databases hold different records.
+    FinalRecords,
+    /// One engine's `check` rejected its final file.
+    Check,
+}
+
+/// The first difference between the engines.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    /// What differed.
+    pub kind: DivergenceKind,
+    /// `file:line` of the op (or `final database`).
+    pub location: String,
+    /// The op's trace name (`tdb_fetch`, ...), or what was compared.
+    pub op: String,
+    /// The first engine's name and result.
+    pub first: (&'static str, String),
+    /// The second engine's name and result.
+    pub second: (&'static str, String),
+    /// The key the op was on, if any.
+    pub key: Option<Vec<u8>>,
+    /// The ops on that key that ran before, oldest first, as `file:line: op`.
+    pub history: Vec<String>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {} gave {}, {} gave {}",
+            self.location, self.op, self.first.0, self.first.1, self.second.0, self.second.1
+        )?;
+        if let Some(key) = self.key.as_deref().map(describe_key) {
+            if self.history.is_empty() {
+                write!(f, "\n  no earlier op on key {key}")?;
+            } else {
+                write!(f, "\n  earlier ops on key {key}:")?;
+                for line in &self.history {
+                    write!(f, "\n    {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Divergence {
+    /// What a shrinker must keep to call a smaller set "failing the same way": the kind
+    /// of difference and the op it showed at.
+    pub fn signature(&self) -> (DivergenceKind, String) {
+        (self.kind.clone(), self.op.clone())
+    }
+}
+
+/// Why a differential run could not be made.
+#[derive(Debug)]
+pub enum DiffError {
+    /// An engine could not prepare or open its database.
+    Setup(String),
+}
+
+impl fmt::Display for DiffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiffError::Setup(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DiffError {}
+
+/// At most this many earlier ops on the key are shown with a divergence.
+const HISTORY: usize = 8;
+
+/// Run `traces`, interleaved, on engine `A` at `path_a` and engine `B` at `path_b` (both
+/// created afresh with the records `analysis` found must pre-exist) and compare them.
+/// `progress` gets (ops run, ops in all traces) now and then.
+pub fn diff<A: Backend, B: Backend>(
+    traces: &[Trace],
+    analysis: &Analysis,
+    path_a: &Path,
+    path_b: &Path,
+    progress: Option<&dyn Fn(u64, u64)>,
+) -> Result<DiffReport, DiffError> {
+    let setup = |name: &str, path: &Path, error: TdbError| {
+        DiffError::Setup(format!("{name}: cannot create {}: {error}", path.display()))
+    };
+    database::prepare::<A>(path_a, traces, &analysis.preexisting)
+        .map_err(|error| setup(A::NAME, path_a, error))?;
+    database::prepare::<B>(path_b, traces, &analysis.preexisting)
+        .map_err(|error| setup(B::NAME, path_b, error))?;
+    let options = traces
+        .first()
+        .map(database::worker_options)
+        .ok_or_else(|| DiffError::Setup("no traces to compare".into()))?;
+    let mut db_a = A::open(path_a, &options).map_err(|error| setup(A::NAME, path_a, error))?;
+    let mut db_b = B::open(path_b, &options).map_err(|error| setup(B::NAME, path_b, error))?;
+
+    let started = Instant::now();
+    let total: u64 = traces.iter().map(|trace| trace.ops.len() as u64).sum();
+    let mut schedule = Schedule::new(traces, analysis);
+    let mut report = DiffReport {
+        ops: 0,
+        units: 0,
+        overridden_deps: 0,
+        records: 0,
+        identical_files: false,
+        elapsed: Duration::ZERO,
+        divergence: None,
+    };
+    let mut executed: Vec<(usize, u32, u32)> = Vec::with_capacity(schedule.unit_count());
+    let (mut out_a, mut out_b) = (Outcomes::default(), Outcomes::default());
+    let mut next_progress = 0u64;
+    while let Some((index, unit)) = schedule.pop() {
+        let runner = Runner {
+            trace: &traces[index],
+            groups: &analysis.groups[index],
+        };
+        // Lock step: each op (a traverse with its callback's ops as one) on both
+        // engines, compared before the next.
+        let mut at = unit.start as usize;
+        while at <= unit.end as usize && report.divergence.is_none() {
+            out_a.clear();
+            out_b.clear();
+            let next = runner.step(&mut db_a, at, &mut out_a);
+            runner.step(&mut db_b, at, &mut out_b);
+            if let Some(mut divergence) = first_difference::<A, B>(traces, index, &out_a, &out_b) {
+                if let Some(key) = divergence.key.clone() {
+                    let last_run = (next - 1).min(unit.end as usize) as u32;
+                    executed.push((index, unit.start, last_run));
+                    divergence.history = history(traces, &executed, (index, at as u32), &key);
+                    executed.pop();
+                }
+                report.divergence = Some(divergence);
+            }
+            at = next;
+        }
+        executed.push((index, unit.start, unit.end));
+        report.units += 1;
+        report.ops += u64::from(unit.end - unit.start + 1);
+        if report.divergence.is_some() {
+            break;
+        }
+        if let Some(progress) = progress {
+            if report.ops >= next_progress {
+                progress(report.ops, total);
+                next_progress = report.ops + 4096;
+            }
+        }
+    }
+    report.overridden_deps = schedule.overridden;
+    let closed_a = db_a.close();
+    let closed_b = db_b.close();
+    if report.divergence.is_none() && (closed_a.is_err() || closed_b.is_err()) {
+        {
+            let verdict = |closed: &Result<(), TdbError>| match closed {
+                Ok(()) => "0".to_string(),
+                Err(error) => format!("-1 ({error})"),
+            };
+            report.divergence = Some(final_divergence::<A, B>(
+                DivergenceKind::Result,
+                "tdb_close",
+                verdict(&closed_a),
+                verdict(&closed_b),
+            ));
+        }
+    }
+    report.identical_files = match (std::fs::read(path_a), std::fs::read(path_b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if report.divergence.is_none() {
+        let compared = compare_final::<A, B>(path_a, path_b, report.identical_files);
+        report.divergence = match compared {
+            Ok(records) => {
+                report.records = records;
+                None
+            }
+            Err(mut divergence) => {
+                if let Some(key) = divergence.key.clone() {
+                    let after_all = (traces.len(), 0);
+                    divergence.history = history(traces, &executed, after_all, &key);
+                }
+                Some(*divergence)
+            }
+        };
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The first step of a unit that gave different results on the two engines.
+fn first_difference<A: Backend, B: Backend>(
+    traces: &[Trace],
+    index: usize,
+    out_a: &Outcomes,
+    out_b: &Outcomes,
+) -> Option<Divergence> {
+    let trace = &traces[index];
+    let at = (0..out_a.steps.len().max(out_b.steps.len())).find(|&i| {
+        match (out_a.steps.get(i), out_b.steps.get(i)) {
+            (Some(a), Some(b)) => !out_a.same(a, out_b, b),
+            _ => true,
+        }
+    })?;
+    let step_a = out_a.steps.get(at);
+    let step_b = out_b.steps.get(at);
+    let describe = |out: &Outcomes, step: Option<&Step>| match step {
+        Some(step) => out.describe(step.outcome),
+        None => "nothing more".to_string(),
+    };
+    let op = step_a.or(step_b).map_or(0, |step| step.op) as usize;
+    let key = op_key(&trace.ops[op].kind).map(|key| trace.bytes(key).to_vec());
+    let divergence = Divergence {
+        kind: DivergenceKind::Result,
+        location: trace.location(op as u32),
+        op: trace.ops[op].name().to_string(),
+        first: (A::NAME, describe(out_a, step_a)),
+        second: (B::NAME, describe(out_b, step_b)),
+        key,
+        history: Vec::new(),
+    };
+    Some(divergence)
+}
+
+/// The ops on `key` that ran before op `before` (which starts the last of `executed`, or
+/// is past them all), oldest first, at most [`HISTORY`].
+fn history(
+    traces: &[Trace],
+    executed: &[(usize, u32, u32)],
+    before: (usize, u32),
+    key: &[u8],
+) -> Vec<String> {
+    let mut found = Vec::new();
+    'units: for &(index, start, end) in executed.iter().rev() {
+        let trace = &traces[index];
+        for op in (start..=end).rev() {
+            if (index, op) >= before && index == before.0 {
+                continue;
+            }
+            let on_key =
+                op_key(&trace.ops[op as usize].kind).is_some_and(|span| trace.bytes(span) == key);
+            if on_key {
+                found.push(format!(
+                    "{}: {}",
+                    trace.location(op),
+                    trace.ops[op as usize].name()
+                ));
+                if found.len() == HISTORY {
+                    break 'units;
+                }
+            }
+        }
+    }
+    found.reverse();
+    found
+}
+
+/// The key an op works on, if it works on one.
+fn op_key(kind: &OpKind) -> Option<Span> {
+    match *kind {
+        OpKind::Fetch { key, .. }
+        | OpKind::ParseRecord { key, .. }
+        | OpKind::Exists { key, .. }
+        | OpKind::Delete { key, .. }
+        | OpKind::Store { key, .. }
+        | OpKind::StoreV { key, .. }
+        | OpKind::Append { key, .. }
+        | OpKind::NextKey { key, .. }
+        | OpKind::ChainLock { key, .. } => Some(key),
+        OpKind::TraverseEntry {
+            record: Some((key, _)),
+        } => Some(key),
+        _ => None,
+    }
+}
+
+/// Both final files, opened afresh: record by record (unless the files are identical
+/// anyway), then both engines' `check`. Gives the number of records, or the difference
+/// and the key it is on.
+fn compare_final<A: Backend, B: Backend>(
+    path_a: &Path,
+    path_b: &Path,
+    identical_files: bool,
+) -> Result<usize, Box<Divergence>> {
+    let checked = |kind, what: &str, a: String, b: String| {
+        Err(Box::new(final_divergence::<A, B>(kind, what, a, b)))
+    };
+    if !identical_files {
+        let records_a = open_records::<A>(path_a);
+        let records_b = open_records::<B>(path_b);
+        let (records_a, records_b) = match (records_a, records_b) {
+            (Ok(a), Ok(b)) => (a, b),
+            (a, b) => {
+                let verdict = |r: Result<Records, String>| r.err().unwrap_or("sound".into());
+                return checked(
+                    DivergenceKind::Check,
+                    "traverse of the final database",
+                    verdict(a),
+                    verdict(b),
+                );
+            }
+        };
+        if let Some(divergence) = first_record_difference::<A, B>(&records_a, &records_b) {
+            return Err(Box::new(divergence));
+        }
+    }
+    match (
+        inspect::check_file::<A>(path_a),
+        inspect::check_file::<B>(path_b),
+    ) {
+        (Ok(a), Ok(b)) if a == b => Ok(a as usize),
+        (a, b) => {
+            let verdict = |r: Result<u64, String>| match r {
+                Ok(records) => format!("sound, {records} records"),
+                Err(error) => error,
+            };
+            checked(DivergenceKind::Check, "tdb_check", verdict(a), verdict(b))
+        }
+    }
+}
+
+fn open_records<B: Backend>(path: &Path) -> Result<Records, String> {
+    let mut db: B = inspect::open_existing(path)
+        .map_err(|error| format!("{}: cannot open: {error}", path.display()))?;
+    inspect::records(&mut db).map_err(|error| format!("not sound: {error}"))
+}
+
+type Records = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn first_record_difference<A: Backend, B: Backend>(a: &Records, b: &Records) -> Option<Divergence> {
+    let keys = a.keys().chain(b.keys());
+    let key = keys.filter(|key| a.get(*key) != b.get(*key)).min()?.clone();
+    let show = |value: Option<&Vec<u8>>| match value {
+        Some(data) => outcome::show(data),
+        None => "no record".to_string(),
+    };
+    let mut divergence = final_divergence::<A, B>(
+        DivergenceKind::FinalRecords,
+        "the final record",
+        show(a.get(&key)),
+        show(b.get(&key)),
+    );
+    divergence.key = Some(key);
+    Some(divergence)
+}
+
+fn final_divergence<A: Backend, B: Backend>(
+    kind: DivergenceKind,
+    op: &str,
+    first: String,
+    second: String,
+) -> Divergence {
+    Divergence {
+        kind,
+        location: "final database".to_string(),
+        op: op.to_string(),
+        first: (A::NAME, first),
+        second: (B::NAME, second),
+        key: None,
+        history: Vec::new(),
+    }
+}
