@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: where the corpus and the fixtures are,
 //! replaying on the C backend, and Samba's own tools as an independent oracle.
 
+pub mod faulty;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

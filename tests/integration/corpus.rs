@@ -3,6 +3,8 @@
 //! checked by C's tdb_check and Samba's tdbtool.
 
 use integration_tests::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
+use replay_engine::backend::c::CTdb;
+use replay_engine::backend::pure::PureTdb;
 
 pub fn every_torture_set_replays_three_times_on_c() {
     let Some(corpus) = corpus("every_torture_set_replays_three_times_on_c") else {
@@ -153,4 +155,91 @@ fn records(dump: &str) -> Vec<&str> {
     let mut records: Vec<&str> = dump.split("}\n").filter(|r| !r.is_empty()).collect();
     records.sort_unstable();
     records
+}
+
+/// Every trace set of the corpus: the torture sets (their files together) and each LDB
+/// trace alone.
+fn every_set(corpus: &std::path::Path) -> Vec<Vec<std::path::PathBuf>> {
+    let mut sets: Vec<_> = files_in_dirs(&corpus.join("torture"));
+    sets.sort();
+    let mut all: Vec<Vec<std::path::PathBuf>> = sets.iter().map(|set| files_in(set)).collect();
+    all.extend(
+        files_in(&corpus.join("ldb"))
+            .into_iter()
+            .map(|path| vec![path]),
+    );
+    all
+}
+
+pub fn diff_agrees_on_every_trace_set() {
+    let Some(corpus) = corpus("diff_agrees_on_every_trace_set") else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let sets = every_set(&corpus);
+    assert!(
+        sets.len() >= 6,
+        "the corpus has torture sets and ldb traces"
+    );
+    for set in sets {
+        let traces = load(&set);
+        let plan = analyse(&traces);
+        let report = replay_engine::diff::diff::<CTdb, PureTdb>(
+            &traces,
+            &plan,
+            &scratch.path().join("c.tdb"),
+            &scratch.path().join("pure.tdb"),
+            None,
+        )
+        .unwrap_or_else(|error| panic!("{}: {error}", set[0].display()));
+        if let Some(divergence) = report.divergence {
+            panic!("{}: the engines diverge: {divergence}", set[0].display());
+        }
+        let ops: u64 = traces.iter().map(|t| t.ops.len() as u64).sum();
+        assert_eq!(report.ops, ops, "{}", set[0].display());
+        eprintln!(
+            "{}: {} ops agree, {} records, identical files: {}, {:?}",
+            set[0].display(),
+            report.ops,
+            report.records,
+            report.identical_files,
+            report.elapsed
+        );
+        check_final_database(&scratch.path().join("c.tdb"));
+        check_final_database(&scratch.path().join("pure.tdb"));
+    }
+}
+
+pub fn every_torture_set_replays_three_times_mixed() {
+    let Some(corpus) = corpus("every_torture_set_replays_three_times_mixed") else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut sets: Vec<_> = files_in_dirs(&corpus.join("torture"));
+    sets.sort();
+    for set in sets {
+        let traces = load(&files_in(&set));
+        let mut plan = analyse(&traces);
+        let db = scratch.path().join("mixed.tdb");
+        let options = replay_engine::replay::ReplayOptions {
+            runs: 3,
+            ..Default::default()
+        };
+        let report =
+            replay_engine::replay::replay_mixed::<CTdb, PureTdb>(&db, &traces, &mut plan, &options)
+                .unwrap_or_else(|error| panic!("{}: {error}", set.display()));
+        assert_eq!(report.runs.len(), 3, "{}", set.display());
+        let ops: u64 = traces.iter().map(|t| t.ops.len() as u64).sum();
+        assert!(report.runs.iter().all(|run| run.ops >= ops / 2));
+        eprintln!(
+            "{}: 3 mixed runs matched, {} back-offs, best {:?}",
+            set.display(),
+            report.backoffs.len(),
+            report.runs.iter().map(|r| r.elapsed).min()
+        );
+        check_final_database(&db);
+        let mut pure: PureTdb = replay_engine::inspect::open_existing(&db).expect("opens");
+        replay_engine::backend::Backend::check(&mut pure)
+            .unwrap_or_else(|error| panic!("{}: tdb-pure: {error}", set.display()));
+    }
 }

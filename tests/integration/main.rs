@@ -8,6 +8,7 @@
 
 mod corpus;
 mod deadlock;
+mod differential;
 mod generated;
 mod handwritten;
 
@@ -42,6 +43,18 @@ const TESTS: &[(&str, fn())] = &[
         generated::single_process_with_every_op_family_replays_exactly,
     ),
     (
+        "differential::diff_and_mixed_agree_on_sets_recorded_on_each_engine",
+        differential::diff_and_mixed_agree_on_sets_recorded_on_each_engine,
+    ),
+    (
+        "differential::diff_reports_a_changed_result_at_its_line",
+        differential::diff_reports_a_changed_result_at_its_line,
+    ),
+    (
+        "differential::diff_reports_a_changed_stored_byte_where_it_is_read",
+        differential::diff_reports_a_changed_stored_byte_where_it_is_read,
+    ),
+    (
         "deadlock::a_lock_deadlock_is_detected_and_backed_off",
         deadlock::a_lock_deadlock_is_detected_and_backed_off,
     ),
@@ -60,6 +73,14 @@ const TESTS: &[(&str, fn())] = &[
     (
         "corpus::every_trace_set_replays_on_pure_like_c",
         corpus::every_trace_set_replays_on_pure_like_c,
+    ),
+    (
+        "corpus::diff_agrees_on_every_trace_set",
+        corpus::diff_agrees_on_every_trace_set,
+    ),
+    (
+        "corpus::every_torture_set_replays_three_times_mixed",
+        corpus::every_torture_set_replays_three_times_mixed,
     ),
     (
         "corpus::users_ldb_needs_the_records_the_original_found",
