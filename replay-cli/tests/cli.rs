@@ -329,3 +329,67 @@ fn microbench_times_every_operation_on_both_backends() {
         "scratch databases are removed"
     );
 }
+
+#[test]
+fn mixed_replay_checks_the_file_with_both_engines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("mixed.tdb");
+    let output = tdb_replay(&[
+        "replay",
+        "--backend",
+        "mixed",
+        db.to_str().expect("utf-8 path"),
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("all results matched"), "{out}");
+    assert!(out.contains("sound to both engines"), "{out}");
+}
+
+#[test]
+fn diff_agrees_on_the_handwritten_set_and_cleans_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    let output = tdb_replay(&[
+        "diff",
+        "--concurrent",
+        "--dir",
+        work.to_str().expect("utf-8 path"),
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("every result the same"), "{out}");
+    assert!(out.contains("byte-identical files"), "{out}");
+    assert!(out.contains("Concurrent on mixed"), "{out}");
+    assert!(out.contains("The engines agree."), "{out}");
+    assert!(work.join("c.tdb").exists() && work.join("pure.tdb").exists());
+
+    // Without --dir, nothing is left behind when the engines agree.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_tdb-replay"))
+        .args(["diff", "-q", &fixture("a.trace")])
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "agree\n");
+    assert_eq!(std::fs::read_dir(&tmp).expect("tmp dir").count(), 0);
+}
+
+#[test]
+fn diff_of_a_malformed_trace_is_bad_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = write(
+        dir.path(),
+        "bad.trace",
+        "1 tdb_open 7 0x0 0x42\n2 tdb_store 1:61 zz 0x1 = 0\n2 tdb_close\n",
+    );
+    let output = tdb_replay(&["diff", &trace]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("bad.trace:2:"), "{}", text(&output));
+}
