@@ -108,6 +108,10 @@ pub struct ReplayArgs {
     /// Abort a run after this many seconds without any progress.
     #[arg(long, default_value_t = 120)]
     pub stall_after_s: u64,
+    /// Replace the database file even if tdb-replay did not create it (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub load: LoadArgs,
     /// The scratch database (created afresh for every run, kept afterwards).
@@ -131,6 +135,11 @@ pub struct DiffArgs {
     /// Print only the verdict.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace the databases in --dir even if tdb-replay did not create it (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
+
     #[command(flatten)]
     pub load: LoadArgs,
     /// Trace files, one per process (plain, .gz or .zst).
@@ -200,6 +209,11 @@ pub struct BenchArgs {
     /// Scratch database.
     #[arg(long, default_value = "bench.tdb")]
     pub tdbfile: PathBuf,
+    /// Replace the database file even if tdb-replay did not create it (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
+
     /// Backends to measure; with both, the ratio pure/C is printed.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,

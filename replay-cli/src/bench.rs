@@ -53,6 +53,7 @@ struct BackendFigures {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    crate::commands::claim_scratch(&args.tdbfile, args.overwrite)?;
     let progress = Arc::new(Progress::new(true));
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;

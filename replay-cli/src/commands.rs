@@ -11,6 +11,7 @@ use replay_engine::backend::Backend;
 use replay_engine::generate::{self, GenerateOptions};
 use replay_engine::inspect;
 use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
+use replay_engine::scratch;
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
@@ -61,6 +62,17 @@ pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     Ok(analysis::analyse(traces, B::LOCKING).map_err(|error| BadInput(error.to_string()))?)
 }
 
+/// Make sure the scratch database `path` may be created or replaced: it does not exist,
+/// or tdb-replay created it, or the user passed `--overwrite` (which hands it over).
+pub fn claim_scratch(path: &Path, overwrite: bool) -> Result<()> {
+    let claimed = if overwrite {
+        scratch::adopt(path)
+    } else {
+        scratch::check_replaceable(path)
+    };
+    claimed.map_err(|error| BadInput(error.to_string()).into())
+}
+
 /// Run `f` and time it.
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
@@ -102,6 +114,7 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
             println!("{text}");
         }
     };
+    claim_scratch(&args.tdbfile, args.overwrite)?;
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
     for trace in &traces {
@@ -357,6 +370,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             flavour: FlavourArg::Auto,
         },
         tdbfile: args.dir.join("replay.tdb"),
+        overwrite: false,
         traces,
     };
     replay(&replay_args)

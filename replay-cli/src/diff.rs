@@ -12,7 +12,9 @@ use replay_engine::replay::{self, ReplayOptions};
 use replay_engine::trace::Trace;
 
 use crate::args::DiffArgs;
-use crate::commands::{analyse_traces, load, timed, BadInput, CBackend, PureBackend};
+use crate::commands::{
+    analyse_traces, claim_scratch, load, timed, BadInput, CBackend, PureBackend,
+};
 use crate::progress::Progress;
 
 /// Where the databases go: the user's directory, or a temporary one that is removed
@@ -39,6 +41,15 @@ impl Workspace {
     }
 }
 
+/// The databases a diff creates in its directory.
+const DATABASES: [&str; 5] = [
+    "c.tdb",
+    "pure.tdb",
+    "concurrent-c.tdb",
+    "concurrent-pure.tdb",
+    "concurrent-mixed.tdb",
+];
+
 pub fn run(args: &DiffArgs) -> Result<()> {
     let progress = Arc::new(Progress::new(!args.quiet));
     let say = |text: String| {
@@ -61,6 +72,9 @@ pub fn run(args: &DiffArgs) -> Result<()> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|error| BadInput(format!("{}: {error}", dir.display())))?;
+            for name in DATABASES {
+                claim_scratch(&dir.join(name), args.overwrite)?;
+            }
             Workspace::Given(dir.clone())
         }
         None => Workspace::Temporary(

@@ -11,6 +11,8 @@ use replay_engine::backend::{
     tdb_flags, Backend, ChainLockOp, OpenOptions, StoreFlag, TraverseKind,
 };
 
+use replay_engine::scratch;
+
 use crate::args::{BenchBackends, MicrobenchArgs};
 use crate::commands::{BadInput, CBackend, PureBackend};
 
@@ -38,16 +40,20 @@ pub fn run(args: &MicrobenchArgs) -> Result<()> {
             BadInput("--records: every database size must be at least 1 record".into()).into(),
         );
     }
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("tdb-microbench-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = run_in(args, &dir);
-    if args.dir.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
+    match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            run_in(args, dir)
+        }
+        None => {
+            let temporary = tempfile::Builder::new()
+                .prefix("tdb-microbench.")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            run_in(args, temporary.path())
+        }
     }
-    result
 }
 
 fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
@@ -142,14 +148,15 @@ fn ok<T>(what: &str, backend: &str, r: replay_engine::backend::TdbResult<T>) -> 
 /// Run every workload once on a fresh database of `records` records.
 fn measure<B: Backend>(dir: &Path, records: usize, args: &MicrobenchArgs) -> Result<Figures> {
     let path: PathBuf = dir.join(format!("{}-{records}.tdb", B::NAME));
-    let _ = std::fs::remove_file(&path);
+    scratch::replace(&path).map_err(|error| BadInput(error.to_string()))?;
     let options = OpenOptions {
         hash_size: args.hash_size,
         tdb_flags: tdb_flags::NOSYNC,
-        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         mode: 0o600,
     };
     let mut db = ok("open", B::NAME, B::open(&path, &options))?;
+    scratch::mark(&path)?;
     for i in 0..records {
         ok(
             "store",
@@ -267,7 +274,7 @@ fn measure<B: Backend>(dir: &Path, records: usize, args: &MicrobenchArgs) -> Res
     })?;
     ok("check", B::NAME, db.check())?;
     ok("close", B::NAME, db.close())?;
-    let _ = std::fs::remove_file(&path);
+    scratch::remove(&path)?;
     Ok(figures)
 }
 

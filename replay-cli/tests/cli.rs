@@ -393,3 +393,37 @@ fn diff_of_a_malformed_trace_is_bad_input() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("bad.trace:2:"), "{}", text(&output));
 }
+
+#[test]
+fn a_file_the_tool_did_not_create_is_never_overwritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let notes = write(dir.path(), "notes.txt", "my notes\n");
+    let traces = [fixture("a.trace"), fixture("b.trace")];
+    for command in [vec!["replay"], vec!["bench", "-n", "1", "--tdbfile"]] {
+        let mut args: Vec<&str> = command.clone();
+        args.push(&notes);
+        args.extend(traces.iter().map(String::as_str));
+        let output = tdb_replay(&args);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains("--overwrite"), "{}", text(&output));
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    }
+    // Its own scratch file it replaces freely, run after run.
+    let own = dir.path().join("own.tdb");
+    let own = own.to_str().expect("utf-8 path");
+    for _ in 0..2 {
+        let output = tdb_replay(&["replay", "-q", own, &traces[0], &traces[1]]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    // And a user's file only with --overwrite.
+    let output = tdb_replay(&[
+        "replay",
+        "-q",
+        "--overwrite",
+        &notes,
+        &traces[0],
+        &traces[1],
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_ne!(std::fs::read(&notes).unwrap(), b"my notes\n");
+}

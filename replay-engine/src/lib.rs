@@ -14,4 +14,5 @@ pub mod generate;
 pub mod inspect;
 pub mod process;
 pub mod replay;
+pub mod scratch;
 pub mod trace;

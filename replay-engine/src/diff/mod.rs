@@ -272,11 +272,35 @@ fn first_difference<A: Backend, B: Backend>(
         location: trace.location(op as u32),
         op: trace.ops[op].name().to_string(),
         first: (A::NAME, describe(out_a, step_a)),
-        second: (B::NAME, describe(out_b, step_b)),
+        second: (
+            B::NAME,
+            describe(out_b, step_b) + &first_byte_difference(out_a, step_a, out_b, step_b),
+        ),
         key,
         history: Vec::new(),
     };
     Some(divergence)
+}
+
+/// For two records that differ beyond what a message shows: ` (differs from byte N)`.
+fn first_byte_difference(
+    out_a: &Outcomes,
+    step_a: Option<&Step>,
+    out_b: &Outcomes,
+    step_b: Option<&Step>,
+) -> String {
+    use outcome::Outcome::Record;
+    let (Some(a), Some(b)) = (step_a, step_b) else {
+        return String::new();
+    };
+    let (Record(Ok(Some(a))), Record(Ok(Some(b)))) = (a.outcome, b.outcome) else {
+        return String::new();
+    };
+    let (a, b) = (out_a.bytes(a), out_b.bytes(b));
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(at) if at >= 32 => format!(" (differs from byte {at})"),
+        _ => String::new(),
+    }
 }
 
 /// The ops on `key` that ran before op `before` (which starts the last of `executed`, or

@@ -1,11 +1,13 @@
 //! The scratch database a replay runs on: created afresh before every run (so a rerun
-//! never sees the previous run's records) with the records the analysis found must
+//! never sees the previous run's records; never over a file the tool did not create,
+//! see [`crate::scratch`]) with the records the analysis found must
 //! pre-exist, and the flags each worker opens it with.
 
 use std::path::Path;
 
 use crate::analysis::Preexisting;
 use crate::backend::{tdb_flags, Backend, OpenOptions, StoreFlag, TdbError, TdbResult};
+use crate::scratch;
 use crate::trace::Trace;
 
 /// Flags a trace may carry that make no sense for a shared scratch file: an internal
@@ -35,27 +37,23 @@ pub fn prepare<B: Backend>(
     traces: &[Trace],
     records: &[Preexisting],
 ) -> TdbResult<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(TdbError::with_detail(
-                crate::backend::ErrorKind::Io,
-                format!("cannot remove the old {}: {error}", path.display()),
-            ))
-        }
-    }
+    let refused = |error: scratch::ScratchError| {
+        TdbError::with_detail(crate::backend::ErrorKind::Io, error.to_string())
+    };
+    scratch::replace(path).map_err(refused)?;
     let first = traces.first().map(worker_options).unwrap_or(OpenOptions {
         hash_size: 131,
         tdb_flags: tdb_flags::NOSYNC,
         open_flags: libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     });
+    // Exclusive: a file that appeared since the check above is not ours to truncate.
     let options = OpenOptions {
-        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         ..first
     };
     let mut db = B::open(path, &options)?;
+    scratch::mark(path).map_err(refused)?;
     for record in records {
         db.store(&record.key, &record.data, StoreFlag::Insert)?;
     }
