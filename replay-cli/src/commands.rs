@@ -318,7 +318,8 @@ fn generate_with<B: Backend>(
 }
 
 /// The built-in example: three processes, 400 operations each, on a 7-chain database,
-/// recorded on the spot and then replayed three times.
+/// recorded on the spot, replayed three times, replayed once with C and tdb-pure workers
+/// mixed on one file, and run on both engines in lock step (`diff`).
 pub fn example(args: &ExampleArgs) -> Result<()> {
     let mut options = GenerateOptions::default();
     println!(
@@ -371,9 +372,35 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         },
         tdbfile: args.dir.join("replay.tdb"),
         overwrite: false,
-        traces,
+        traces: traces.clone(),
     };
-    replay(&replay_args)
+    replay(&replay_args)?;
+
+    println!(
+        "\nReplaying mixed: tdb-replay replay --backend mixed {} ...",
+        args.dir.join("mixed.tdb").display()
+    );
+    replay(&ReplayArgs {
+        backend: EngineChoice::Mixed,
+        runs: 1,
+        tdbfile: args.dir.join("mixed.tdb"),
+        ..replay_args
+    })?;
+
+    println!(
+        "\nComparing the engines: tdb-replay diff --dir {} ...",
+        args.dir.join("diff").display()
+    );
+    crate::diff::run(&crate::args::DiffArgs {
+        concurrent: false,
+        dir: Some(args.dir.join("diff")),
+        quiet: false,
+        overwrite: false,
+        load: LoadArgs {
+            flavour: FlavourArg::Auto,
+        },
+        traces,
+    })
 }
 
 pub fn dump(args: &InspectArgs) -> Result<()> {

@@ -151,6 +151,8 @@ fn the_example_records_and_replays() {
     let out = text(&output);
     assert!(out.contains("Run 3/3"), "{out}");
     assert!(out.contains("all results matched"), "{out}");
+    assert!(out.contains("sound to both engines"), "{out}");
+    assert!(out.contains("The engines agree."), "{out}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::backend::{
     tdb_flags, Backend, ChainLockOp, LockAllOp, OpenOptions, StoreFlag, TdbResult, TraverseKind,
 };
 use crate::process;
+use crate::scratch;
 use crate::trace::writer::TraceWriter;
 
 /// What to generate.
@@ -66,18 +67,26 @@ pub fn generate<B: Backend>(
         open_flags: libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     };
+    let paths: Vec<PathBuf> = (0..options.processes)
+        .map(|k| dir.join(format!("{name}.{}.trace", k + 1)))
+        .collect();
+    // Never over files the tool did not create (see `scratch`).
+    for path in paths.iter().chain([&db_path]) {
+        scratch::replace(path).map_err(io::Error::other)?;
+    }
     // Start from an empty file.
     let fresh = OpenOptions {
-        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         ..open
     };
     B::open(&db_path, &fresh)
         .and_then(B::close)
         .map_err(|error| io::Error::other(format!("{}: {error}", db_path.display())))?;
-
-    let paths: Vec<PathBuf> = (0..options.processes)
-        .map(|k| dir.join(format!("{name}.{}.trace", k + 1)))
-        .collect();
+    scratch::mark(&db_path).map_err(io::Error::other)?;
+    for path in &paths {
+        File::create_new(path)?;
+        scratch::mark(path).map_err(io::Error::other)?;
+    }
     let mut pids = Vec::new();
     for (k, path) in paths.iter().enumerate() {
         let seed = options.seed.wrapping_add(k as u64);
@@ -150,7 +159,9 @@ fn run_process<B: Backend>(
     let mut db = B::open(db_path, open).map_err(io_error)?;
     let mut work = Workload {
         rng: Rng::new(seed),
-        out: TraceWriter::new(BufWriter::new(File::create(trace_path)?)),
+        out: TraceWriter::new(BufWriter::new(
+            std::fs::OpenOptions::new().write(true).open(trace_path)?,
+        )),
         options,
     };
     let seqnum = seq(&mut db);
