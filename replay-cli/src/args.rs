@@ -114,11 +114,36 @@ pub struct ReplayArgs {
     pub overwrite: bool,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub record: RecordArgs,
     /// The scratch database (created afresh for every run, kept afterwards).
     pub tdbfile: PathBuf,
     /// Trace files, one per process (plain, .gz or .zst).
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,
+}
+
+/// Recording what a run does, as tdb's own trace files.
+#[derive(Args, Debug, Clone)]
+pub struct RecordArgs {
+    /// Record what the run does as tdb trace files (`<db name>.trace.<pid>`, one per
+    /// process) in this directory; the tool's earlier traces of the same database there
+    /// are replaced, anyone else's are refused.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// The trace layout to record in (they differ in `tdb_append` and nested
+    /// transactions).
+    #[arg(long, value_enum, default_value = "ccan", requires = "record")]
+    pub layout: LayoutArg,
+}
+
+/// The layout of recorded traces.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutArg {
+    /// ccan tdb's (which the classic trace sets and ccan's replay_trace use).
+    Ccan,
+    /// Samba tdb's.
+    Samba,
 }
 
 #[derive(Args, Debug)]

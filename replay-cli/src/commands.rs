@@ -10,13 +10,14 @@ use replay_engine::analysis::{self, describe_key, Analysis};
 use replay_engine::backend::Backend;
 use replay_engine::generate::{self, GenerateOptions};
 use replay_engine::inspect;
+use replay_engine::record::{self, Layout, RecordOptions};
 use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
 use replay_engine::scratch;
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
     AnalyseArgs, BackendChoice, EngineChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs,
-    LoadArgs, ReplayArgs,
+    LayoutArg, LoadArgs, RecordArgs, ReplayArgs,
 };
 use crate::progress::Progress;
 
@@ -97,6 +98,33 @@ fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1e3)
 }
 
+/// `--record DIR [--layout L]`: the recording options, with `DIR` made ready for the
+/// traces of database `db` (the tool's earlier traces of it removed, anyone else's
+/// refused).
+pub fn recording(args: &RecordArgs, db: &Path) -> Result<Option<RecordOptions>> {
+    let Some(dir) = &args.record else {
+        return Ok(None);
+    };
+    let name = db
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    record::dir::prepare(dir, &name).map_err(|error| {
+        anyhow::Error::new(BadInput(format!(
+            "--record {}: {error}",
+            dir.display()
+        )))
+    })?;
+    Ok(Some(RecordOptions {
+        dir: dir.clone(),
+        layout: match args.layout {
+            LayoutArg::Ccan => Layout::Ccan,
+            LayoutArg::Samba => Layout::Samba,
+        },
+        retry_lock_errors: false,
+    }))
+}
+
 pub fn replay(args: &ReplayArgs) -> Result<()> {
     match args.backend {
         EngineChoice::C => replay_with::<CBackend, CBackend>(args),
@@ -147,6 +175,7 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         max_backoffs: args.max_backoffs,
         stall_after: Duration::from_secs(args.stall_after_s),
         progress: Some(&show),
+        record: recording(&args.record, &args.tdbfile)?,
     };
     if args.backend == EngineChoice::Mixed && traces.len() < 2 {
         say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
@@ -162,6 +191,12 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         Err(error) => return Err(error.into()),
     };
     print_report(args, &report, &traces, load_time, analysis_time, &plan);
+    if !report.recorded.is_empty() && !args.quiet {
+        println!("Recorded the first run as {} traces:", report.recorded.len());
+        for path in &report.recorded {
+            println!("  {}", path.display());
+        }
+    }
     if args.backend == EngineChoice::Mixed {
         check_both_engines(&args.tdbfile, args.quiet)?;
     }
@@ -369,6 +404,10 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         stall_after_s: 120,
         load: LoadArgs {
             flavour: FlavourArg::Auto,
+        },
+        record: RecordArgs {
+            record: None,
+            layout: LayoutArg::Ccan,
         },
         tdbfile: args.dir.join("replay.tdb"),
         overwrite: false,

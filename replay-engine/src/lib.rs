@@ -13,6 +13,7 @@ pub mod diff;
 pub mod generate;
 pub mod inspect;
 pub mod process;
+pub mod record;
 pub mod replay;
 pub mod scratch;
 pub mod trace;

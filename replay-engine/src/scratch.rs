@@ -125,6 +125,17 @@ pub fn remove(path: &Path) -> Result<(), ScratchError> {
     std::fs::remove_file(&marker).map_err(|error| ScratchError::Io(marker, error))
 }
 
+/// Move the scratch file at `from` (ours) to `to` (which must be free), marker and all.
+pub fn rename(from: &Path, to: &Path) -> Result<(), ScratchError> {
+    if !is_ours(from) {
+        return Err(ScratchError::NotOurs(from.to_owned()));
+    }
+    check_replaceable(to)?;
+    std::fs::rename(from, to).map_err(|error| ScratchError::Io(to.to_owned(), error))?;
+    let _ = std::fs::remove_file(marker_of(from));
+    mark(to)
+}
+
 /// `--overwrite`: the user hands the existing file at `path` (if any) over to the tool.
 pub fn adopt(path: &Path) -> Result<(), ScratchError> {
     if std::fs::symlink_metadata(path).is_ok() {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::{Analysis, Dep};
 use crate::backend::{Backend, TdbError};
+use crate::record::{self, RecordOptions, Recording};
 use crate::trace::Trace;
 use executor::{ExecError, Executor};
 use shared::SharedState;
@@ -33,6 +34,10 @@ pub struct ReplayOptions<'p> {
     pub stall_after: Duration,
     /// Called now and then with (ops done, ops in all traces) during a run.
     pub progress: Option<&'p dyn Fn(u64, u64)>,
+    /// Record what the first completed run does, as tdb's own traces, one per worker
+    /// (see [`crate::record`]); the directory must have been made ready with
+    /// [`crate::record::dir::prepare`].
+    pub record: Option<RecordOptions>,
 }
 
 impl Default for ReplayOptions<'_> {
@@ -43,6 +48,7 @@ impl Default for ReplayOptions<'_> {
             max_backoffs: 64,
             stall_after: Duration::from_secs(120),
             progress: None,
+            record: None,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct ReplayReport {
     pub runs: Vec<RunReport>,
     /// Deadlocks met and resolved, in order.
     pub backoffs: Vec<Backoff>,
+    /// The trace files recorded (see [`ReplayOptions::record`]), sorted.
+    pub recorded: Vec<std::path::PathBuf>,
 }
 
 /// Why a replay failed.
@@ -175,6 +183,20 @@ pub fn replay_mixed<Even: Backend, Odd: Backend>(
     analysis: &mut Analysis,
     options: &ReplayOptions<'_>,
 ) -> Result<ReplayReport, ReplayError> {
+    if options.record.is_some() {
+        replay_runs::<Recording<Even>, Recording<Odd>>(db_path, traces, analysis, options)
+    } else {
+        replay_runs::<Even, Odd>(db_path, traces, analysis, options)
+    }
+}
+
+/// The runs of [`replay_mixed`]; the first completed one is recorded when asked.
+fn replay_runs<Even: Backend, Odd: Backend>(
+    db_path: &Path,
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    options: &ReplayOptions<'_>,
+) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
     let shared = if traces.len() > 1 {
         Some(SharedState::new(traces.len()).map_err(|error| {
@@ -186,13 +208,40 @@ pub fn replay_mixed<Even: Backend, Odd: Backend>(
     while report.runs.len() < options.runs.max(1) {
         database::prepare::<Even>(db_path, traces, &analysis.preexisting)
             .map_err(ReplayError::Prepare)?;
-        let outcome = match &shared {
-            None => run_in_process::<Even>(db_path, traces, analysis)?,
-            Some(shared) => {
-                worker::run_workers::<Even, Odd>(db_path, traces, analysis, shared, options)?
-            }
+        // Each attempt records into a staging directory of its own; only a completed
+        // run's traces are kept.
+        let staging = match &options.record {
+            Some(recording) if report.runs.is_empty() => Some((
+                record::dir::staging(&recording.dir).map_err(recording_failed)?,
+                recording,
+            )),
+            _ => None,
         };
-        match outcome {
+        let record_to = staging.as_ref().map(|(staging, recording)| RecordOptions {
+            dir: staging.clone(),
+            ..(*recording).clone()
+        });
+        let outcome = match &shared {
+            None => run_in_process::<Even>(db_path, traces, analysis, record_to.as_ref()),
+            Some(shared) => worker::run_workers::<Even, Odd>(
+                db_path,
+                traces,
+                analysis,
+                shared,
+                options,
+                record_to.as_ref(),
+            ),
+        };
+        if let Some((staging, recording)) = &staging {
+            match &outcome {
+                Ok(Attempt::Completed(_)) => {
+                    report.recorded =
+                        record::dir::keep(staging, &recording.dir).map_err(recording_failed)?;
+                }
+                _ => record::dir::discard(staging).map_err(recording_failed)?,
+            }
+        }
+        match outcome? {
             Attempt::Completed(run) => report.runs.push(run),
             Attempt::Deadlocked(learned) => {
                 if report.backoffs.len() >= options.max_backoffs {
@@ -293,14 +342,22 @@ fn apply_backoff(
     Ok(backoffs)
 }
 
+fn recording_failed(error: crate::scratch::ScratchError) -> ReplayError {
+    ReplayError::System(format!("recording: {error}"))
+}
+
 /// A single trace runs in this process: nothing to wait for, and the clock covers only
 /// the ops (not the open or the close).
 fn run_in_process<B: Backend>(
     db_path: &Path,
     traces: &[Trace],
     analysis: &Analysis,
+    record_to: Option<&RecordOptions>,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
+    if let Some(record_to) = record_to {
+        record::record_next_open(record_to.clone());
+    }
     let mut db =
         B::open(db_path, &database::worker_options(trace)).map_err(|error| ReplayError::Open {
             trace: trace.name.clone(),

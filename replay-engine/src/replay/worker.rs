@@ -13,6 +13,7 @@ use super::shared::{monotonic_ns, Activity, SharedState};
 use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
 use crate::analysis::{Analysis, Dep};
 use crate::backend::Backend;
+use crate::record::RecordOptions;
 use crate::process::{self, Exit};
 use crate::trace::Trace;
 
@@ -48,6 +49,7 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     analysis: &Analysis,
     shared: &SharedState,
     options: &ReplayOptions<'_>,
+    record_to: Option<&RecordOptions>,
 ) -> Result<Attempt, ReplayError> {
     shared.reset();
     let mut children: Vec<Child> = Vec::with_capacity(traces.len());
@@ -59,9 +61,15 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         // The parent's copy of `writer` is dropped with the closure, so the parent's read
         // sees end-of-file once the worker exits.
         let spawned = if index % 2 == 0 {
-            process::spawn(|| worker_main::<Even>(index, db_path, trace, analysis, shared, writer))
+            process::spawn(|| {
+                arm(record_to);
+                worker_main::<Even>(index, db_path, trace, analysis, shared, writer)
+            })
         } else {
-            process::spawn(|| worker_main::<Odd>(index, db_path, trace, analysis, shared, writer))
+            process::spawn(|| {
+                arm(record_to);
+                worker_main::<Odd>(index, db_path, trace, analysis, shared, writer)
+            })
         };
         let pid = match spawned {
             Ok(pid) => pid,
@@ -121,6 +129,13 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         ops: reports.iter().map(|r| r.ops).sum(),
         tolerated: reports.into_iter().flat_map(|r| r.tolerated).collect(),
     }))
+}
+
+/// In a worker, before it opens the database: record its handle when asked.
+fn arm(record_to: Option<&RecordOptions>) {
+    if let Some(record_to) = record_to {
+        crate::record::record_next_open(record_to.clone());
+    }
 }
 
 /// The body of a worker process; returns its exit code.

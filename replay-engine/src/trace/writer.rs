@@ -22,6 +22,11 @@ impl<W: Write> TraceWriter<W> {
         self.out
     }
 
+    /// The underlying writer, borrowed (to take the lines written so far).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     fn rec(&mut self, data: Option<&[u8]>) -> io::Result<()> {
         match data {
             None => self.out.write_all(b"NULL"),
@@ -114,6 +119,25 @@ impl<W: Write> TraceWriter<W> {
         self.rec(Some(appended))?;
         self.out.write_all(b" = ")?;
         self.rec(Some(result))?;
+        writeln!(self.out)
+    }
+
+    /// `S tdb_append K previous = appended` (Samba layout; `previous` is `None` when the
+    /// key was absent).
+    pub fn append_previous(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        previous: Option<&[u8]>,
+        appended: &[u8],
+    ) -> io::Result<()> {
+        self.head(seqnum, "tdb_append")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        self.out.write_all(b" ")?;
+        self.rec(previous)?;
+        self.out.write_all(b" = ")?;
+        self.rec(Some(appended))?;
         writeln!(self.out)
     }
 
