@@ -21,6 +21,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Load and analyse traces, print the replay plan, run nothing.
     Analyse(AnalyseArgs),
+    /// Run a random multi-process workload on one database (one engine, or C tdb and
+    /// tdb-pure at once) and check the database holds what its operations imply.
+    Torture(TortureArgs),
     /// Record a new multi-process trace set by running a random torture workload.
     Generate(GenerateArgs),
     /// Generate the built-in example trace set and replay it.
@@ -214,6 +217,46 @@ pub struct GenerateArgs {
     /// are invisible to the dependency analysis, so concurrent sets may need back-offs).
     #[arg(long)]
     pub exotic: bool,
+    /// The trace layout.
+    #[arg(long, value_enum, default_value = "ccan")]
+    pub layout: LayoutArg,
+}
+
+#[derive(Args, Debug)]
+pub struct TortureArgs {
+    /// Engine of the processes (`mixed`: C tdb and tdb-pure alternately, on one file).
+    #[arg(long, value_enum, default_value = "c")]
+    pub backend: EngineChoice,
+    /// Concurrent processes.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub procs: u32,
+    /// Top-level operations per process (a transaction or traverse counts as one).
+    #[arg(long, default_value_t = 1000)]
+    pub ops: usize,
+    /// Seed of the random workload (process k uses seed + k); default: from the clock,
+    /// printed so a run can be repeated.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also run transactions (committed, cancelled, some prepared first).
+    #[arg(long)]
+    pub transactions: bool,
+    /// Also firstkey/nextkey walks, all-record read locks and wipe_all.
+    #[arg(long)]
+    pub exotic: bool,
+    /// Distinct keys of each kind (shared by all, and private to each process).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keys: u32,
+    /// Hash size of the database (small sizes make chains collide).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hash_size: u32,
+    /// Replace the database file even if tdb-replay did not create it (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// The database to create and torture (kept afterwards).
+    pub tdbfile: PathBuf,
 }
 
 #[derive(Args, Debug)]

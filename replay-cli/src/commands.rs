@@ -110,19 +110,21 @@ pub fn recording(args: &RecordArgs, db: &Path) -> Result<Option<RecordOptions>> 
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     record::dir::prepare(dir, &name).map_err(|error| {
-        anyhow::Error::new(BadInput(format!(
-            "--record {}: {error}",
-            dir.display()
-        )))
+        anyhow::Error::new(BadInput(format!("--record {}: {error}", dir.display())))
     })?;
     Ok(Some(RecordOptions {
         dir: dir.clone(),
-        layout: match args.layout {
-            LayoutArg::Ccan => Layout::Ccan,
-            LayoutArg::Samba => Layout::Samba,
-        },
+        layout: layout_of(args.layout),
         retry_lock_errors: false,
     }))
+}
+
+/// The engine's layout for the command line's.
+pub fn layout_of(layout: LayoutArg) -> Layout {
+    match layout {
+        LayoutArg::Ccan => Layout::Ccan,
+        LayoutArg::Samba => Layout::Samba,
+    }
 }
 
 pub fn replay(args: &ReplayArgs) -> Result<()> {
@@ -192,7 +194,10 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
     };
     print_report(args, &report, &traces, load_time, analysis_time, &plan);
     if !report.recorded.is_empty() && !args.quiet {
-        println!("Recorded the first run as {} traces:", report.recorded.len());
+        println!(
+            "Recorded the first run as {} traces:",
+            report.recorded.len()
+        );
         for path in &report.recorded {
             println!("  {}", path.display());
         }
@@ -332,6 +337,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         hash_size: args.hash_size.max(1),
         keys: args.keys.max(1),
         exotic: args.exotic,
+        layout: layout_of(args.layout),
     };
     let paths = match args.backend {
         BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,

@@ -16,4 +16,5 @@ pub mod process;
 pub mod record;
 pub mod replay;
 pub mod scratch;
+pub mod torture;
 pub mod trace;

@@ -361,7 +361,10 @@ impl<B: Backend> Backend for Recording<B> {
     }
 
     fn chainlock(&mut self, key: &[u8], op: ChainLockOp) -> TdbResult<()> {
-        let before = matches!(op, ChainLockOp::Unlock | ChainLockOp::UnlockRead | ChainLockOp::Unmark);
+        let before = matches!(
+            op,
+            ChainLockOp::Unlock | ChainLockOp::UnlockRead | ChainLockOp::Unmark
+        );
         if before {
             emit(&mut self.0, |out, seq| out.chainlock(seq, op, key, None));
         }
@@ -383,16 +386,18 @@ impl<B: Backend> Backend for Recording<B> {
         }
         let result = self.0.lockall(op);
         if nonblocking {
-            emit(&mut self.0, |out, seq| out.lockall(seq, op, Some(ret(&result))));
+            emit(&mut self.0, |out, seq| {
+                out.lockall(seq, op, Some(ret(&result)))
+            });
         }
         result
     }
 
     fn traverse(&mut self, kind: TraverseKind, f: &mut TraverseFn<'_, Self>) -> TdbResult<u32> {
         if !recording() {
-            return self
-                .0
-                .traverse(kind, &mut |inner, key, data| f(Recording::ref_cast_mut(inner), key, data));
+            return self.0.traverse(kind, &mut |inner, key, data| {
+                f(Recording::ref_cast_mut(inner), key, data)
+            });
         }
         // tdb writes the start line once it holds the traverse's locks: at the first
         // record, or after a walk that found none.

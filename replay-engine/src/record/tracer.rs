@@ -64,9 +64,7 @@ pub(crate) struct Tracer {
 impl Tracer {
     /// Create the trace file for database `db` in `options.dir`, exclusively, mode 0600.
     pub(crate) fn create(db: &Path, options: &RecordOptions) -> io::Result<Tracer> {
-        let path = options
-            .dir
-            .join(trace_file_name(db, std::process::id()));
+        let path = options.dir.join(trace_file_name(db, std::process::id()));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -13,8 +13,8 @@ use super::shared::{monotonic_ns, Activity, SharedState};
 use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
 use crate::analysis::{Analysis, Dep};
 use crate::backend::Backend;
-use crate::record::RecordOptions;
 use crate::process::{self, Exit};
+use crate::record::RecordOptions;
 use crate::trace::Trace;
 
 /// What one worker reported through its pipe.
