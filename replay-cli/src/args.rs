@@ -261,9 +261,10 @@ pub struct TortureArgs {
 
 #[derive(Args, Debug)]
 pub struct ExampleArgs {
-    /// Backend to generate and replay with.
-    #[arg(long, value_enum, default_value = "c")]
-    pub backend: BackendChoice,
+    /// Engine of the recorded torture run (`mixed`: C tdb and tdb-pure processes at
+    /// once).
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub backend: EngineChoice,
     /// Directory for the example's traces and database.
     #[arg(long, default_value = "example")]
     pub dir: PathBuf,

@@ -17,7 +17,7 @@ use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
     AnalyseArgs, BackendChoice, EngineChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs,
-    LayoutArg, LoadArgs, RecordArgs, ReplayArgs,
+    LayoutArg, LoadArgs, RecordArgs, ReplayArgs, TortureArgs,
 };
 use crate::progress::Progress;
 
@@ -358,22 +358,38 @@ fn generate_with<B: Backend>(
         .with_context(|| format!("generating traces in {}", dir.display()))
 }
 
-/// The built-in example: three processes, 400 operations each, on a 7-chain database,
-/// recorded on the spot, replayed three times, replayed once with C and tdb-pure workers
-/// mixed on one file, and run on both engines in lock step (`diff`).
+/// The built-in example, end to end: a torture run of three processes (C tdb and
+/// tdb-pure at once by default) recorded as tdb traces and checked by both engines; the
+/// recording replayed on C, on tdb-pure and mixed; then both engines run it in lock step
+/// (`diff`).
 pub fn example(args: &ExampleArgs) -> Result<()> {
-    let mut options = GenerateOptions::default();
-    println!(
-        "Recording the example: {} processes x {} operations on one database, in {}/",
-        options.processes,
-        options.ops,
-        args.dir.display()
-    );
+    let db = args.dir.join("example.tdb");
+    let record_dir = args.dir.join("traces");
+    let mut seed = 1;
     let traces = loop {
-        let paths = match args.backend {
-            BackendChoice::C => generate_with::<CBackend>(&args.dir, "example", &options)?,
-            BackendChoice::Pure => generate_with::<PureBackend>(&args.dir, "example", &options)?,
-        };
+        println!("$ tdb-replay torture --backend {} --procs 3 --ops 400 --transactions --seed {seed} --record {} {}",
+            engine_name(args.backend),
+            record_dir.display(),
+            db.display()
+        );
+        crate::torture::run(&TortureArgs {
+            backend: args.backend,
+            procs: 3,
+            ops: 400,
+            seed: Some(seed),
+            transactions: true,
+            exotic: false,
+            keys: 20,
+            hash_size: 7,
+            overwrite: false,
+            record: RecordArgs {
+                record: Some(record_dir.clone()),
+                layout: LayoutArg::Ccan,
+            },
+            tdbfile: db.clone(),
+        })?;
+        let paths = record::dir::traces_of(&record_dir, "example.tdb")
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
         // Known gap: about one heavily stalled recording in a hundred ends in a
         // dependency cycle; record again (at most twice) rather than show a failure.
         let quiet = Arc::new(Progress::new(false));
@@ -385,56 +401,45 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             &quiet,
         )?;
         match analysis::analyse(&loaded, CBackend::LOCKING) {
-            Err(error) if error.message.contains("circle") && options.seed < 3 => {
+            Err(error) if error.message.contains("circle") && seed < 3 => {
                 println!("note: {error}\nRecording the example again (a known analysis gap).");
-                options.seed += 1;
+                seed += 1;
             }
             _ => break paths,
         }
     };
     let shown: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
+    for engine in [EngineChoice::C, EngineChoice::Pure, EngineChoice::Mixed] {
+        let tdbfile = args.dir.join(format!("replay-{}.tdb", engine_name(engine)));
+        println!(
+            "\n$ tdb-replay replay --backend {} {} {}",
+            engine_name(engine),
+            tdbfile.display(),
+            shown.join(" ")
+        );
+        replay(&ReplayArgs {
+            backend: engine,
+            quiet: false,
+            runs: 1,
+            deadlock_after_ms: 200,
+            max_backoffs: 64,
+            stall_after_s: 120,
+            load: LoadArgs {
+                flavour: FlavourArg::Auto,
+            },
+            record: RecordArgs {
+                record: None,
+                layout: LayoutArg::Ccan,
+            },
+            tdbfile,
+            overwrite: false,
+            traces: traces.clone(),
+        })?;
+    }
     println!(
-        "Replaying: tdb-replay replay -n 3 {} {}",
-        args.dir.join("replay.tdb").display(),
+        "\n$ tdb-replay diff --dir {} {}",
+        args.dir.join("diff").display(),
         shown.join(" ")
-    );
-    let replay_args = ReplayArgs {
-        backend: match args.backend {
-            BackendChoice::C => EngineChoice::C,
-            BackendChoice::Pure => EngineChoice::Pure,
-        },
-        quiet: false,
-        runs: 3,
-        deadlock_after_ms: 200,
-        max_backoffs: 64,
-        stall_after_s: 120,
-        load: LoadArgs {
-            flavour: FlavourArg::Auto,
-        },
-        record: RecordArgs {
-            record: None,
-            layout: LayoutArg::Ccan,
-        },
-        tdbfile: args.dir.join("replay.tdb"),
-        overwrite: false,
-        traces: traces.clone(),
-    };
-    replay(&replay_args)?;
-
-    println!(
-        "\nReplaying mixed: tdb-replay replay --backend mixed {} ...",
-        args.dir.join("mixed.tdb").display()
-    );
-    replay(&ReplayArgs {
-        backend: EngineChoice::Mixed,
-        runs: 1,
-        tdbfile: args.dir.join("mixed.tdb"),
-        ..replay_args
-    })?;
-
-    println!(
-        "\nComparing the engines: tdb-replay diff --dir {} ...",
-        args.dir.join("diff").display()
     );
     crate::diff::run(&crate::args::DiffArgs {
         concurrent: false,
@@ -446,6 +451,15 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         },
         traces,
     })
+}
+
+/// The command-line name of an engine choice.
+fn engine_name(engine: EngineChoice) -> &'static str {
+    match engine {
+        EngineChoice::C => "c",
+        EngineChoice::Pure => "pure",
+        EngineChoice::Mixed => "mixed",
+    }
 }
 
 pub fn dump(args: &InspectArgs) -> Result<()> {

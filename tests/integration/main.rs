@@ -11,6 +11,7 @@ mod deadlock;
 mod differential;
 mod generated;
 mod handwritten;
+mod recording;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -53,6 +54,18 @@ const TESTS: &[(&str, fn())] = &[
     (
         "differential::diff_reports_a_changed_stored_byte_where_it_is_read",
         differential::diff_reports_a_changed_stored_byte_where_it_is_read,
+    ),
+    (
+        "recording::torture_on_each_engine_leaves_what_its_operations_imply_and_its_traces_replay",
+        recording::torture_on_each_engine_leaves_what_its_operations_imply_and_its_traces_replay,
+    ),
+    (
+        "recording::a_recorded_replay_replays_to_the_same_database",
+        recording::a_recorded_replay_replays_to_the_same_database,
+    ),
+    (
+        "recording::torture_catches_a_broken_engine",
+        recording::torture_catches_a_broken_engine,
     ),
     (
         "deadlock::a_lock_deadlock_is_detected_and_backed_off",

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::backend::{tdb_flags, Backend, OpenOptions};
 use crate::process;
 use crate::record::{self, RecordOptions, Recording};
-use crate::replay::shared::SharedState;
+use crate::replay::shared::{Activity, SharedState};
 use crate::scratch;
 pub use expectations::{verify, Verified};
 pub use workload::{Expectations, Mix, Violation};
@@ -159,6 +159,14 @@ pub fn run<Even: Backend, Odd: Backend>(
             }
         }
     }
+    // Start once every process has opened the database (or given up), so that all of
+    // them start from the same state.
+    let opened_by = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < opened_by
+        && (0..options.processes).any(|k| barrier.activity(k) == Activity::Starting)
+    {
+        std::thread::sleep(Duration::from_micros(200));
+    }
     barrier.go();
     let mut failed = Vec::new();
     for (k, pid) in pids.into_iter().enumerate() {
@@ -212,7 +220,16 @@ fn process_main<B: Backend>(
     options: &TortureOptions,
     barrier: &SharedState,
 ) -> Result<Expectations, String> {
-    let mut db = B::open(db_path, open).map_err(|error| format!("open: {error}"))?;
+    let opened = B::open(db_path, open);
+    barrier.set_activity(
+        k,
+        if opened.is_ok() {
+            Activity::Ready
+        } else {
+            Activity::Failed
+        },
+    );
+    let mut db = opened.map_err(|error| format!("open: {error}"))?;
     barrier.wait_for_start();
     let seed = options.seed.wrapping_add(k as u64);
     let expect = workload::Workload::new(k, seed, &options.mix)
