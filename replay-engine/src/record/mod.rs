@@ -136,6 +136,32 @@ fn emit_at(seqnum: i32, write: impl FnOnce(&mut TraceWriter<Vec<u8>>, i32) -> io
     });
 }
 
+/// Read (or change) the recorded handle's tracing state.
+fn with_tracer<R>(f: impl FnOnce(&mut Tracer) -> R) -> Option<R> {
+    ACTIVE.with(|active| active.borrow_mut().as_mut().map(f))
+}
+
+/// Run `op` on `db` and trace it, reading the sequence number before the chain lock of
+/// `key` is released, as C does for the writes (so no other process's write to that key
+/// can get a smaller number than this one). Inside a transaction (no other process can
+/// write) or a read traverse (writes fail before locking) no lock is taken.
+fn under_chain_lock<B: Backend, R>(
+    db: &mut B,
+    key: &[u8],
+    op: impl FnOnce(&mut B) -> R,
+    trace: impl FnOnce(&mut B, &R),
+) -> R {
+    let lock =
+        with_tracer(|tracer| tracer.depth == 0 && tracer.read_traverses == 0).unwrap_or(false);
+    let locked = lock && db.chainlock(key, ChainLockOp::Lock).is_ok();
+    let result = op(db);
+    trace(db, &result);
+    if locked {
+        let _ = db.chainlock(key, ChainLockOp::Unlock);
+    }
+    result
+}
+
 /// Change the recorded handle's transaction depth; returns the depth before.
 fn adjust_depth(change: impl FnOnce(u32) -> u32) -> u32 {
     ACTIVE.with(|active| {
@@ -226,11 +252,15 @@ impl<B: Backend> Backend for Recording<B> {
     }
 
     fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> TdbResult<()> {
-        let result = with_lock_retries(|| self.0.store(key, data, flag));
-        emit(&mut self.0, |out, seq| {
-            out.store(seq, key, data, flag, ret(&result))
-        });
-        result
+        if !recording() {
+            return self.0.store(key, data, flag);
+        }
+        under_chain_lock(
+            &mut self.0,
+            key,
+            |db| with_lock_retries(|| db.store(key, data, flag)),
+            |db, result| emit(db, |out, seq| out.store(seq, key, data, flag, ret(result))),
+        )
     }
 
     fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> TdbResult<R> {
@@ -262,38 +292,50 @@ impl<B: Backend> Backend for Recording<B> {
     }
 
     fn delete(&mut self, key: &[u8]) -> TdbResult<()> {
-        let result = with_lock_retries(|| self.0.delete(key));
-        emit(&mut self.0, |out, seq| {
-            out.key_ret(seq, "tdb_delete", key, ret(&result))
-        });
-        result
+        if !recording() {
+            return self.0.delete(key);
+        }
+        under_chain_lock(
+            &mut self.0,
+            key,
+            |db| with_lock_retries(|| db.delete(key)),
+            |db, result| {
+                emit(db, |out, seq| {
+                    out.key_ret(seq, "tdb_delete", key, ret(result))
+                })
+            },
+        )
     }
 
     fn append(&mut self, key: &[u8], data: &[u8]) -> TdbResult<()> {
         if !recording() {
             return self.0.append(key, data);
         }
-        // tdb reads the old record and writes the new one under the chain lock; read it
-        // the same way, so the line shows what this append did. Inside a transaction no
-        // other process can write, and the chain lock is not needed.
-        let locked = self.0.chainlock(key, ChainLockOp::Lock).is_ok();
-        let previous = self.0.fetch(key).ok().flatten();
-        let result = with_lock_retries(|| self.0.append(key, data));
-        if result.is_ok() {
-            match layout() {
-                Layout::Ccan => {
-                    let mut after = previous.unwrap_or_default();
-                    after.extend_from_slice(data);
-                    emit(&mut self.0, |out, seq| out.append(seq, key, data, &after));
+        // tdb reads the old record and writes the new one under the chain lock, and
+        // traces the append even when its store failed (not when the lock failed).
+        let samba = layout() == Layout::Samba;
+        let (_, result) = under_chain_lock(
+            &mut self.0,
+            key,
+            |db| {
+                let previous = db.fetch(key).ok().flatten();
+                (previous, with_lock_retries(|| db.append(key, data)))
+            },
+            |db, (previous, result)| {
+                if matches!(result, Err(error) if error.kind == ErrorKind::Lock) {
+                    return;
                 }
-                Layout::Samba => emit(&mut self.0, |out, seq| {
-                    out.append_previous(seq, key, previous.as_deref(), data)
-                }),
-            }
-        }
-        if locked {
-            let _ = self.0.chainlock(key, ChainLockOp::Unlock);
-        }
+                if samba {
+                    emit(db, |out, seq| {
+                        out.append_previous(seq, key, previous.as_deref(), data)
+                    });
+                } else {
+                    let mut after = previous.clone().unwrap_or_default();
+                    after.extend_from_slice(data);
+                    emit(db, |out, seq| out.append(seq, key, data, &after));
+                }
+            },
+        );
         result
     }
 
@@ -399,6 +441,17 @@ impl<B: Backend> Backend for Recording<B> {
                 f(Recording::ref_cast_mut(inner), key, data)
             });
         }
+        // Inside a read traverse tdb runs (and traces) a write traverse as a read one.
+        let nested_in_read = with_tracer(|tracer| tracer.read_traverses > 0).unwrap_or(false);
+        let traced_kind = if nested_in_read {
+            TraverseKind::Read
+        } else {
+            kind
+        };
+        let reading = traced_kind == TraverseKind::Read;
+        if reading {
+            with_tracer(|tracer| tracer.read_traverses += 1);
+        }
         // tdb writes the start line once it holds the traverse's locks: at the first
         // record, or after a walk that found none.
         let mut started = false;
@@ -406,20 +459,25 @@ impl<B: Backend> Backend for Recording<B> {
         let result = self.0.traverse(kind, &mut |inner, key, data| {
             if !started {
                 started = true;
-                emit(inner, |out, seq| out.traverse_start(seq, kind));
+                emit(inner, |out, seq| out.traverse_start(seq, traced_kind));
             }
             emit(inner, |out, seq| out.traverse_entry(seq, key, data));
             let flow = f(Recording::ref_cast_mut(inner), key, data);
             stopped = flow == ControlFlow::Break(());
             flow
         });
-        if !started {
-            emit(&mut self.0, |out, seq| out.traverse_start(seq, kind));
+        if reading {
+            with_tracer(|tracer| tracer.read_traverses = tracer.read_traverses.saturating_sub(1));
         }
-        let count = result.as_ref().ok().copied();
-        emit(&mut self.0, |out, seq| {
-            out.traverse_end(seq, if stopped { count } else { None })
-        });
+        // A traverse that failed writes no end line, as in tdb.
+        if let Ok(count) = result {
+            if !started {
+                emit(&mut self.0, |out, seq| out.traverse_start(seq, traced_kind));
+            }
+            emit(&mut self.0, |out, seq| {
+                out.traverse_end(seq, stopped.then_some(count))
+            });
+        }
         result
     }
 
@@ -441,3 +499,6 @@ impl<B: Backend> Backend for Recording<B> {
         self.0.check()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,6 +59,9 @@ pub(crate) struct Tracer {
     pub(crate) retry_lock_errors: bool,
     /// Transaction levels open on the handle (traced or not).
     pub(crate) depth: u32,
+    /// Read traverses under way on the handle (a write traverse inside one is traced,
+    /// and runs, as a read traverse).
+    pub(crate) read_traverses: u32,
 }
 
 impl Tracer {
@@ -84,6 +87,7 @@ impl Tracer {
             layout: options.layout,
             retry_lock_errors: options.retry_lock_errors,
             depth: 0,
+            read_traverses: 0,
         })
     }
 

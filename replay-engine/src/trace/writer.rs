@@ -101,7 +101,11 @@ impl<W: Write> TraceWriter<W> {
         self.rec(Some(key))?;
         self.out.write_all(b" ")?;
         self.rec(Some(data))?;
-        writeln!(self.out, " {:#x} = {ret}", flag.code())
+        // C's `%#x`: 0 prints as `0`, the others as `0x1`, `0x2`, `0x3`.
+        match flag.code() {
+            0 => writeln!(self.out, " 0 = {ret}"),
+            code => writeln!(self.out, " {code:#x} = {ret}"),
+        }
     }
 
     /// `S tdb_append K appended = result` (ccan layout).
