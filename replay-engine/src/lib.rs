@@ -15,4 +15,5 @@ pub mod inspect;
 pub mod process;
 pub mod replay;
 pub mod scratch;
+pub mod shrink;
 pub mod trace;

@@ -11,6 +11,7 @@ mod deadlock;
 mod differential;
 mod generated;
 mod handwritten;
+mod shrink;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -53,6 +54,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "differential::diff_reports_a_changed_stored_byte_where_it_is_read",
         differential::diff_reports_a_changed_stored_byte_where_it_is_read,
+    ),
+    (
+        "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",
+        shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine,
     ),
     (
         "deadlock::a_lock_deadlock_is_detected_and_backed_off",
