@@ -12,6 +12,9 @@
 //!    close a region only ever go with the whole region, so every region stays well
 //!    formed.
 //!
+//! 4. unwrapping regions: a region's frame ops go (and a traverse's entries) while what it
+//!    held stays, so a store need not stay inside the transaction it was traced in.
+//!
 //! Each level is one run of the [`ddmin`] core over that level's nodes. A candidate that
 //! does not parse or analyse counts as not failing; one that fails must fail with the
 //! original [`Failure::signature`] ([`check`]). The result is 1-minimal at every level.
@@ -35,6 +38,8 @@ pub enum Level {
     Traces,
     /// Nodes of the region tree at this depth (0: top-level ops and regions).
     Nodes(usize),
+    /// The frames of regions, keeping what they hold.
+    Frames,
 }
 
 impl fmt::Display for Level {
@@ -43,6 +48,7 @@ impl fmt::Display for Level {
             Level::Traces => f.write_str("whole traces"),
             Level::Nodes(0) => f.write_str("top-level ops and regions"),
             Level::Nodes(depth) => write!(f, "ops and regions inside regions (depth {depth})"),
+            Level::Frames => f.write_str("region frames, keeping what they hold"),
         }
     }
 }
@@ -166,6 +172,10 @@ pub fn shrink<C: Check>(
             }
             state.pass(Level::Nodes(depth), elements, 0, check, progress);
         }
+        let elements = state.frames();
+        if !elements.is_empty() {
+            state.pass(Level::Frames, elements, 0, check, progress);
+        }
         if (state.traces.len(), candidate::written_ops(&state.traces)) == before {
             break;
         }
@@ -183,12 +193,12 @@ pub fn shrink<C: Check>(
 }
 
 /// Something a pass may remove.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Element {
     /// A whole trace.
     Trace(usize),
-    /// Ops `first..=last` of a trace.
-    Ops { trace: usize, first: u32, last: u32 },
+    /// Ops of a trace: inclusive ranges.
+    Ops { trace: usize, ops: Vec<(u32, u32)> },
 }
 
 /// The smallest failing set so far.
@@ -209,9 +219,22 @@ impl State {
             elements.extend(structure::at_depth(&roots, depth).into_iter().map(|node| {
                 Element::Ops {
                     trace: index,
-                    first: node.first,
-                    last: node.last,
+                    ops: vec![(node.first, node.last)],
                 }
+            }));
+        }
+        elements
+    }
+
+    /// The frames of every region of every trace.
+    fn frames(&self) -> Vec<Element> {
+        let mut elements = Vec::new();
+        for (index, trace) in self.traces.iter().enumerate() {
+            let roots = structure::tree(trace);
+            let unwrappings = structure::unwrappings(trace, &roots);
+            elements.extend(unwrappings.into_iter().map(|ops| Element::Ops {
+                trace: index,
+                ops: ops.into_iter().map(|op| (op, op)).collect(),
             }));
         }
         elements
@@ -225,15 +248,17 @@ impl State {
             if kept_iter.next_if_eq(&index).is_some() {
                 continue;
             }
-            match *element {
-                Element::Trace(trace) => keep[trace] = Keep::Nothing,
-                Element::Ops { trace, first, last } => {
-                    if let Keep::All = keep[trace] {
-                        keep[trace] = Keep::Ops(vec![true; self.traces[trace].ops.len()]);
+            match element {
+                Element::Trace(trace) => keep[*trace] = Keep::Nothing,
+                Element::Ops { trace, ops: ranges } => {
+                    if let Keep::All = keep[*trace] {
+                        keep[*trace] = Keep::Ops(vec![true; self.traces[*trace].ops.len()]);
                     }
-                    if let Keep::Ops(ops) = &mut keep[trace] {
-                        for slot in &mut ops[first as usize..=last as usize] {
-                            *slot = false;
+                    if let Keep::Ops(ops) = &mut keep[*trace] {
+                        for &(first, last) in ranges {
+                            for slot in &mut ops[first as usize..=last as usize] {
+                                *slot = false;
+                            }
                         }
                     }
                 }
@@ -257,6 +282,14 @@ impl State {
         let mut candidates = self.candidates;
         let mut ops = candidate::written_ops(&self.traces);
         let mut traces = self.traces.len();
+        progress(&ShrinkProgress {
+            level,
+            elements: elements.len(),
+            candidates,
+            traces,
+            ops,
+            ops_before: self.ops_before,
+        });
         let mut fails = |kept: &[usize]| {
             candidates += 1;
             let keep = self.keep(&elements, kept);

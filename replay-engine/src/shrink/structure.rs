@@ -11,6 +11,9 @@
 //! `tdb_nextkey` is inside a transaction) are merged into one, so removing any node of the
 //! tree leaves every remaining region well formed.
 //!
+//! [`unwrappings`] lists, per region, the frame ops (and a traverse's entries) whose
+//! removal keeps the region's content but not the region.
+//!
 //! A region left open at the end of the trace has no frame to keep whole: its opening op
 //! is a node of its own (removing it leaves its former content outside any region).
 
@@ -55,6 +58,42 @@ pub fn at_depth(roots: &[Node], depth: usize) -> Vec<&Node> {
         level = level.iter().flat_map(|node| node.children.iter()).collect();
     }
     level
+}
+
+/// For every region of the tree, at any depth, the ops that *unwrapping* it removes: its
+/// frame and, for a traverse, the entries directly in it (an entry means nothing outside
+/// a traverse). What the region holds stays where it is, now outside it.
+pub fn unwrappings(trace: &Trace, roots: &[Node]) -> Vec<Vec<u32>> {
+    let mut found = Vec::new();
+    let mut pending: Vec<&Node> = roots.iter().rev().collect();
+    while let Some(node) = pending.pop() {
+        if node.frame.is_empty() {
+            continue;
+        }
+        let traverse = node
+            .frame
+            .iter()
+            .any(|&op| matches!(trace.ops[op as usize].kind, OpKind::TraverseStart { .. }));
+        let mut ops = node.frame.clone();
+        if traverse {
+            ops.extend(
+                node.children
+                    .iter()
+                    .filter(|child| {
+                        child.frame.is_empty()
+                            && matches!(
+                                trace.ops[child.first as usize].kind,
+                                OpKind::TraverseEntry { .. }
+                            )
+                    })
+                    .map(|child| child.first),
+            );
+            ops.sort_unstable();
+        }
+        found.push(ops);
+        pending.extend(node.children.iter().rev());
+    }
+    found
 }
 
 /// A region as found: its extent and its frame ops.

@@ -1,5 +1,6 @@
 //! The shrinker with a toy check (no engine): whole traces, top-level regions and ops
-//! inside regions go; frames stay whole; a candidate failing differently is refused.
+//! inside regions go; frames go whole, and alone where what they held is needed
+//! without them; a candidate failing differently is refused.
 
 use super::{shrink, Failure, FnCheck, Level, ShrinkError};
 use crate::analysis::Analysis;
@@ -50,8 +51,8 @@ const LOCKING: LockingModel = LockingModel {
     read_traverse_takes_transaction_lock: false,
 };
 
-/// Fails ("bad") when some trace stores key `bad` and later fetches it, and b.trace is
-/// in the set; without b.trace it fails differently ("other").
+/// Fails ("bad") when some trace stores key `bad` inside a transaction and later fetches
+/// it, and b.trace is in the set; without b.trace it fails differently ("other").
 fn toy(traces: &[Trace], _: &mut Analysis) -> Option<Failure> {
     let bad = traces.iter().any(|trace| {
         let on_bad = |at: usize, fetch: bool| match trace.ops[at].kind {
@@ -59,8 +60,13 @@ fn toy(traces: &[Trace], _: &mut Analysis) -> Option<Failure> {
             OpKind::Fetch { key, .. } if fetch => trace.bytes(key) == b"bad",
             _ => false,
         };
+        let is = |at: usize, kind: OpKind| trace.ops[at].kind == kind;
         let store = (0..trace.ops.len()).find(|&at| on_bad(at, false));
-        store.is_some_and(|store| (store..trace.ops.len()).any(|at| on_bad(at, true)))
+        store.is_some_and(|store| {
+            (0..store).any(|at| is(at, OpKind::TransactionStart))
+                && (store..trace.ops.len()).any(|at| is(at, OpKind::TransactionCommit))
+                && (store..trace.ops.len()).any(|at| on_bad(at, true))
+        })
     });
     let with_b = traces.iter().any(|trace| trace.name == "b.trace");
     bad.then(|| Failure {
@@ -98,19 +104,22 @@ fn shrinks_to_the_ops_that_matter_keeping_regions_whole() {
 3 tdb_transaction_start
 3 tdb_store 3:626164 1:32 0x1 = 0
 4 tdb_transaction_commit
-4 tdb_traverse_read_start
 4 tdb_fetch 3:626164 = 1:32
-4 tdb_traverse_end
 5 tdb_close
 "
     );
     assert!(shrunk.traces[1].ops.is_empty());
-    assert_eq!(shrunk.ops_after, 6);
+    assert_eq!(shrunk.ops_after, 4);
     assert!(shrunk.candidates > 5);
     assert!(shrunk.rounds >= 2, "the last round removes nothing");
     assert_eq!(
-        &levels[..3],
-        [Level::Traces, Level::Nodes(0), Level::Nodes(1)]
+        &levels[..4],
+        [
+            Level::Traces,
+            Level::Nodes(0),
+            Level::Nodes(1),
+            Level::Frames
+        ]
     );
 }
 

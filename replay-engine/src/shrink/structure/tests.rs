@@ -1,7 +1,7 @@
 //! The region tree on small traces: nesting, crossing regions merged, a key walk through
 //! a transaction, traverses with their entries and callback ops, regions left open.
 
-use super::{at_depth, tree, Node};
+use super::{at_depth, tree, unwrappings, Node};
 use crate::trace::{parse_trace, FlavourChoice, LoadOptions, Trace};
 
 fn parse(body: &str, flavour: FlavourChoice) -> Trace {
@@ -60,6 +60,10 @@ fn nested_regions_and_single_ops() {
         "0 [1..6 [1, 6] {[2..4 [2, 4] {3}] 5}] [7..11 [7, 11] {8 9 10}]"
     );
     assert_eq!(at_depth(&roots, 1).len(), 5);
+    assert_eq!(
+        unwrappings(&trace, &roots),
+        [vec![1, 6], vec![2, 4], vec![7, 8, 10, 11]]
+    );
     assert_eq!(at_depth(&roots, 2).len(), 1);
     assert!(at_depth(&roots, 3).is_empty());
 }

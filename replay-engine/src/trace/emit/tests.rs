@@ -253,7 +253,7 @@ fn random_trace(seed: u64, ops: usize, samba: bool) -> String {
         if samba { "0x800" } else { "0x0" }
     );
     let mut seqnum = seed;
-    let mut simple = |rng: &mut Rng, seqnum: u64| -> String {
+    let simple = |rng: &mut Rng, seqnum: u64| -> String {
         let key = rng.key();
         match rng.below(8) {
             0 => format!("{seqnum} tdb_fetch {key} = {}", rng.record()),
