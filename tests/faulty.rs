@@ -22,7 +22,8 @@ pub enum Fault {
     /// The `n`-th fetch (from 1) returns its record with the last byte changed (or one
     /// byte, for an empty record; "not found" stays "not found").
     NthFetchResult(u64),
-    /// Every fetch of `key` that finds `data` returns it with the last byte changed.
+    /// Every fetch of `key` that finds `data` returns it with the last byte changed
+    /// (keyed on content, like [`Fault::StoreOf`]).
     FetchOf {
         /// The key.
         key: Vec<u8>,
@@ -32,6 +33,15 @@ pub enum Fault {
     /// The `n`-th store (from 1) stores its data with the first byte changed (a byte
     /// added, for empty data).
     NthStoredByte(u64),
+    /// Every store of `data` under `key` stores it with the first byte changed. Keyed on
+    /// content, not on a count, it means the same whichever other ops run: the fault to
+    /// shrink with.
+    StoreOf {
+        /// The key.
+        key: Vec<u8>,
+        /// The data whose store goes wrong.
+        data: Vec<u8>,
+    },
 }
 
 static FAULT: Mutex<Fault> = Mutex::new(Fault::None);
@@ -82,7 +92,15 @@ impl<B: Backend> Backend for Faulty<B> {
 
     fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> TdbResult<()> {
         let n = STORES.fetch_add(1, Ordering::SeqCst) + 1;
-        if fault() == Fault::NthStoredByte(n) {
+        let wrong = match fault() {
+            Fault::NthStoredByte(at) => at == n,
+            Fault::StoreOf {
+                key: bad_key,
+                data: bad_data,
+            } => bad_key == key && bad_data == data,
+            _ => false,
+        };
+        if wrong {
             let mut wrong = data.to_vec();
             match wrong.first_mut() {
                 Some(first) => *first ^= 0x5a,

@@ -19,6 +19,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run traces on C tdb and tdb-pure in lock step and report the first difference.
     Diff(DiffArgs),
+    /// Minimise a failing trace set (delta debugging) and write the smallest that still
+    /// fails the same way.
+    Shrink(ShrinkArgs),
     /// Load and analyse traces, print the replay plan, run nothing.
     Analyse(AnalyseArgs),
     /// Run a random multi-process workload on one database (one engine, or C tdb and
@@ -168,6 +171,41 @@ pub struct DiffArgs {
     #[arg(long)]
     pub overwrite: bool,
 
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Trace files, one per process (plain, .gz or .zst).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    /// Shrink a set on which C tdb and tdb-pure diverge under `diff` (the default).
+    #[arg(long, conflicts_with = "backend")]
+    pub diff: bool,
+    /// Shrink a set whose concurrent replay on this backend fails: a result that differs
+    /// from the trace, or a deadlock no back-off resolves.
+    #[arg(long, value_enum)]
+    pub backend: Option<EngineChoice>,
+    /// Directory for the shrunk traces (created if needed); each is written under its
+    /// original file name, without `.zst` or `.gz`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace files in --out even if tdb-replay did not create them (by default an
+    /// existing file the tool did not create is refused, never overwritten).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// With --backend: milliseconds with every worker blocked before a candidate's run
+    /// counts as deadlocked (short, so no candidate holds the shrinker up).
+    #[arg(long, default_value_t = 100)]
+    pub deadlock_after_ms: u64,
+    /// With --backend: back-offs allowed per candidate.
+    #[arg(long, default_value_t = 8)]
+    pub max_backoffs: usize,
+    /// With --backend: abandon a candidate's run after this many seconds without
+    /// progress.
+    #[arg(long, default_value_t = 10)]
+    pub stall_after_s: u64,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Trace files, one per process (plain, .gz or .zst).

@@ -9,6 +9,7 @@ mod commands;
 mod diff;
 mod microbench;
 mod progress;
+mod shrink;
 mod torture;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => commands::replay(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Shrink(args) => shrink::run(&args),
         Command::Analyse(args) => commands::analyse(&args),
         Command::Torture(args) => torture::run(&args),
         Command::Generate(args) => commands::generate(&args),

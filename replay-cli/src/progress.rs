@@ -36,6 +36,19 @@ impl Progress {
         }
     }
 
+    /// Show a line of text of the caller's own making.
+    pub fn show_text(&self, text: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r\x1b[K{text}");
+        let _ = stderr.flush();
+        if let Ok(mut drawn) = self.drawn.lock() {
+            *drawn = true;
+        }
+    }
+
     /// Erase the line, if one was drawn.
     pub fn clear(&self) {
         let Ok(mut drawn) = self.drawn.lock() else {

@@ -597,3 +597,122 @@ fn replay_records_what_it_did_in_either_layout() {
     let output = tdb_replay(&["replay", "--layout", "samba", "x.tdb", &fixture("a.trace")]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn shrink_of_a_set_that_does_not_fail_is_bad_input_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let output = tdb_replay(&[
+        "shrink",
+        "--out",
+        out.to_str().expect("utf-8"),
+        &fixture("a.trace"),
+        &fixture("b.trace"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("the set does not fail under diff; nothing to shrink"),
+        "{}",
+        text(&output)
+    );
+    let written = std::fs::read_dir(&out).map_or(0, |entries| entries.count());
+    assert_eq!(written, 0, "nothing is written");
+}
+
+#[test]
+fn shrink_of_a_malformed_trace_is_bad_input_at_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = write(
+        dir.path(),
+        "bad.trace",
+        "1 tdb_open 7 0x0 0x42\n2 tdb_fetch 1:61 = 2:6\n2 tdb_close\n",
+    );
+    let out = dir.path().join("out");
+    let output = tdb_replay(&["shrink", "--out", out.to_str().expect("utf-8"), &trace]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("bad.trace:2:"), "{}", text(&output));
+}
+
+/// The handwritten second trace with an unlock of an all-record lock it never took: the
+/// replay fails there (tdb refuses the unlock), `diff` does not (both engines refuse it).
+fn failing_b(dir: &Path) -> String {
+    let b = std::fs::read_to_string(fixture("b.trace")).expect("fixture");
+    let b = b.replace(
+        "5 tdb_traverse_start\n",
+        "5 tdb_fetch 1:71 = NULL\n5 tdb_unlockall\n5 tdb_traverse_start\n",
+    );
+    write(dir, "b.trace", &b)
+}
+
+#[test]
+fn shrink_refuses_to_overwrite_a_file_it_did_not_create() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let b = failing_b(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("out dir");
+    let notes = write(&out, "b.trace", "my notes\n");
+    let args = [
+        "shrink",
+        "--backend",
+        "c",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let mut with_traces: Vec<&str> = args.to_vec();
+    let a = fixture("a.trace");
+    with_traces.extend([a.as_str(), b.as_str()]);
+    let output = tdb_replay(&with_traces);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("--overwrite"), "{}", text(&output));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+
+    // With --overwrite the file is handed over and replaced by the shrunk trace.
+    with_traces.insert(1, "--overwrite");
+    let output = tdb_replay(&with_traces);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(std::fs::read_to_string(&notes)
+        .unwrap()
+        .contains("tdb_unlockall"));
+}
+
+#[test]
+fn shrink_writes_the_minimal_failing_set_and_reruns_over_its_own_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let b = failing_b(dir.path());
+    let out = dir.path().join("out");
+    let a = fixture("a.trace");
+    let args = [
+        "shrink",
+        "--backend",
+        "c",
+        "--out",
+        out.to_str().expect("utf-8"),
+        &a,
+        &b,
+    ];
+    for _ in 0..2 {
+        let output = tdb_replay(&args);
+        assert!(output.status.success(), "{}", text(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("kept 1 of 27 ops in 1 traces (of 2)"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("b.trace:9: tdb_unlockall failed"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("out/b.trace:2: tdb_unlockall failed"),
+            "{stdout}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("b.trace")).unwrap(),
+            "0 tdb_open 7 0x1 0x42\n5 tdb_unlockall\n6 tdb_close\n"
+        );
+        assert!(!out.join("a.trace").exists(), "a.trace is not needed");
+    }
+    // Under diff the same set does not fail: both engines refuse the unlock.
+    let output = tdb_replay(&["shrink", "--out", out.to_str().expect("utf-8"), &a, &b]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}

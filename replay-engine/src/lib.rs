@@ -4,7 +4,8 @@
 //!
 //! Layers, bottom up: [`trace`] (files to typed ops), [`analysis`] (ops to groups, key
 //! histories, pre-existing records and dependencies), [`replay`] (workers, waiting,
-//! deadlock back-off, timing). Nothing here knows which tdb it drives.
+//! deadlock back-off, timing). Beside them, [`diff`] runs two engines in lock step and
+//! [`shrink`] minimises a set that fails. Nothing here knows which tdb it drives.
 
 pub mod analysis;
 pub mod backend;
@@ -16,5 +17,6 @@ pub mod process;
 pub mod record;
 pub mod replay;
 pub mod scratch;
+pub mod shrink;
 pub mod torture;
 pub mod trace;

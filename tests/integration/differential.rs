@@ -18,7 +18,7 @@ use replay_engine::trace::{parse_trace, LoadOptions, OpKind, Trace};
 
 /// A three-process set recorded on engine `B` (recorded again, at most twice, in the
 /// rare case the analysis cannot order it; see generated.rs).
-fn recorded_set<B: Backend>(dir: &Path, name: &str, seed: u64) -> (Vec<Trace>, Analysis) {
+pub fn recorded_set<B: Backend>(dir: &Path, name: &str, seed: u64) -> (Vec<Trace>, Analysis) {
     for attempt in 0..3 {
         let options = GenerateOptions {
             seed: seed + 100 * attempt,

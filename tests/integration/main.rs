@@ -12,6 +12,7 @@ mod differential;
 mod generated;
 mod handwritten;
 mod recording;
+mod shrink;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -66,6 +67,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "recording::torture_catches_a_broken_engine",
         recording::torture_catches_a_broken_engine,
+    ),
+    (
+        "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",
+        shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine,
     ),
     (
         "deadlock::a_lock_deadlock_is_detected_and_backed_off",

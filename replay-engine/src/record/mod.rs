@@ -327,7 +327,7 @@ impl<B: Backend> Backend for Recording<B> {
                 }
                 if samba {
                     emit(db, |out, seq| {
-                        out.append_previous(seq, key, previous.as_deref(), data)
+                        out.append_previous(seq, key, previous.as_deref(), Some(data))
                     });
                 } else {
                     let mut after = previous.clone().unwrap_or_default();

@@ -3,9 +3,11 @@
 //! Modules, bottom up: `hex` (record digits to bytes), `line` (one line to one op),
 //! `parse` (a whole file: first and last line, end-of-file rules, writer flavour),
 //! `input` (decompression and line-aligned chunks), `load` (the public entry points and
-//! the threads), `error`.
+//! the threads), `error`; and the other way, `writer` (one line) and `emit` (a whole
+//! trace, or the ops a caller keeps, back to text).
 
 mod arena;
+pub mod emit;
 mod error;
 mod hex;
 mod input;

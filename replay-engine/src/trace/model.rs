@@ -151,6 +151,8 @@ pub struct Trace {
     pub arena: Vec<u8>,
     /// Whether the file ended with `tdb_close`.
     pub closed: bool,
+    /// The seqnum of the `tdb_close` line, if there is one.
+    pub close_seqnum: Option<u32>,
     /// The writer, as given or detected.
     pub flavour: Flavour,
     /// Notes for the user (an incomplete trace, a dropped torn last line).
@@ -182,7 +184,14 @@ impl Trace {
 impl Op {
     /// The op's name as it appears in traces (`tdb_fetch`, `traversefn`, ...).
     pub fn name(&self) -> &'static str {
-        match &self.kind {
+        self.kind.name()
+    }
+}
+
+impl OpKind {
+    /// The name of the line as it appears in traces (`tdb_fetch`, `traversefn`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
             OpKind::Fetch { .. } => "tdb_fetch",
             OpKind::ParseRecord { .. } => "tdb_parse_record",
             OpKind::Exists { .. } => "tdb_exists",

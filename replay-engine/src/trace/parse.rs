@@ -237,6 +237,7 @@ impl Builder {
             ops,
             arena: self.arena.into_bytes(),
             closed: self.close.is_some(),
+            close_seqnum: self.close.map(|(seqnum, _)| seqnum),
             flavour,
             warnings: self.warnings,
         })

@@ -1,5 +1,7 @@
-//! Writing trace lines in the format tdb itself writes (the ccan layout for `tdb_append`),
-//! so that traces the project generates go through exactly the parser real ones do.
+//! Writing trace lines in the format tdb itself writes, so that traces the project
+//! generates (and the sets `shrink` writes back, see [`super::emit`]) go through exactly
+//! the parser real ones do. `tdb_append` has a method per writer layout: ccan's
+//! `K appended = result` and Samba's `K previous = appended`.
 
 use std::io::{self, Write};
 
@@ -96,12 +98,49 @@ impl<W: Write> TraceWriter<W> {
         flag: StoreFlag,
         ret: i32,
     ) -> io::Result<()> {
+        self.store_rec(seqnum, key, Some(data), flag, ret)
+    }
+
+    /// `S tdb_store K D flag = ret`, where `D` may be `NULL` (tdb then stores an empty
+    /// record, and traces it as `NULL`).
+    pub fn store_rec(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        data: Option<&[u8]>,
+        flag: StoreFlag,
+        ret: i32,
+    ) -> io::Result<()> {
         self.head(seqnum, "tdb_store")?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;
         self.out.write_all(b" ")?;
-        self.rec(Some(data))?;
-        // C's `%#x`: 0 prints as `0`, the others as `0x1`, `0x2`, `0x3`.
+        self.rec(data)?;
+        self.flag_ret(flag, ret)
+    }
+
+    /// `S tdb_storev K D1 .. Dn flag = ret` (Samba; the record stored is the parts
+    /// joined, and Samba always traces `ret` as -1).
+    pub fn storev(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        parts: &[&[u8]],
+        flag: StoreFlag,
+        ret: i32,
+    ) -> io::Result<()> {
+        self.head(seqnum, "tdb_storev")?;
+        self.out.write_all(b" ")?;
+        self.rec(Some(key))?;
+        for part in parts {
+            self.out.write_all(b" ")?;
+            self.rec(Some(part))?;
+        }
+        self.flag_ret(flag, ret)
+    }
+
+    /// ` flag = ret` as C's `%#x` prints the flag: 0 as `0`, the others as `0x1` ...
+    fn flag_ret(&mut self, flag: StoreFlag, ret: i32) -> io::Result<()> {
         match flag.code() {
             0 => writeln!(self.out, " 0 = {ret}"),
             code => writeln!(self.out, " {code:#x} = {ret}"),
@@ -116,32 +155,36 @@ impl<W: Write> TraceWriter<W> {
         appended: &[u8],
         result: &[u8],
     ) -> io::Result<()> {
-        self.head(seqnum, "tdb_append")?;
-        self.out.write_all(b" ")?;
-        self.rec(Some(key))?;
-        self.out.write_all(b" ")?;
-        self.rec(Some(appended))?;
-        self.out.write_all(b" = ")?;
-        self.rec(Some(result))?;
-        writeln!(self.out)
+        self.append_words(seqnum, key, Some(appended), Some(result))
     }
 
-    /// `S tdb_append K previous = appended` (Samba layout; `previous` is `None` when the
-    /// key was absent).
+    /// `S tdb_append K previous = appended` (Samba layout; `previous` is `NULL` when the
+    /// record did not exist).
     pub fn append_previous(
         &mut self,
         seqnum: i32,
         key: &[u8],
         previous: Option<&[u8]>,
-        appended: &[u8],
+        appended: Option<&[u8]>,
+    ) -> io::Result<()> {
+        self.append_words(seqnum, key, previous, appended)
+    }
+
+    /// `S tdb_append K first = second`, whichever layout the words follow.
+    pub fn append_words(
+        &mut self,
+        seqnum: i32,
+        key: &[u8],
+        first: Option<&[u8]>,
+        second: Option<&[u8]>,
     ) -> io::Result<()> {
         self.head(seqnum, "tdb_append")?;
         self.out.write_all(b" ")?;
         self.rec(Some(key))?;
         self.out.write_all(b" ")?;
-        self.rec(previous)?;
+        self.rec(first)?;
         self.out.write_all(b" = ")?;
-        self.rec(Some(appended))?;
+        self.rec(second)?;
         writeln!(self.out)
     }
 
@@ -162,6 +205,17 @@ impl<W: Write> TraceWriter<W> {
         self.out.write_all(b" = ")?;
         self.rec(Some(data))?;
         writeln!(self.out)
+    }
+
+    /// `S traversefn` (the reduced form of an entry, as ccan's reducer leaves it).
+    pub fn traversefn(&mut self, seqnum: i32) -> io::Result<()> {
+        self.bare(seqnum, "traversefn")
+    }
+
+    /// `S tdb_get_seqnum = n`.
+    pub fn get_seqnum(&mut self, seqnum: i32, ret: i32) -> io::Result<()> {
+        self.head(seqnum, "tdb_get_seqnum")?;
+        writeln!(self.out, " = {ret}")
     }
 
     /// `S tdb_traverse_end`, with `= n` when the callback stopped the walk.

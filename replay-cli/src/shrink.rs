@@ -1,0 +1,229 @@
+//! The `shrink` command: minimise a trace set that diverges under `diff` (or whose
+//! replay fails) and write the smallest set that still fails the same way.
+//!
+//! The original set must fail first (otherwise exit 2). Every output file is claimed
+//! before anything runs, so a file tdb-replay did not create is never overwritten (exit
+//! 2, unless `--overwrite`). The written files are loaded back and run once more, so the
+//! failure printed last is the one the user will see from them.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use replay_engine::analysis;
+use replay_engine::backend::Backend;
+use replay_engine::scratch;
+use replay_engine::shrink::{self, Check, DiffCheck, ReplayCheck, ShrinkError, ShrinkProgress};
+use replay_engine::trace::emit::emit_all;
+use replay_engine::trace::{parse_trace, Flavour, FlavourChoice, LoadOptions, Trace};
+
+use crate::args::{EngineChoice, ShrinkArgs};
+use crate::commands::{claim_scratch, load, BadInput, CBackend, PureBackend};
+use crate::progress::Progress;
+
+pub fn run(args: &ShrinkArgs) -> Result<()> {
+    let progress = Arc::new(Progress::new(true));
+    let traces = load(&args.traces, &args.load, &progress)?;
+    let outputs = output_paths(&args.out, &traces);
+    std::fs::create_dir_all(&args.out)
+        .map_err(|error| BadInput(format!("{}: {error}", args.out.display())))?;
+    for path in &outputs {
+        claim_scratch(path, args.overwrite)?;
+    }
+    let shrinking = Shrinking {
+        args,
+        traces: &traces,
+        outputs: &outputs,
+        progress: &progress,
+    };
+    match args.backend {
+        None => shrinking.run(
+            DiffCheck::<CBackend, PureBackend>::new()
+                .context("cannot create a temporary directory")?,
+            "diff",
+        ),
+        Some(EngineChoice::C) => shrinking.run(
+            replay_check::<CBackend, CBackend>(args)?,
+            "replay --backend c",
+        ),
+        Some(EngineChoice::Pure) => shrinking.run(
+            replay_check::<PureBackend, PureBackend>(args)?,
+            "replay --backend pure",
+        ),
+        Some(EngineChoice::Mixed) => shrinking.run(
+            replay_check::<CBackend, PureBackend>(args)?,
+            "replay --backend mixed",
+        ),
+    }
+}
+
+/// A replay check with the limits from the command line.
+fn replay_check<Even: Backend, Odd: Backend>(args: &ShrinkArgs) -> Result<ReplayCheck<Even, Odd>> {
+    let mut check = ReplayCheck::new().context("cannot create a temporary directory")?;
+    check.deadlock_after = Duration::from_millis(args.deadlock_after_ms);
+    check.max_backoffs = args.max_backoffs;
+    check.stall_after = Duration::from_secs(args.stall_after_s);
+    Ok(check)
+}
+
+/// Where each trace of the set is written if it is kept: `--out` and its file name
+/// without `.zst`/`.gz`; when two traces would share a name, the later ones get their
+/// position in front (`2-name`).
+fn output_paths(out: &Path, traces: &[Trace]) -> Vec<PathBuf> {
+    let mut taken = BTreeSet::new();
+    traces
+        .iter()
+        .enumerate()
+        .map(|(index, trace)| {
+            let mut name = shrink::output_name(&trace.name);
+            if !taken.insert(name.clone()) {
+                name = format!("{}-{name}", index + 1);
+                taken.insert(name.clone());
+            }
+            out.join(name)
+        })
+        .collect()
+}
+
+struct Shrinking<'a> {
+    args: &'a ShrinkArgs,
+    traces: &'a [Trace],
+    outputs: &'a [PathBuf],
+    progress: &'a Progress,
+}
+
+impl Shrinking<'_> {
+    fn run<K: Check>(&self, mut check: K, mode: &str) -> Result<()> {
+        let traces = self.traces;
+        analysis::analyse(traces, check.locking()).map_err(|error| BadInput(error.to_string()))?;
+        eprintln!(
+            "Running the {} trace{} under {mode}...",
+            traces.len(),
+            if traces.len() == 1 { "" } else { "s" }
+        );
+        let started = Instant::now();
+        let level = Cell::new(None);
+        let mut on_progress = |p: &ShrinkProgress| {
+            if level.get() != Some(p.level) {
+                level.set(Some(p.level));
+                self.progress.clear();
+                eprintln!(
+                    "Shrinking {} ({} to try): {} ops in {} traces left",
+                    p.level, p.elements, p.ops, p.traces
+                );
+            }
+            self.progress.show_text(&format!(
+                "Shrinking {}: {} of {} ops left, {} candidates run",
+                p.level, p.ops, p.ops_before, p.candidates
+            ));
+        };
+        let shrunk = shrink::shrink(traces, &mut check, &mut on_progress);
+        self.progress.clear();
+        let shrunk = match shrunk {
+            Ok(shrunk) => shrunk,
+            Err(ShrinkError::DoesNotFail) => {
+                return Err(BadInput(format!(
+                    "the set does not fail under {mode}; nothing to shrink"
+                ))
+                .into())
+            }
+            Err(ShrinkError::Unusable(message)) => return Err(BadInput(message).into()),
+        };
+        let elapsed = started.elapsed();
+        println!(
+            "Original failure ({}):\n{}",
+            shrunk.original.signature, shrunk.original.message
+        );
+
+        // Write the kept traces (a subsequence of the originals, in order).
+        let mut written = Vec::with_capacity(shrunk.traces.len());
+        let mut original = 0;
+        for trace in &shrunk.traces {
+            while original < traces.len() && traces[original].name != trace.name {
+                original += 1;
+            }
+            let Some(path) = self.outputs.get(original) else {
+                bail!("{}: not a trace of the set", trace.name);
+            };
+            original += 1;
+            scratch::replace(path).map_err(|error| BadInput(error.to_string()))?;
+            std::fs::write(path, emit_all(trace))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            scratch::mark(path).map_err(|error| anyhow::anyhow!("{error}"))?;
+            written.push((path.clone(), trace.flavour));
+        }
+
+        // Run them once more as the user will: from the files.
+        let reloaded = reload(&written)?;
+        let mut plan = analysis::analyse(&reloaded, check.locking())
+            .map_err(|error| anyhow::anyhow!("the written set cannot be analysed: {error}"))?;
+        let Some(failure) = check.run(&reloaded, &mut plan) else {
+            bail!("the written set no longer fails under {mode}");
+        };
+        if failure.signature != shrunk.original.signature {
+            bail!(
+                "the written set fails differently under {mode}: {}",
+                failure.message
+            );
+        }
+        println!(
+            "\nShrunk failure ({}):\n{}",
+            failure.signature, failure.message
+        );
+        println!(
+            "\nkept {} of {} ops in {} traces (of {}); {} candidates in {:.1} s",
+            shrunk.ops_after,
+            shrunk.ops_before,
+            shrunk.traces.len(),
+            shrunk.traces_before,
+            shrunk.candidates,
+            elapsed.as_secs_f64()
+        );
+        let samba_flavour = self.args.load.flavour == crate::args::FlavourArg::Auto
+            && written.iter().any(|(path, flavour)| {
+                *flavour == Flavour::Samba && detected(path).is_some_and(|f| f != Flavour::Samba)
+            });
+        println!("Written:");
+        for (path, _) in &written {
+            println!("  {}", path.display());
+        }
+        if samba_flavour {
+            println!(
+                "(read them with --flavour samba: nothing in them shows which tdb wrote them)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Load the written files, each as the writer it was read as.
+fn reload(written: &[(PathBuf, Flavour)]) -> Result<Vec<Trace>> {
+    written
+        .iter()
+        .map(|(path, flavour)| {
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let options = LoadOptions {
+                flavour: match flavour {
+                    Flavour::Ccan => FlavourChoice::Ccan,
+                    Flavour::Samba => FlavourChoice::Samba,
+                },
+                ..LoadOptions::default()
+            };
+            parse_trace(&path.display().to_string(), &text, &options)
+                .map_err(|error| anyhow::anyhow!("the written trace does not load: {error}"))
+        })
+        .collect()
+}
+
+/// The writer auto-detection sees in a written file.
+fn detected(path: &Path) -> Option<Flavour> {
+    let text = std::fs::read(path).ok()?;
+    let name = path.display().to_string();
+    parse_trace(&name, &text, &LoadOptions::default())
+        .ok()
+        .map(|trace| trace.flavour)
+}

@@ -1,0 +1,270 @@
+//! What "fails" means: a [`Check`] runs a candidate set and, if it fails, says how, as a
+//! [`Failure`] whose signature the shrinker compares with the original set's.
+//!
+//! Signatures never hold line numbers or file names (removing ops moves every line after
+//! them): `diff` uses [`crate::diff::Divergence::signature`] (the kind of difference and
+//! the op it showed at); a replay uses the op and the kind of mismatch, or "deadlock".
+//! Each candidate runs on databases in a fresh directory of its own, inside a private
+//! temporary directory that goes when the check does.
+
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::analysis::Analysis;
+use crate::backend::{Backend, LockingModel};
+use crate::diff::{self, DivergenceKind};
+use crate::replay::{self, ReplayError, ReplayOptions};
+use crate::trace::Trace;
+
+/// How a set failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What a smaller set must show to fail "the same way" (no line numbers).
+    pub signature: String,
+    /// The failure as the tool reports it, for people.
+    pub message: String,
+}
+
+/// A way to run a set of traces that may fail.
+pub trait Check {
+    /// The locking the candidates are analysed for.
+    fn locking(&self) -> LockingModel;
+
+    /// Run `traces` (analysed as `analysis`); `Some` if they fail.
+    fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure>;
+}
+
+/// A check made of a closure, for tests and for callers with a failure of their own.
+pub struct FnCheck<F> {
+    /// The locking to analyse for.
+    pub locking: LockingModel,
+    /// The check.
+    pub run: F,
+}
+
+impl<F: FnMut(&[Trace], &mut Analysis) -> Option<Failure>> Check for FnCheck<F> {
+    fn locking(&self) -> LockingModel {
+        self.locking
+    }
+
+    fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure> {
+        (self.run)(traces, analysis)
+    }
+}
+
+/// A private temporary directory with a fresh subdirectory per run.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        let dir = tempfile::Builder::new()
+            .prefix("tdb-replay-shrink.")
+            .tempdir()?;
+        Ok(Scratch { dir })
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&Path) -> Option<T>) -> Option<T> {
+        let dir = tempfile::tempdir_in(self.dir.path()).ok()?;
+        // A candidate the engines choke on does not fail "the same way"; it must not take
+        // the shrinker down either.
+        catch_unwind(AssertUnwindSafe(|| f(dir.path())))
+            .ok()
+            .flatten()
+    }
+}
+
+/// `diff` between engines `A` and `B`: fails on the first divergence.
+pub struct DiffCheck<A, B> {
+    scratch: Scratch,
+    engines: PhantomData<fn() -> (A, B)>,
+}
+
+impl<A: Backend, B: Backend> DiffCheck<A, B> {
+    /// A check with its own temporary directory.
+    pub fn new() -> std::io::Result<Self> {
+        Ok(DiffCheck {
+            scratch: Scratch::new()?,
+            engines: PhantomData,
+        })
+    }
+}
+
+/// How a divergence reads in a signature.
+fn divergence_kind(kind: &DivergenceKind) -> &'static str {
+    match kind {
+        DivergenceKind::Result => "different results",
+        DivergenceKind::FinalRecords => "different final records",
+        DivergenceKind::Check => "a failed check",
+    }
+}
+
+impl<A: Backend, B: Backend> Check for DiffCheck<A, B> {
+    fn locking(&self) -> LockingModel {
+        A::LOCKING
+    }
+
+    fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure> {
+        self.scratch.run(|dir| {
+            let (path_a, path_b) = (dir.join("a.tdb"), dir.join("b.tdb"));
+            let report = diff::diff::<A, B>(traces, analysis, &path_a, &path_b, None).ok()?;
+            let divergence = report.divergence?;
+            let (kind, op) = divergence.signature();
+            Some(Failure {
+                signature: format!("{} at {op}", divergence_kind(&kind)),
+                message: divergence.to_string(),
+            })
+        })
+    }
+}
+
+/// A concurrent replay with the traces at even positions on `Even` and the others on
+/// `Odd` (the same engine for `--backend c` or `pure`): fails on a result that differs
+/// from the trace, or a deadlock no back-off resolves.
+pub struct ReplayCheck<Even, Odd> {
+    scratch: Scratch,
+    /// How long all workers must be blocked before a run counts as deadlocked.
+    pub deadlock_after: Duration,
+    /// Back-offs allowed per candidate.
+    pub max_backoffs: usize,
+    /// A candidate with no progress for this long is abandoned.
+    pub stall_after: Duration,
+    engines: PhantomData<fn() -> (Even, Odd)>,
+}
+
+impl<Even: Backend, Odd: Backend> ReplayCheck<Even, Odd> {
+    /// A check with its own temporary directory and short limits (100 ms to call a
+    /// deadlock, 8 back-offs, 10 s without progress), so no candidate can hold the
+    /// shrinker up for long.
+    pub fn new() -> std::io::Result<Self> {
+        Ok(ReplayCheck {
+            scratch: Scratch::new()?,
+            deadlock_after: Duration::from_millis(100),
+            max_backoffs: 8,
+            stall_after: Duration::from_secs(10),
+            engines: PhantomData,
+        })
+    }
+}
+
+impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
+    fn locking(&self) -> LockingModel {
+        Even::LOCKING
+    }
+
+    fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure> {
+        let options = ReplayOptions {
+            runs: 1,
+            deadlock_after: self.deadlock_after,
+            max_backoffs: self.max_backoffs,
+            stall_after: self.stall_after,
+            progress: None,
+            record: None,
+        };
+        self.scratch.run(|dir| {
+            let db = dir.join("replay.tdb");
+            let error = replay::replay_mixed::<Even, Odd>(&db, traces, analysis, &options).err()?;
+            let signature = match &error {
+                ReplayError::Mismatch(messages) => {
+                    format!(
+                        "mismatch: {}",
+                        mismatch_signature(traces, messages.first()?)
+                    )
+                }
+                ReplayError::Deadlock(_) => "deadlock".to_string(),
+                ReplayError::Stalled(_) => "stalled".to_string(),
+                // The run could not be made at all: not a failure of the traces.
+                _ => return None,
+            };
+            Some(Failure {
+                signature,
+                message: error.to_string(),
+            })
+        })
+    }
+}
+
+/// A mismatch message without its `file:line: ` and the values in it:
+/// `tdb_fetch gave`, `tdb_store failed`, `tdb_exists: record found`.
+pub fn mismatch_signature(traces: &[Trace], message: &str) -> String {
+    let mut text = message;
+    for trace in traces {
+        if let Some(rest) = message.strip_prefix(trace.name.as_str()) {
+            if let Some(rest) = rest.strip_prefix(':') {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if let Some(rest) = rest[digits..].strip_prefix(": ") {
+                    text = rest;
+                    break;
+                }
+            }
+        }
+    }
+    let end = [text.find(','), text.find(" (")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(text.len());
+    let is_value = |word: &&str| {
+        *word == "NULL"
+            || word.parse::<i64>().is_ok()
+            || word
+                .split_once(':')
+                .is_some_and(|(len, _)| !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit()))
+    };
+    text[..end]
+        .split(' ')
+        .filter(|word| !word.is_empty() && !is_value(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mismatch_signature;
+
+    #[test]
+    fn mismatch_signatures_drop_places_and_values() {
+        let cases = [
+            (
+                "a.trace:12: tdb_fetch gave 3:616263, the trace recorded NULL",
+                "tdb_fetch gave",
+            ),
+            (
+                "a.trace:9: tdb_store failed (Record exists), the trace recorded 0",
+                "tdb_store failed",
+            ),
+            (
+                "a.trace:1: tdb_exists: record found, the trace recorded not found",
+                "tdb_exists: record found",
+            ),
+            (
+                "elsewhere: tdb_delete worked",
+                "elsewhere: tdb_delete worked",
+            ),
+        ];
+        let trace = crate::trace::parse_trace(
+            "a.trace",
+            b"1 tdb_open 7 0x0 0x42\n",
+            &crate::trace::LoadOptions::default(),
+        )
+        .unwrap();
+        let traces = [trace];
+        for (message, signature) in cases {
+            assert_eq!(mismatch_signature(&traces, message), signature, "{message}");
+        }
+        // Two places at different lines read the same.
+        assert_eq!(
+            mismatch_signature(
+                &traces,
+                "a.trace:3: tdb_fetch gave 0:, the trace recorded 1:61"
+            ),
+            mismatch_signature(
+                &traces,
+                "a.trace:77: tdb_fetch gave 2:6162, the trace recorded NULL"
+            ),
+        );
+    }
+}
