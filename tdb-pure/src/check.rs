@@ -191,7 +191,14 @@ impl Tdb {
                     )));
                 }
                 0 | TDB_PAD_U32 => {
-                    let dead = self.dead_space(off, size)?;
+                    // Dead space ends where the recovery area starts: an invalidated
+                    // recovery record (magic 0) often begins with zeros too (its `next`),
+                    // as after a prepared transaction that grew the file was cancelled.
+                    let end = match u64::from(recovery_start) {
+                        start if start > off && start < size => start,
+                        _ => size,
+                    };
+                    let dead = self.dead_space(off, end)?;
                     if dead < u64::from(REC_HDR) {
                         return Err(Error::corrupt(format!("short dead space at {off}")));
                     }

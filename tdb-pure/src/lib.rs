@@ -501,11 +501,35 @@ impl Tdb {
         self.check_writable()?;
         let hash = self.hash_key(key);
         self.with_chain(hash, LockType::Write, |t| {
-            t.store_locked(key, hash, data, flag)
+            t.store_locked(key, hash, data, flag, true)
         })
     }
 
-    fn store_locked(&mut self, key: &[u8], hash: u32, data: &[u8], flag: StoreFlag) -> Result<()> {
+    /// `tdb_store` of a key that C holds in a real buffer (`tdb_repack` re-stores the
+    /// keys a traverse handed out, never NULL), so an empty key is written as such even
+    /// inside a transaction.
+    pub(crate) fn store_buffered(
+        &mut self,
+        key: &[u8],
+        data: &[u8],
+        flag: StoreFlag,
+    ) -> Result<()> {
+        self.check_writable()?;
+        let hash = self.hash_key(key);
+        self.with_chain(hash, LockType::Write, |t| {
+            t.store_locked(key, hash, data, flag, false)
+        })
+    }
+
+    /// `null_key`: the key came from the caller, so C sees an empty one as NULL.
+    fn store_locked(
+        &mut self,
+        key: &[u8],
+        hash: u32,
+        data: &[u8],
+        flag: StoreFlag,
+        null_key: bool,
+    ) -> Result<()> {
         let klen = u32::try_from(key.len()).map_err(|_| Error::Oom("key too large".into()))?;
         let dlen = u32::try_from(data.len()).map_err(|_| Error::Oom("data too large".into()))?;
         let total = klen
@@ -540,7 +564,9 @@ impl Tdb {
         rec.full_hash = hash;
         rec.magic = TDB_MAGIC;
         self.io.write_rec(off, &rec)?;
-        self.null_write_check(key)?;
+        if null_key {
+            self.null_write_check(key)?;
+        }
         self.io.write(off + REC_HDR, key)?;
         self.io.write(off + REC_HDR + klen, data)?;
         self.io.write_u32(top, off)?;
@@ -602,7 +628,7 @@ impl Tdb {
                 Err(e) => return Err(e),
             };
             buf.extend_from_slice(data);
-            t.store_locked(key, hash, &buf, StoreFlag::Replace)
+            t.store_locked(key, hash, &buf, StoreFlag::Replace, true)
         })
     }
 

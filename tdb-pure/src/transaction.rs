@@ -421,7 +421,7 @@ impl Tdb {
             }
             self.wipe_all()?;
             for (k, d) in tmp.entries()? {
-                self.store(&k, &d, StoreFlag::Insert)?;
+                self.store_buffered(&k, &d, StoreFlag::Insert)?;
             }
             Ok(())
         })();
