@@ -281,6 +281,11 @@ pub struct TortureArgs {
     /// Also firstkey/nextkey walks, all-record read locks and wipe_all.
     #[arg(long)]
     pub exotic: bool,
+    /// Kill this many processes with SIGKILL at random moments, restarting each
+    /// (tdbtorture's -k); every write then runs in a transaction, the only writes tdb
+    /// promises to survive a kill.
+    #[arg(long, default_value_t = 0)]
+    pub kill: usize,
     /// Distinct keys of each kind (shared by all, and private to each process).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub keys: u32,

@@ -379,6 +379,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             seed: Some(seed),
             transactions: true,
             exotic: false,
+            kill: 0,
             keys: 20,
             hash_size: 7,
             overwrite: false,

@@ -30,10 +30,12 @@ pub fn run(args: &TortureArgs) -> Result<()> {
             keys: args.keys as usize,
             transactions: args.transactions,
             exotic: args.exotic,
+            always_transactions: args.kill > 0,
         },
         seed,
         hash_size: args.hash_size,
         record,
+        kills: args.kill,
     };
     let engines = match args.backend {
         EngineChoice::C => "C tdb",
@@ -56,6 +58,13 @@ pub fn run(args: &TortureArgs) -> Result<()> {
             ""
         },
     );
+    if args.kill > 0 {
+        println!(
+            "Killing {} processes at random moments (SIGKILL) and restarting them; every \
+             write is in a transaction",
+            args.kill
+        );
+    }
     let outcome = match args.backend {
         EngineChoice::C => torture::run::<CBackend, CBackend>(&args.tdbfile, &options),
         EngineChoice::Pure => torture::run::<PureBackend, PureBackend>(&args.tdbfile, &options),
@@ -70,10 +79,15 @@ pub fn run(args: &TortureArgs) -> Result<()> {
         ),
     };
     println!(
-        "{} processes finished in {:.1} ms; every read of a process's own keys matched its \
+        "{} processes finished in {:.1} ms{}; every read of a process's own keys matched its \
          own writes",
         options.processes,
-        report.elapsed.as_secs_f64() * 1e3
+        report.elapsed.as_secs_f64() * 1e3,
+        if report.kills > 0 {
+            format!(" ({} killed and restarted)", report.kills)
+        } else {
+            String::new()
+        }
     );
     verify_with::<CBackend>(args, &report)?;
     verify_with::<PureBackend>(args, &report)?;

@@ -716,3 +716,29 @@ fn shrink_writes_the_minimal_failing_set_and_reruns_over_its_own_files() {
     let output = tdb_replay(&["shrink", "--out", out.to_str().expect("utf-8"), &a, &b]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
 }
+
+#[test]
+fn torture_with_kills_restarts_processes_and_the_database_survives() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("k.tdb");
+    let output = tdb_replay(&[
+        "torture",
+        "--backend",
+        "mixed",
+        "--procs",
+        "3",
+        "--ops",
+        "300",
+        "--kill",
+        "10",
+        "--seed",
+        "9",
+        db.to_str().expect("utf-8"),
+    ]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("every write is in a transaction"), "{out}");
+    assert!(out.contains("killed and restarted"), "{out}");
+    assert!(out.contains("c     check passed"), "{out}");
+    assert!(out.contains("pure  check passed"), "{out}");
+}

@@ -64,6 +64,7 @@ pub fn generate<B: Backend>(
             keys: options.keys,
             transactions: true,
             exotic: options.exotic,
+            always_transactions: false,
         },
         seed: options.seed,
         hash_size: options.hash_size,
@@ -72,6 +73,7 @@ pub fn generate<B: Backend>(
             layout: options.layout,
             retry_lock_errors: true,
         }),
+        kills: 0,
     };
     let report = torture::run::<B, B>(&dir.join(&db_name), &torture).map_err(io::Error::other)?;
     Ok(report.traces)

@@ -102,9 +102,10 @@ pub fn mark(path: &Path) -> Result<(), ScratchError> {
     let io_error = |error| ScratchError::Io(path.to_owned(), error);
     let meta = std::fs::symlink_metadata(path).map_err(io_error)?;
     let marker = marker_of(path);
-    // A marker path holding something else is someone's file too.
+    // A marker path holding something else is someone's file too (an empty one is a
+    // marker whose writer was killed before it wrote).
     if let Ok(text) = std::fs::read_to_string(&marker) {
-        if !text.starts_with(MARKER_HEADER) {
+        if !text.is_empty() && !text.starts_with(MARKER_HEADER) {
             return Err(ScratchError::NotOurs(marker));
         }
     } else if marker.exists() {

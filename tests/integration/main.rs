@@ -11,6 +11,7 @@ mod deadlock;
 mod differential;
 mod generated;
 mod handwritten;
+mod killed;
 mod recording;
 mod shrink;
 
@@ -67,6 +68,14 @@ const TESTS: &[(&str, fn())] = &[
     (
         "recording::torture_catches_a_broken_engine",
         recording::torture_catches_a_broken_engine,
+    ),
+    (
+        "killed::a_killed_torture_set_replays_as_the_recovery_left_it",
+        killed::a_killed_torture_set_replays_as_the_recovery_left_it,
+    ),
+    (
+        "killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply",
+        killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply,
     ),
     (
         "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",

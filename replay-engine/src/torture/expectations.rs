@@ -38,9 +38,45 @@ fn unhex(word: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// One process's expectations as text: `P key value`, `S key value`, `W`.
+/// One line of a process's intents file: `I key value`.
+pub(super) fn intent_line(key: &[u8], value: &[u8]) -> String {
+    format!("I {} {}\n", hex(key), hex(value))
+}
+
+/// What a killed process with private keys `prefix` may have left: every value it
+/// noted in its intents file at `path` (a last line torn by the kill is ignored).
+pub(super) fn read_intents(path: &Path, prefix: &[u8]) -> Result<Expectations, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error.to_string()),
+    };
+    let mut expect = Expectations {
+        prefix: prefix.to_vec(),
+        complete: false,
+        ..Expectations::default()
+    };
+    for line in text.split_inclusive('\n') {
+        let Some(line) = line.strip_suffix('\n') else {
+            break;
+        };
+        match line.split(' ').collect::<Vec<_>>().as_slice() {
+            ["I", key, value] => {
+                expect
+                    .shared_values
+                    .entry(unhex(key)?)
+                    .or_default()
+                    .insert(unhex(value)?);
+            }
+            _ => return Err(format!("bad intent {line:?}")),
+        }
+    }
+    Ok(expect)
+}
+
+/// One process's expectations as text: `X prefix`, `P key value`, `S key value`, `W`.
 pub(super) fn encode(expect: &Expectations) -> String {
-    let mut text = String::new();
+    let mut text = format!("X {}\n", hex(&expect.prefix));
     for (key, value) in &expect.private {
         text.push_str(&format!("P {} {}\n", hex(key), hex(value)));
     }
@@ -57,10 +93,14 @@ pub(super) fn encode(expect: &Expectations) -> String {
 
 /// The inverse of [`encode`].
 pub(super) fn decode(text: &str) -> Result<Expectations, String> {
-    let mut expect = Expectations::default();
+    let mut expect = Expectations {
+        complete: true,
+        ..Expectations::default()
+    };
     for line in text.lines() {
         let words: Vec<&str> = line.split(' ').collect();
         match words.as_slice() {
+            ["X", prefix] => expect.prefix = unhex(prefix)?,
             ["P", key, value] => {
                 expect.private.insert(unhex(key)?, unhex(value)?);
             }
@@ -118,18 +158,14 @@ pub fn verify<R: Backend>(
         private_checked: 0,
         shared_checked: 0,
     };
-    let owner = |key: &[u8]| -> Option<usize> {
-        let rest = key.strip_prefix(b"p")?;
-        let dot = rest.iter().position(|&byte| byte == b'.')?;
-        std::str::from_utf8(&rest[..dot]).ok()?.parse().ok()
+    let written_by_any = |key: &[u8], value: &[u8]| {
+        all.iter()
+            .filter_map(|expect| expect.shared_values.get(key))
+            .any(|values| values.contains(value))
     };
     for (key, value) in &records {
         if key.starts_with(b"key") {
-            let written = all
-                .iter()
-                .filter_map(|expect| expect.shared_values.get(key))
-                .any(|values| values.contains(value));
-            if !written {
+            if !written_by_any(key, value) {
                 return Err(fail(format!(
                     "shared key {} holds {}, which no process wrote to it",
                     describe_key(key),
@@ -137,7 +173,23 @@ pub fn verify<R: Backend>(
                 )));
             }
             verified.shared_checked += 1;
-        } else if let Some(k) = owner(key).filter(|&k| k < all.len()) {
+        } else if let Some(k) = all
+            .iter()
+            .position(|expect| !expect.prefix.is_empty() && key.starts_with(&expect.prefix))
+        {
+            if !all[k].complete {
+                // Killed: any value it was about to write may have landed.
+                if !written_by_any(key, value) {
+                    return Err(fail(format!(
+                        "killed process {}'s key {} holds {}, which it never wrote",
+                        String::from_utf8_lossy(&all[k].prefix),
+                        describe_key(key),
+                        describe_key(value)
+                    )));
+                }
+                verified.shared_checked += 1;
+                continue;
+            }
             if wiped {
                 continue;
             }
@@ -167,7 +219,7 @@ pub fn verify<R: Backend>(
         }
     }
     if !wiped {
-        for (k, expect) in all.iter().enumerate() {
+        for (k, expect) in all.iter().enumerate().filter(|(_, expect)| expect.complete) {
             if let Some(key) = expect
                 .private
                 .keys()
@@ -190,7 +242,11 @@ mod tests {
 
     #[test]
     fn expectations_survive_the_trip_between_processes() {
-        let mut expect = Expectations::default();
+        let mut expect = Expectations {
+            prefix: b"p1g0.".to_vec(),
+            complete: true,
+            ..Expectations::default()
+        };
         expect.private.insert(b"p1.key3\0".to_vec(), vec![]);
         expect
             .private

@@ -37,6 +37,11 @@ pub struct TortureOptions {
     /// Record each process's trace (the directory must have been made ready with
     /// [`record::dir::prepare`]).
     pub record: Option<RecordOptions>,
+    /// Kill this many processes at random moments with SIGKILL, each restarted as a new
+    /// generation with keys of its own (tdbtorture's `-k`). Use with
+    /// [`Mix::always_transactions`]: tdb promises nothing to a write killed outside a
+    /// transaction.
+    pub kills: usize,
 }
 
 impl Default for TortureOptions {
@@ -48,10 +53,12 @@ impl Default for TortureOptions {
                 keys: 20,
                 transactions: true,
                 exotic: false,
+                always_transactions: false,
             },
             seed: 1,
             hash_size: 7,
             record: None,
+            kills: 0,
         }
     }
 }
@@ -68,6 +75,8 @@ pub struct TortureReport {
     pub elapsed: Duration,
     /// The trace files recorded, sorted (empty when not recording).
     pub traces: Vec<PathBuf>,
+    /// Processes killed (and restarted).
+    pub kills: usize,
 }
 
 /// Why a torture run failed.
@@ -124,39 +133,21 @@ pub fn run<Even: Backend, Odd: Backend>(
     barrier.reset();
     let results = tempfile::tempdir()
         .map_err(|error| setup(format!("cannot make a temporary directory: {error}")))?;
+    let mut slots = Slots::<Even, Odd> {
+        db_path,
+        open,
+        options,
+        barrier: &barrier,
+        results: results.path(),
+        running: Vec::with_capacity(options.processes),
+        finished: Vec::new(),
+        kinds: std::marker::PhantomData,
+    };
     let started = Instant::now();
-    let mut pids = Vec::with_capacity(options.processes);
     for k in 0..options.processes {
-        let result_path = results.path().join(format!("{k}"));
-        let body = || {
-            if let Some(recording) = &options.record {
-                record::record_next_open(recording.clone());
-            }
-            let outcome = if k % 2 == 0 {
-                process_main::<Recording<Even>>(db_path, &open, k, options, &barrier)
-            } else {
-                process_main::<Recording<Odd>>(db_path, &open, k, options, &barrier)
-            };
-            match outcome.and_then(|expect| {
-                std::fs::write(&result_path, expectations::encode(&expect))
-                    .map_err(|error| format!("cannot write its result: {error}"))
-            }) {
-                Ok(()) => 0,
-                Err(message) => {
-                    eprintln!("torture process {k}: {message}");
-                    1
-                }
-            }
-        };
-        match process::spawn(body) {
-            Ok(pid) => pids.push(pid),
-            Err(error) => {
-                for pid in pids {
-                    process::kill(pid);
-                    let _ = process::wait(pid, true);
-                }
-                return Err(setup(format!("cannot fork: {error}")));
-            }
+        if let Err(error) = slots.start(k, 0) {
+            slots.kill_all();
+            return Err(setup(format!("cannot fork: {error}")));
         }
     }
     // Start once every process has opened the database (or given up), so that all of
@@ -168,31 +159,44 @@ pub fn run<Even: Backend, Odd: Backend>(
         std::thread::sleep(Duration::from_micros(200));
     }
     barrier.go();
-    let mut failed = Vec::new();
-    for (k, pid) in pids.into_iter().enumerate() {
-        match process::wait(pid, true) {
-            Ok(Some(exit)) if exit.success() => {}
-            Ok(Some(exit)) => failed.push(format!("process {k} {exit}")),
-            Ok(None) => failed.push(format!("process {k} vanished")),
-            Err(error) => failed.push(format!("process {k}: {error}")),
-        }
-    }
+    let kills = slots
+        .kill_and_restart()
+        .map_err(|error| setup(format!("cannot fork: {error}")))?;
+    slots.wait_all();
     let elapsed = started.elapsed();
+    let failed: Vec<String> = slots
+        .finished
+        .iter()
+        .filter_map(|end| match end.exit {
+            Some(exit) if exit.success() || end.killed => None,
+            Some(exit) => Some(format!("process {} {exit}", end.process)),
+            None => Some(format!("process {} vanished", end.process)),
+        })
+        .collect();
     if !failed.is_empty() {
         return Err(TortureError::Process(format!(
             "{} (its message is above)",
             failed.join("; ")
         )));
     }
-    let mut all = Vec::with_capacity(options.processes);
-    for k in 0..options.processes {
-        let path = results.path().join(format!("{k}"));
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| TortureError::Process(format!("process {k}'s result: {error}")))?;
-        all.push(
-            expectations::decode(&text)
-                .map_err(|error| TortureError::Process(format!("process {k}'s result: {error}")))?,
-        );
+    let mut all = Vec::with_capacity(slots.finished.len());
+    for end in &slots.finished {
+        let (k, generation) = (end.process, end.generation);
+        let what = |error: String| {
+            TortureError::Process(format!("process {k} (generation {generation}): {error}"))
+        };
+        let expect = if end.killed {
+            expectations::read_intents(
+                &slots.intents_path(k, generation),
+                &workload::private_prefix(k, generation),
+            )
+        } else {
+            std::fs::read_to_string(slots.result_path(k, generation))
+                .map_err(|error| error.to_string())
+                .and_then(|text| expectations::decode(&text))
+        }
+        .map_err(what)?;
+        all.push(expect);
     }
     let traces = match &options.record {
         Some(recording) => {
@@ -209,17 +213,196 @@ pub fn run<Even: Backend, Odd: Backend>(
         expectations: all,
         elapsed,
         traces,
+        kills,
     })
+}
+
+/// How one process ended.
+struct Ended {
+    process: usize,
+    generation: usize,
+    killed: bool,
+    exit: Option<process::Exit>,
+}
+
+/// The torture processes: which run, how the finished ones ended, and how to start one.
+struct Slots<'a, Even, Odd> {
+    db_path: &'a Path,
+    open: OpenOptions,
+    options: &'a TortureOptions,
+    barrier: &'a SharedState,
+    results: &'a Path,
+    /// (pid, generation) of the process running in each slot, if any.
+    running: Vec<Option<(i32, usize)>>,
+    finished: Vec<Ended>,
+    kinds: std::marker::PhantomData<(Even, Odd)>,
+}
+
+impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
+    fn result_path(&self, k: usize, generation: usize) -> PathBuf {
+        self.results.join(format!("result.{k}.{generation}"))
+    }
+
+    fn intents_path(&self, k: usize, generation: usize) -> PathBuf {
+        self.results.join(format!("intents.{k}.{generation}"))
+    }
+
+    /// Fork generation `generation` of process `k`. Generations alternate engines, so
+    /// that with two engines a killed process's successor is of the other one.
+    fn start(&mut self, k: usize, generation: usize) -> std::io::Result<()> {
+        let result_path = self.result_path(k, generation);
+        let intents_path = self.intents_path(k, generation);
+        let (db_path, open, options, barrier) =
+            (self.db_path, &self.open, self.options, self.barrier);
+        let body = || {
+            if let Some(recording) = &options.record {
+                record::record_next_open(recording.clone());
+            }
+            let run = ProcessRun {
+                k,
+                generation,
+                intents: (options.kills > 0).then_some(intents_path.as_path()),
+            };
+            let outcome = if (k + generation) % 2 == 0 {
+                process_main::<Recording<Even>>(db_path, open, &run, options, barrier)
+            } else {
+                process_main::<Recording<Odd>>(db_path, open, &run, options, barrier)
+            };
+            match outcome.and_then(|expect| {
+                std::fs::write(&result_path, expectations::encode(&expect))
+                    .map_err(|error| format!("cannot write its result: {error}"))
+            }) {
+                Ok(()) => 0,
+                Err(message) => {
+                    eprintln!("torture process {k}: {message}");
+                    1
+                }
+            }
+        };
+        let pid = process::spawn(body)?;
+        if self.running.len() <= k {
+            self.running.resize(k + 1, None);
+        }
+        self.running[k] = Some((pid, generation));
+        Ok(())
+    }
+
+    /// Reap the processes that ended by themselves.
+    fn reap(&mut self) {
+        for k in 0..self.running.len() {
+            if let Some((pid, generation)) = self.running[k] {
+                if let Ok(Some(exit)) = process::wait(pid, false) {
+                    self.running[k] = None;
+                    self.finished.push(Ended {
+                        process: k,
+                        generation,
+                        killed: false,
+                        exit: Some(exit),
+                    });
+                }
+            }
+        }
+    }
+
+    /// tdbtorture's `-k`: `options.kills` times, after a random pause, SIGKILL a random
+    /// running process and start its next generation. Returns the kills made.
+    fn kill_and_restart(&mut self) -> std::io::Result<usize> {
+        let mut rng = workload::Rng::new(self.options.seed ^ 0x6b69_6c6c);
+        let mut kills = 0;
+        while kills < self.options.kills {
+            self.reap();
+            let live: Vec<usize> = (0..self.running.len())
+                .filter(|&k| self.running[k].is_some())
+                .collect();
+            if live.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200 + rng.below(5000)));
+            let k = live[rng.below(live.len() as u64) as usize];
+            let Some((pid, generation)) = self.running[k] else {
+                continue;
+            };
+            process::kill(pid);
+            let exit = process::wait(pid, true).ok().flatten();
+            self.running[k] = None;
+            self.claim_trace_of(pid);
+            // It may have finished just before the signal.
+            let killed = exit != Some(process::Exit::Code(0));
+            self.finished.push(Ended {
+                process: k,
+                generation,
+                killed,
+                exit,
+            });
+            kills += usize::from(killed);
+            self.start(k, generation + 1)?;
+        }
+        Ok(kills)
+    }
+
+    /// A process killed between creating its trace file and marking it as the tool's
+    /// left a file only this torture run can have made: mark it, so a later recording
+    /// may replace it.
+    fn claim_trace_of(&self, pid: i32) {
+        if let Some(recording) = &self.options.record {
+            let path = recording
+                .dir
+                .join(record::trace_file_name(self.db_path, pid as u32));
+            if path.exists() && !scratch::is_ours(&path) {
+                let _ = scratch::mark(&path);
+            }
+        }
+    }
+
+    fn wait_all(&mut self) {
+        for k in 0..self.running.len() {
+            if let Some((pid, generation)) = self.running[k].take() {
+                let exit = process::wait(pid, true).ok().flatten();
+                self.finished.push(Ended {
+                    process: k,
+                    generation,
+                    killed: false,
+                    exit,
+                });
+            }
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for (pid, _) in self.running.iter_mut().filter_map(Option::take) {
+            process::kill(pid);
+            let _ = process::wait(pid, true);
+        }
+    }
+}
+
+/// Which process a body runs.
+struct ProcessRun<'p> {
+    k: usize,
+    generation: usize,
+    /// Where to note values before writing them (when processes may be killed).
+    intents: Option<&'p Path>,
 }
 
 /// The body of process `k`: open, run the workload, close.
 fn process_main<B: Backend>(
     db_path: &Path,
     open: &OpenOptions,
-    k: usize,
+    run: &ProcessRun<'_>,
     options: &TortureOptions,
     barrier: &SharedState,
 ) -> Result<Expectations, String> {
+    let k = run.k;
+    let intents = match run.intents {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot note intents: {error}"))?,
+        ),
+        None => None,
+    };
     let opened = B::open(db_path, open);
     barrier.set_activity(
         k,
@@ -231,8 +414,11 @@ fn process_main<B: Backend>(
     );
     let mut db = opened.map_err(|error| format!("open: {error}"))?;
     barrier.wait_for_start();
-    let seed = options.seed.wrapping_add(k as u64);
-    let expect = workload::Workload::new(k, seed, &options.mix)
+    let seed = options
+        .seed
+        .wrapping_add(k as u64)
+        .wrapping_add(1000 * run.generation as u64);
+    let expect = workload::Workload::new(k, run.generation, seed, &options.mix, intents)
         .run(&mut db)
         .map_err(|violation| violation.to_string())?;
     db.close().map_err(|error| format!("close: {error}"))?;

@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::fs::File;
+use std::io::Write;
 use std::ops::ControlFlow;
 
 use crate::backend::{
@@ -57,17 +59,32 @@ pub struct Mix {
     /// Also firstkey/nextkey walks, all-record read locks and wipe_all (a wipe destroys
     /// every process's keys, so private keys are then no longer checked).
     pub exotic: bool,
+    /// Make every write inside a transaction (only transactions survive a process
+    /// killed mid-write; tdbtorture's `-t`).
+    pub always_transactions: bool,
 }
 
 /// What one process's successful operations imply.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectations {
+    /// The prefix of its private keys (`p<process>g<generation>.`).
+    pub prefix: Vec<u8>,
+    /// Whether it ran to the end. A killed process leaves only what it meant to write
+    /// (in `shared_values`, for its private keys too): any of it may have landed.
+    pub complete: bool,
     /// The value each of its private keys must hold (absent: must not exist).
     pub private: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// Every value it made each shared key hold.
+    /// Every value it made each shared key hold (for a killed process, every value it
+    /// was about to write to any key).
     pub shared_values: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>>,
     /// Whether it wiped the database (private keys of every process are then unknown).
     pub wiped: bool,
+}
+
+/// The prefix of the private keys of `process` in its `generation` (a killed process is
+/// restarted as the next generation, with keys of its own).
+pub fn private_prefix(process: usize, generation: usize) -> Vec<u8> {
+    format!("p{process}g{generation}.").into_bytes()
 }
 
 /// A database that did not behave as the process's own operations imply.
@@ -84,8 +101,14 @@ impl fmt::Display for Violation {
 pub struct Workload<'m> {
     rng: Rng,
     mix: &'m Mix,
-    /// This process's number, for its private keys.
+    /// This process's number, for messages.
     process: usize,
+    /// Its generation (how many times process `process` was killed and restarted).
+    generation: usize,
+    /// The prefix of its private keys.
+    prefix: Vec<u8>,
+    /// Where it notes each value before writing it, when it may be killed.
+    intents: Option<File>,
     /// Committed expectations.
     done: Expectations,
     /// Expectations inside the open transaction, if any.
@@ -116,19 +139,51 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl<'m> Workload<'m> {
-    /// The workload of process `process` with `seed`.
-    pub fn new(process: usize, seed: u64, mix: &'m Mix) -> Self {
+    /// The workload of process `process` (in its `generation`) with `seed`; with
+    /// `intents`, every value is noted there before it is written (one line per value,
+    /// see [`super::expectations::read_intents`]).
+    pub fn new(
+        process: usize,
+        generation: usize,
+        seed: u64,
+        mix: &'m Mix,
+        intents: Option<File>,
+    ) -> Self {
+        let prefix = private_prefix(process, generation);
         Workload {
             rng: Rng::new(seed),
             mix,
             process,
-            done: Expectations::default(),
+            done: Expectations {
+                prefix: prefix.clone(),
+                complete: true,
+                ..Expectations::default()
+            },
+            prefix,
+            generation,
+            intents,
             pending: None,
         }
     }
 
+    /// Note that `value` may be written to `key` (a process killed during the write
+    /// may leave it there).
+    fn intend(&mut self, key: &[u8], value: &[u8]) -> Result<(), Violation> {
+        let Some(file) = self.intents.as_mut() else {
+            return Ok(());
+        };
+        let line = super::expectations::intent_line(key, value);
+        file.write_all(line.as_bytes())
+            .map_err(|error| Violation(format!("cannot note a write: {error}")))
+    }
+
     /// Run every step on `db`; returns what the database must now hold.
     pub fn run<B: Backend>(mut self, db: &mut B) -> Result<Expectations, Violation> {
+        if self.generation > 0 {
+            // A restarted process first reads what its killed predecessor left, as an
+            // application would: it shows whether that one's last commit finished.
+            let _ = db.traverse(TraverseKind::Read, &mut |_, _, _| ControlFlow::Continue(()));
+        }
         for _ in 0..self.mix.ops {
             self.top_level(db)?;
         }
@@ -139,12 +194,8 @@ impl<'m> Workload<'m> {
         self.pending.as_mut().unwrap_or(&mut self.done)
     }
 
-    fn private_prefix(&self) -> Vec<u8> {
-        format!("p{}.", self.process).into_bytes()
-    }
-
     fn is_own(&self, key: &[u8]) -> bool {
-        key.starts_with(&self.private_prefix())
+        key.starts_with(&self.prefix)
     }
 
     fn is_shared(key: &[u8]) -> bool {
@@ -156,7 +207,9 @@ impl<'m> Workload<'m> {
         if self.rng.chance(50) {
             format!("key{n}\0").into_bytes()
         } else {
-            format!("p{}.key{n}\0", self.process).into_bytes()
+            let mut key = self.prefix.clone();
+            key.extend_from_slice(format!("key{n}\0").as_bytes());
+            key
         }
     }
 
@@ -214,6 +267,14 @@ impl<'m> Workload<'m> {
         if !self.mix.transactions && (76..=83).contains(&choice) {
             choice = 0;
         }
+        if self.mix.always_transactions {
+            // Wipes and all-record read locks do not mix with a transaction's locks.
+            return if choice >= 92 {
+                self.key_walk(db)
+            } else {
+                self.transaction(db)
+            };
+        }
         match choice {
             0..=69 => self.keyed(db, false),
             70..=75 => self.traverse(db),
@@ -255,6 +316,7 @@ impl<'m> Workload<'m> {
                     2 => StoreFlag::Default,
                     _ => StoreFlag::Replace,
                 };
+                self.intend(&key, &data)?;
                 let result = retry_lock(|| db.store(&key, &data, flag));
                 if let Some(before) = self.known(&key) {
                     let refused = match flag {
@@ -329,12 +391,13 @@ impl<'m> Workload<'m> {
             return Ok(());
         }
         let before = db.fetch(key).ok().flatten();
+        let mut after = before.clone().unwrap_or_default();
+        after.extend_from_slice(&data);
+        self.intend(key, &after)?;
         let appended = retry_lock(|| db.append(key, &data));
         let _ = db.chainlock(key, ChainLockOp::Unlock);
         self.read(key, "fetch", before.as_deref())?;
         if appended.is_ok() {
-            let mut after = before.unwrap_or_default();
-            after.extend_from_slice(&data);
             self.wrote(key, Some(after));
         }
         Ok(())
@@ -382,8 +445,11 @@ impl<'m> Workload<'m> {
         }
         self.pending = Some(self.done.clone());
         for _ in 0..1 + self.rng.below(5) {
-            if self.rng.chance(10) {
+            let choice = self.rng.below(100);
+            if choice < 10 {
                 self.traverse(db)?;
+            } else if self.mix.always_transactions && choice < 20 {
+                self.locked_update(db)?;
             } else {
                 self.keyed(db, false)?;
             }
@@ -410,11 +476,14 @@ impl<'m> Workload<'m> {
             return Ok(());
         }
         let old = db.fetch(&key).ok().flatten();
-        let checked = self.read(&key, "fetch", old.as_deref());
+        let mut checked = self.read(&key, "fetch", old.as_deref());
         let mut data = old.unwrap_or_default();
         let extra = self.value();
         data.extend(extra.iter().take(2));
         data.truncate(48);
+        if checked.is_ok() {
+            checked = self.intend(&key, &data);
+        }
         if checked.is_ok() && db.store(&key, &data, StoreFlag::Replace).is_ok() {
             self.wrote(&key, Some(data));
         }

@@ -24,6 +24,12 @@ pub enum LoadError {
         /// What was expected, and what was found.
         message: String,
     },
+    /// The file ends before its `tdb_open` line is whole: tdb creates a trace file and
+    /// then writes that line, so this is what a process killed in between leaves.
+    Unopened {
+        /// The file, as named by the caller.
+        file: String,
+    },
 }
 
 impl LoadError {
@@ -46,6 +52,11 @@ impl fmt::Display for LoadError {
                 line,
                 message,
             } => write!(f, "{file}:{line}: {message}"),
+            LoadError::Unopened { file } => write!(
+                f,
+                "{file}:1: expected <seqnum> tdb_open <hash_size> <tdb_flags> <open_flags>, \
+                 found end of file"
+            ),
         }
     }
 }
@@ -54,7 +65,7 @@ impl std::error::Error for LoadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             LoadError::Io { source, .. } => Some(source),
-            LoadError::Parse { .. } => None,
+            LoadError::Parse { .. } | LoadError::Unopened { .. } => None,
         }
     }
 }

@@ -90,6 +90,39 @@ impl Progress<'_> {
 /// several at a time, and returns their traces in the order given. The first file (in
 /// that order) that fails to load gives the error.
 pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, LoadError> {
+    let loaded = load_each(paths, opts)?;
+    // tdb creates the trace file, then writes its tdb_open line: a process killed in
+    // between leaves a file without one. It did nothing, so in a set it is left out,
+    // with a note.
+    let mut traces = Vec::with_capacity(loaded.len());
+    let mut left_out = Vec::new();
+    for result in loaded {
+        match result {
+            Ok(trace) => traces.push(trace),
+            Err(LoadError::Unopened { file }) if paths.len() > 1 => left_out.push(format!(
+                "{file}: no tdb_open line (its process died before writing it): left out"
+            )),
+            Err(error) => return Err(error),
+        }
+    }
+    if traces.is_empty() {
+        return Err(LoadError::Unopened {
+            file: paths
+                .first()
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+        });
+    }
+    super::interrupted::settle(&mut traces);
+    traces[0].warnings.extend(left_out);
+    Ok(traces)
+}
+
+/// Every file's outcome, in order; stops at the first error other than an unopened file.
+fn load_each(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+) -> Result<Vec<Result<Trace, LoadError>>, LoadError> {
     let mut total_bytes = 0;
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
@@ -118,7 +151,7 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
                 let result = load_file(path, opts.flavour, &progress);
-                if result.is_err() {
+                if matches!(&result, Err(error) if !matches!(error, LoadError::Unopened { .. })) {
                     failed.store(true, Ordering::Relaxed);
                 }
                 loaded.push((i, result));
@@ -136,15 +169,15 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
         }
     });
     // Files are taken in order, so an error comes before any file left untried.
-    let mut traces = Vec::with_capacity(paths.len());
+    let mut outcomes = Vec::with_capacity(paths.len());
     for slot in slots {
         match slot {
-            Some(Ok(trace)) => traces.push(trace),
-            Some(Err(err)) => return Err(err),
+            Some(Err(error)) if !matches!(error, LoadError::Unopened { .. }) => return Err(error),
+            Some(outcome) => outcomes.push(outcome),
             None => break,
         }
     }
-    Ok(traces)
+    Ok(outcomes)
 }
 
 /// Loads one file (see [`load_traces`]).

@@ -11,6 +11,7 @@ pub mod emit;
 mod error;
 mod hex;
 mod input;
+mod interrupted;
 mod line;
 mod load;
 pub mod model;

@@ -181,17 +181,13 @@ impl Builder {
                     self.line_no,
                     match &err {
                         LoadError::Parse { message, .. } => message.as_str(),
-                        LoadError::Io { .. } => "unreadable",
+                        LoadError::Io { .. } | LoadError::Unopened { .. } => "unreadable",
                     }
                 ));
             }
         }
         let Some(open) = self.open else {
-            return Err(LoadError::parse(
-                &self.name,
-                self.line_no.max(1),
-                "expected <seqnum> tdb_open <hash_size> <tdb_flags> <open_flags>, found end of file",
-            ));
+            return Err(LoadError::Unopened { file: self.name });
         };
         let flavour = match choice {
             FlavourChoice::Ccan => Flavour::Ccan,
