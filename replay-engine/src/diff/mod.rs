@@ -9,26 +9,39 @@
 //! databases record by record and runs both engines' `check`. The first difference stops
 //! the run and is reported with its `file:line` and the ops on that key before it.
 //!
+//! The two engines run at the same time: the second on a thread of its own, a few
+//! batches of steps ahead, sending what each step gave (`second.rs`); the calling thread
+//! runs the first and compares step by step, so the first difference is found exactly
+//! where it would be one engine after the other. At the end, each engine reads and
+//! checks its own final database on a thread of its own.
+//!
 //! Nothing here is checked against the trace: the engines are each other's oracle.
 
 pub mod outcome;
 pub mod run;
 pub mod schedule;
+mod second;
 pub mod units;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::panic::resume_unwind;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::analysis::{describe_key, Analysis};
-use crate::backend::{Backend, TdbError};
+use crate::backend::{Backend, OpenOptions, TdbError};
 use crate::inspect;
 use crate::replay::database;
 use crate::trace::{OpKind, Span, Trace};
-use outcome::{Outcomes, Step};
+use outcome::{Given, Outcomes, Step};
 use run::Runner;
-use schedule::Schedule;
+use schedule::Order;
+use second::{Feed, Gone};
 
 /// What a differential run found.
 #[derive(Debug, Clone)]
@@ -41,10 +54,14 @@ pub struct DiffReport {
     pub overridden_deps: u64,
     /// Records in the final databases (of the first engine when they differ).
     pub records: usize,
-    /// Whether the two final files are byte for byte the same.
+    /// Whether the two final files are byte for byte the same. After a divergence the
+    /// second engine's file may hold a few more steps than the first's (it runs ahead).
     pub identical_files: bool,
     /// From the first unit to the final check.
     pub elapsed: Duration,
+    /// The part of `elapsed` spent in lock step: from the first unit to the last op's
+    /// comparison (the rest closes both databases and compares and checks them).
+    pub lock_step: Duration,
     /// The first difference, if any.
     pub divergence: Option<Divergence>,
 }
@@ -131,6 +148,12 @@ const HISTORY: usize = 8;
 /// Run `traces`, interleaved, on engine `A` at `path_a` and engine `B` at `path_b` (both
 /// created afresh with the records `analysis` found must pre-exist) and compare them.
 /// `progress` gets (ops run, ops in all traces) now and then.
+///
+/// Engine `B` runs on a thread of its own (`second.rs`), ahead of the comparison by up to
+/// a few batches of steps; the calling thread runs engine `A` and compares. The first
+/// difference is still the first op whose results differ, and `A` stops right there;
+/// `B` may have run a little further. Every thread is joined before this returns (the
+/// caller may fork worker processes afterwards).
 pub fn diff<A: Backend, B: Backend>(
     traces: &[Trace],
     analysis: &Analysis,
@@ -138,93 +161,41 @@ pub fn diff<A: Backend, B: Backend>(
     path_b: &Path,
     progress: Option<&dyn Fn(u64, u64)>,
 ) -> Result<DiffReport, DiffError> {
-    let setup = |name: &str, path: &Path, error: TdbError| {
-        DiffError::Setup(format!("{name}: cannot create {}: {error}", path.display()))
-    };
     database::prepare::<A>(path_a, traces, &analysis.preexisting)
-        .map_err(|error| setup(A::NAME, path_a, error))?;
+        .map_err(|error| setup_error(A::NAME, path_a, error))?;
     database::prepare::<B>(path_b, traces, &analysis.preexisting)
-        .map_err(|error| setup(B::NAME, path_b, error))?;
+        .map_err(|error| setup_error(B::NAME, path_b, error))?;
     let options = traces
         .first()
         .map(database::worker_options)
         .ok_or_else(|| DiffError::Setup("no traces to compare".into()))?;
-    let mut db_a = A::open(path_a, &options).map_err(|error| setup(A::NAME, path_a, error))?;
-    let mut db_b = B::open(path_b, &options).map_err(|error| setup(B::NAME, path_b, error))?;
-
-    let started = Instant::now();
-    let total: u64 = traces.iter().map(|trace| trace.ops.len() as u64).sum();
-    let mut schedule = Schedule::new(traces, analysis);
-    let mut report = DiffReport {
-        ops: 0,
-        units: 0,
-        overridden_deps: 0,
-        records: 0,
-        identical_files: false,
-        elapsed: Duration::ZERO,
-        divergence: None,
+    let walk = Walk {
+        traces,
+        analysis,
+        order: Order::new(traces, analysis),
+        options,
     };
-    let mut executed: Vec<(usize, u32, u32)> = Vec::with_capacity(schedule.unit_count());
-    let (mut out_a, mut out_b) = (Outcomes::default(), Outcomes::default());
-    let mut next_progress = 0u64;
-    while let Some((index, unit)) = schedule.pop() {
-        let runner = Runner {
-            trace: &traces[index],
-            groups: &analysis.groups[index],
-        };
-        // Lock step: each op (a traverse with its callback's ops as one) on both
-        // engines, compared before the next.
-        let mut at = unit.start as usize;
-        while at <= unit.end as usize && report.divergence.is_none() {
-            out_a.clear();
-            out_b.clear();
-            let next = runner.step(&mut db_a, at, &mut out_a);
-            runner.step(&mut db_b, at, &mut out_b);
-            if let Some(mut divergence) = first_difference::<A, B>(traces, index, &out_a, &out_b) {
-                if let Some(key) = divergence.key.clone() {
-                    let last_run = (next - 1).min(unit.end as usize) as u32;
-                    executed.push((index, unit.start, last_run));
-                    divergence.history = history(traces, &executed, (index, at as u32), &key);
-                    executed.pop();
-                }
-                report.divergence = Some(divergence);
-            }
-            at = next;
-        }
-        executed.push((index, unit.start, unit.end));
-        report.units += 1;
-        report.ops += u64::from(unit.end - unit.start + 1);
-        if report.divergence.is_some() {
-            break;
-        }
-        if let Some(progress) = progress {
-            if report.ops >= next_progress {
-                progress(report.ops, total);
-                next_progress = report.ops + 4096;
-            }
-        }
-    }
-    report.overridden_deps = schedule.overridden;
-    let closed_a = db_a.close();
-    let closed_b = db_b.close();
+    let (first, closed_b) = run_both::<A, B>(&walk, path_a, path_b, progress)?;
+    let First {
+        mut report,
+        executed,
+        started,
+        closed: closed_a,
+    } = first;
+    report.overridden_deps = walk.order.overridden;
     if report.divergence.is_none() && (closed_a.is_err() || closed_b.is_err()) {
-        {
-            let verdict = |closed: &Result<(), TdbError>| match closed {
-                Ok(()) => "0".to_string(),
-                Err(error) => format!("-1 ({error})"),
-            };
-            report.divergence = Some(final_divergence::<A, B>(
-                DivergenceKind::Result,
-                "tdb_close",
-                verdict(&closed_a),
-                verdict(&closed_b),
-            ));
-        }
+        let verdict = |closed: &Result<(), TdbError>| match closed {
+            Ok(()) => "0".to_string(),
+            Err(error) => format!("-1 ({error})"),
+        };
+        report.divergence = Some(final_divergence::<A, B>(
+            DivergenceKind::Result,
+            "tdb_close",
+            verdict(&closed_a),
+            verdict(&closed_b),
+        ));
     }
-    report.identical_files = match (std::fs::read(path_a), std::fs::read(path_b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
+    report.identical_files = same_files(path_a, path_b).unwrap_or(false);
     if report.divergence.is_none() {
         let compared = compare_final::<A, B>(path_a, path_b, report.identical_files);
         report.divergence = match compared {
@@ -245,22 +216,187 @@ pub fn diff<A: Backend, B: Backend>(
     Ok(report)
 }
 
-/// The first step of a unit that gave different results on the two engines.
+/// Engine `B` at `path_b` on a thread of its own, engine `A` at `path_a` on this one,
+/// compared step by step; gives what this thread found and how `B`'s handle closed.
+/// The thread is joined before this returns, whatever happens (its panic is passed on).
+fn run_both<A: Backend, B: Backend>(
+    walk: &Walk<'_>,
+    path_a: &Path,
+    path_b: &Path,
+    progress: Option<&dyn Fn(u64, u64)>,
+) -> Result<(First, Result<(), TdbError>), DiffError> {
+    let stop = AtomicBool::new(false);
+    let (first, second) = thread::scope(|scope| {
+        let (mut feed, source) = second::channel();
+        let stop = &stop;
+        let second = scope.spawn(move || second::run::<B>(walk, path_b, source, stop));
+        let first = run_first::<A, B>(walk, path_a, &mut feed, progress);
+        // Whatever happened, the second engine stops: it must not wait for a listener.
+        stop.store(true, Ordering::Relaxed);
+        drop(feed);
+        let second = second.join().unwrap_or_else(|panic| resume_unwind(panic));
+        (first, second)
+    });
+    match first {
+        Ok(first) => {
+            let closed_b = second.expect("the second engine opened, as the first heard");
+            Ok((first, closed_b))
+        }
+        Err(Stopped::Setup(error)) => Err(error),
+        Err(Stopped::SecondSetup(error)) => Err(setup_error(B::NAME, path_b, error)),
+        Err(Stopped::Gone) => unreachable!("the second engine's thread ended without panicking"),
+    }
+}
+
+/// What both engines walk: the traces, their analysis, the order of their units, and the
+/// options to open a handle with. Only read, so both threads share it.
+struct Walk<'a> {
+    traces: &'a [Trace],
+    analysis: &'a Analysis,
+    order: Order,
+    options: OpenOptions,
+}
+
+impl<'a> Walk<'a> {
+    /// Runs the ops of trace `index`.
+    fn runner(&self, index: usize) -> Runner<'a> {
+        Runner {
+            trace: &self.traces[index],
+            groups: &self.analysis.groups[index],
+        }
+    }
+}
+
+/// The setup error of engine `name` at `path`.
+fn setup_error(name: &str, path: &Path, error: TdbError) -> DiffError {
+    DiffError::Setup(format!("{name}: cannot create {}: {error}", path.display()))
+}
+
+/// Why the comparing thread stopped before the end.
+enum Stopped {
+    /// The first engine's handle did not open.
+    Setup(DiffError),
+    /// The second engine's handle did not open.
+    SecondSetup(TdbError),
+    /// The second engine's thread ended early (it panicked).
+    Gone,
+}
+
+/// What the comparing thread did: the report so far (ops, units, the divergence, the
+/// lock step), the units run, when the lock step started, and how the first engine's
+/// handle closed after it.
+struct First {
+    report: DiffReport,
+    executed: Vec<(usize, u32, u32)>,
+    started: Instant,
+    closed: Result<(), TdbError>,
+}
+
+/// The comparing thread: open engine `A` at `path`, wait for the second engine's handle,
+/// run the lock step against `feed`, then close `A`'s handle.
+fn run_first<A: Backend, B: Backend>(
+    walk: &Walk<'_>,
+    path: &Path,
+    feed: &mut Feed,
+    progress: Option<&dyn Fn(u64, u64)>,
+) -> Result<First, Stopped> {
+    let mut db = A::open(path, &walk.options)
+        .map_err(|error| Stopped::Setup(setup_error(A::NAME, path, error)))?;
+    if let Err(error) = feed.opened().map_err(|_| Stopped::Gone)? {
+        return Err(Stopped::SecondSetup(error));
+    }
+    let started = Instant::now();
+    let mut report = DiffReport {
+        ops: 0,
+        units: 0,
+        overridden_deps: 0,
+        records: 0,
+        identical_files: false,
+        elapsed: Duration::ZERO,
+        lock_step: Duration::ZERO,
+        divergence: None,
+    };
+    let mut executed = Vec::with_capacity(walk.order.units.len());
+    lock_step::<A, B>(walk, &mut db, feed, progress, &mut report, &mut executed)
+        .map_err(|_| Stopped::Gone)?;
+    report.lock_step = started.elapsed();
+    Ok(First {
+        report,
+        executed,
+        started,
+        closed: db.close(),
+    })
+}
+
+/// Every unit in the walk's order on `db`, each step compared with what the second
+/// engine's step gave, until the first difference; counts ops and units into `report`
+/// and the units run into `executed`.
+fn lock_step<A: Backend, B: Backend>(
+    walk: &Walk<'_>,
+    db: &mut A,
+    feed: &mut Feed,
+    progress: Option<&dyn Fn(u64, u64)>,
+    report: &mut DiffReport,
+    executed: &mut Vec<(usize, u32, u32)>,
+) -> Result<(), Gone> {
+    let traces = walk.traces;
+    let total: u64 = traces.iter().map(|trace| trace.ops.len() as u64).sum();
+    let mut out = Outcomes::default();
+    let mut next_progress = 0u64;
+    for &(index, unit) in &walk.order.units {
+        let runner = walk.runner(index);
+        // Lock step: each op (a traverse with its callback's ops as one) on both
+        // engines, compared before the next.
+        let mut at = unit.start as usize;
+        while at <= unit.end as usize && report.divergence.is_none() {
+            out.clear();
+            let next = runner.step(db, at, &mut out);
+            let theirs = feed.next_step()?;
+            if let Some(mut divergence) =
+                first_difference::<A, B>(traces, index, out.given(), theirs)
+            {
+                if let Some(key) = divergence.key.clone() {
+                    let last_run = (next - 1).min(unit.end as usize) as u32;
+                    executed.push((index, unit.start, last_run));
+                    divergence.history = history(traces, executed, (index, at as u32), &key);
+                    executed.pop();
+                }
+                report.divergence = Some(divergence);
+            }
+            at = next;
+        }
+        executed.push((index, unit.start, unit.end));
+        report.units += 1;
+        report.ops += u64::from(unit.end - unit.start + 1);
+        if report.divergence.is_some() {
+            break;
+        }
+        if let Some(progress) = progress {
+            if report.ops >= next_progress {
+                progress(report.ops, total);
+                next_progress = report.ops + 4096;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first outcome of a step that differs between the two engines.
 fn first_difference<A: Backend, B: Backend>(
     traces: &[Trace],
     index: usize,
-    out_a: &Outcomes,
-    out_b: &Outcomes,
+    a: Given<'_>,
+    b: Given<'_>,
 ) -> Option<Divergence> {
     let trace = &traces[index];
-    let at = (0..out_a.steps.len().max(out_b.steps.len())).find(|&i| {
-        match (out_a.steps.get(i), out_b.steps.get(i)) {
-            (Some(a), Some(b)) => !out_a.same(a, out_b, b),
+    let at = (0..a.steps.len().max(b.steps.len())).find(|&i| {
+        match (a.steps.get(i), b.steps.get(i)) {
+            (Some(step_a), Some(step_b)) => !a.outcomes.same(step_a, b.outcomes, step_b),
             _ => true,
         }
     })?;
-    let step_a = out_a.steps.get(at);
-    let step_b = out_b.steps.get(at);
+    let step_a = a.steps.get(at);
+    let step_b = b.steps.get(at);
     let describe = |out: &Outcomes, step: Option<&Step>| match step {
         Some(step) => out.describe(step.outcome),
         None => "nothing more".to_string(),
@@ -271,10 +407,11 @@ fn first_difference<A: Backend, B: Backend>(
         kind: DivergenceKind::Result,
         location: trace.location(op as u32),
         op: trace.ops[op].name().to_string(),
-        first: (A::NAME, describe(out_a, step_a)),
+        first: (A::NAME, describe(a.outcomes, step_a)),
         second: (
             B::NAME,
-            describe(out_b, step_b) + &first_byte_difference(out_a, step_a, out_b, step_b),
+            describe(b.outcomes, step_b)
+                + &first_byte_difference(a.outcomes, step_a, b.outcomes, step_b),
         ),
         key,
         history: Vec::new(),
@@ -357,7 +494,7 @@ fn op_key(kind: &OpKind) -> Option<Span> {
 
 /// Both final files, opened afresh: record by record (unless the files are identical
 /// anyway), then both engines' `check`. Gives the number of records, or the difference
-/// and the key it is on.
+/// and the key it is on. Each engine reads its own file on a thread of its own.
 fn compare_final<A: Backend, B: Backend>(
     path_a: &Path,
     path_b: &Path,
@@ -366,9 +503,11 @@ fn compare_final<A: Backend, B: Backend>(
     let checked = |kind, what: &str, a: String, b: String| {
         Err(Box::new(final_divergence::<A, B>(kind, what, a, b)))
     };
-    if !identical_files {
-        let records_a = open_records::<A>(path_a);
-        let records_b = open_records::<B>(path_b);
+    let ((records_a, checked_a), (records_b, checked_b)) = both(
+        || final_state::<A>(path_a, !identical_files),
+        || final_state::<B>(path_b, !identical_files),
+    );
+    if let (Some(records_a), Some(records_b)) = (records_a, records_b) {
         let (records_a, records_b) = match (records_a, records_b) {
             (Ok(a), Ok(b)) => (a, b),
             (a, b) => {
@@ -385,10 +524,7 @@ fn compare_final<A: Backend, B: Backend>(
             return Err(Box::new(divergence));
         }
     }
-    match (
-        inspect::check_file::<A>(path_a),
-        inspect::check_file::<B>(path_b),
-    ) {
+    match (checked_a, checked_b) {
         (Ok(a), Ok(b)) if a == b => Ok(a as usize),
         (a, b) => {
             let verdict = |r: Result<u64, String>| match r {
@@ -398,6 +534,59 @@ fn compare_final<A: Backend, B: Backend>(
             checked(DivergenceKind::Check, "tdb_check", verdict(a), verdict(b))
         }
     }
+}
+
+/// Whether the files at `a` and `b` hold the same bytes, read a chunk at a time.
+fn same_files(a: &Path, b: &Path) -> std::io::Result<bool> {
+    const CHUNK: usize = 256 * 1024;
+    let (mut file_a, mut file_b) = (File::open(a)?, File::open(b)?);
+    if file_a.metadata()?.len() != file_b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut chunk_a, mut chunk_b) = (vec![0; CHUNK], vec![0; CHUNK]);
+    loop {
+        let read = fill(&mut file_a, &mut chunk_a)?;
+        if read != fill(&mut file_b, &mut chunk_b)? || chunk_a[..read] != chunk_b[..read] {
+            return Ok(false);
+        }
+        if read < CHUNK {
+            return Ok(true);
+        }
+    }
+}
+
+/// Read into `buf` until it is full or the file ends; gives the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// What engine `B` makes of its final file: every record (if `with_records`), then its
+/// `check`. The check runs even when the records already differ: it only reads the file,
+/// and running it at once keeps both engines busy.
+fn final_state<B: Backend>(
+    path: &Path,
+    with_records: bool,
+) -> (Option<Result<Records, String>>, Result<u64, String>) {
+    let records = with_records.then(|| open_records::<B>(path));
+    (records, inspect::check_file::<B>(path))
+}
+
+/// `a` on this thread and `b` on another, at the same time; `b`'s panic is passed on.
+fn both<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, RB) {
+    thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let a = a();
+        (a, b.join().unwrap_or_else(|panic| resume_unwind(panic)))
+    })
 }
 
 fn open_records<B: Backend>(path: &Path) -> Result<Records, String> {

@@ -49,7 +49,35 @@ pub struct Outcomes {
     bytes: Vec<u8>,
 }
 
+/// What one step of a runner gave (an op, or a whole traverse with its callback's ops):
+/// a run of the steps of an [`Outcomes`], and where their bytes are.
+#[derive(Clone, Copy, Debug)]
+pub struct Given<'a> {
+    /// Holds the bytes.
+    pub outcomes: &'a Outcomes,
+    /// The steps, in the order the engine produced them.
+    pub steps: &'a [Step],
+}
+
 impl Outcomes {
+    /// All the steps kept.
+    pub fn given(&self) -> Given<'_> {
+        self.given_since(0)
+    }
+
+    /// The steps kept from the `start`-th on.
+    pub fn given_since(&self, start: usize) -> Given<'_> {
+        Given {
+            outcomes: self,
+            steps: &self.steps[start..],
+        }
+    }
+
+    /// Bytes kept so far.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Forget everything (keeping the memory).
     pub fn clear(&mut self) {
         self.steps.clear();

@@ -84,3 +84,30 @@ impl<'a> Schedule<'a> {
             .count() as u32
     }
 }
+
+/// Every unit in the order a [`Schedule`] gives them, worked out once.
+///
+/// The choice depends on nothing but the traces and the analysis (no clock, no engine
+/// result), so both engines of a differential run can walk one copy of it.
+#[derive(Clone, Debug, Default)]
+pub struct Order {
+    /// The units, as (trace, unit), first to run first.
+    pub units: Vec<(usize, Unit)>,
+    /// Dependencies the units ran without (see the module documentation).
+    pub overridden: u64,
+}
+
+impl Order {
+    /// The order for `traces` under `analysis`.
+    pub fn new(traces: &[Trace], analysis: &Analysis) -> Self {
+        let mut schedule = Schedule::new(traces, analysis);
+        let mut units = Vec::with_capacity(schedule.unit_count());
+        while let Some(next) = schedule.pop() {
+            units.push(next);
+        }
+        Order {
+            units,
+            overridden: schedule.overridden,
+        }
+    }
+}

@@ -263,7 +263,7 @@ impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
                 generation,
                 intents: (options.kills > 0).then_some(intents_path.as_path()),
             };
-            let outcome = if (k + generation) % 2 == 0 {
+            let outcome = if (k + generation).is_multiple_of(2) {
                 process_main::<Recording<Even>>(db_path, open, &run, options, barrier)
             } else {
                 process_main::<Recording<Odd>>(db_path, open, &run, options, barrier)

@@ -105,7 +105,7 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
             Err(error) => return Err(error),
         }
     }
-    if traces.is_empty() {
+    if traces.is_empty() && !paths.is_empty() {
         return Err(LoadError::Unopened {
             file: paths
                 .first()
@@ -114,7 +114,9 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
         });
     }
     super::interrupted::settle(&mut traces);
-    traces[0].warnings.extend(left_out);
+    if let Some(first) = traces.first_mut() {
+        first.warnings.extend(left_out);
+    }
     Ok(traces)
 }
 
