@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor example test lint bindings-check bench microbench fuzz ci
+.PHONY: vendor example test lint bindings-check bench bench-sets microbench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
@@ -30,6 +30,12 @@ bindings-check: vendor
 bench: vendor
 	$(CARGO) build --release --bin tdb-replay
 	./target/release/tdb-replay bench -n 5 "$(TDB_REPLAY_CORPUS)/ldb/users.ldb.trace.19774.zst"
+
+## Differential-testing figures: bench -n 3 (c, pure, mixed, diff) on users.ldb and on
+## every torture set, then one summary table (needs TDB_REPLAY_CORPUS).
+bench-sets: vendor
+	$(CARGO) build --release --bin tdb-replay
+	./scripts/bench-sets.sh "$(TDB_REPLAY_CORPUS)" 3
 
 ## Single operations, tdb-pure against C tdb in the same run, at several sizes.
 microbench: vendor

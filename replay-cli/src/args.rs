@@ -313,15 +313,18 @@ pub struct BenchArgs {
     /// Timed replay runs per measurement.
     #[arg(long, short = 'n', default_value_t = 5)]
     pub runs: u32,
-    /// Scratch database.
+    /// Scratch database (kept afterwards). With both backends, the differential runs use
+    /// two more beside it, named after it (`bench.diff-c.tdb`, `bench.diff-pure.tdb`),
+    /// removed when the engines agree.
     #[arg(long, default_value = "bench.tdb")]
     pub tdbfile: PathBuf,
-    /// Replace the database file even if tdb-replay did not create it (by default an
+    /// Replace the database files even if tdb-replay did not create them (by default an
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]
     pub overwrite: bool,
 
-    /// Backends to measure; with both, the ratio pure/C is printed.
+    /// Backends to measure; with both, the ratio pure/C is printed, and the mixed replay
+    /// and the differential test (`diff`) are timed against the C replay too.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
     #[command(flatten)]
@@ -338,7 +341,7 @@ pub enum BenchBackends {
     C,
     /// tdb-pure.
     Pure,
-    /// Both, in the same run, with their ratio.
+    /// Both, in the same run, with their ratio; then the mixed replay and `diff`.
     Both,
 }
 

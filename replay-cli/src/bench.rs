@@ -1,19 +1,24 @@
 //! `tdb-replay bench`: the figures the project is measured by. Load and analysis time and
 //! peak memory; replay time over several runs on each backend, with the ratio pure/C
 //! measured in the same run; and, for a single trace, the same ops called bare on each
-//! backend (no waits, no checks), so the replay's own cost shows as a ratio too.
+//! backend (no waits, no checks), so the replay's own cost shows as a ratio too. With both
+//! backends it also times the mixed replay (C and tdb-pure workers on one file) and the
+//! differential test (`diff`, both engines in lock step), each against the C replay.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use replay_engine::backend::Backend;
 use replay_engine::replay::{self, database, ReplayOptions};
 use replay_engine::trace::Trace;
-use replay_engine::{analysis::Analysis, bare};
+use replay_engine::{analysis::Analysis, bare, diff, scratch};
 
 use crate::args::{BenchArgs, BenchBackends};
-use crate::commands::{analyse_traces, best_median, load, timed, CBackend, PureBackend};
+use crate::commands::{
+    analyse_traces, best_median, check_both_engines, load, timed, CBackend, PureBackend,
+};
 use crate::progress::Progress;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
@@ -52,8 +57,27 @@ struct BackendFigures {
     bare: Option<Timing>,
 }
 
+/// The databases the differential runs use, beside the scratch database and named after
+/// it: `bench.tdb` gives `bench.diff-c.tdb` and `bench.diff-pure.tdb`.
+fn diff_paths(tdbfile: &Path) -> [PathBuf; 2] {
+    let stem = tdbfile
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bench".into());
+    let extension = tdbfile
+        .extension()
+        .map(|extension| format!(".{}", extension.to_string_lossy()))
+        .unwrap_or_default();
+    ["c", "pure"].map(|engine| tdbfile.with_file_name(format!("{stem}.diff-{engine}{extension}")))
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     crate::commands::claim_scratch(&args.tdbfile, args.overwrite)?;
+    if args.backend == BenchBackends::Both {
+        for path in diff_paths(&args.tdbfile) {
+            crate::commands::claim_scratch(&path, args.overwrite)?;
+        }
+    }
     let progress = Arc::new(Progress::new(true));
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
@@ -93,29 +117,105 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let (best, median) = pure_bare.ratio_to(c_bare);
             println!("bare pure / c     {best:10.3} (best), {median:.3} (median)");
         }
+        if traces.len() > 1 {
+            let (mixed, _) = replays::<CBackend, PureBackend>(args, &traces, "mixed")?;
+            check_both_engines(&args.tdbfile, true)?;
+            let (best, median) = mixed.ratio_to(c.replay);
+            println!("replay mixed / c  {best:10.3} (best), {median:.3} (median)");
+        } else {
+            println!("replay (mixed)    skipped: a single trace replays mixed on C tdb alone");
+        }
+        let diff = diff_runs(args, &traces)?;
+        let (best, median) = diff.ratio_to(c.replay);
+        println!("diff / replay c   {best:10.3} (best), {median:.3} (median)");
     }
     Ok(())
 }
 
-/// Replay (and for one trace, bare calls) on backend `B`, printing its lines.
-fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace]) -> Result<BackendFigures> {
+/// Replay with the traces at even positions on `Even` and the others on `Odd` (the same
+/// engine but for the mixed replay), `--runs` times, printing the line `replay (label)`.
+/// Returns the timing and the plan, with whatever back-offs the runs learned.
+fn replays<Even: Backend, Odd: Backend>(
+    args: &BenchArgs,
+    traces: &[Trace],
+    label: &str,
+) -> Result<(Timing, Analysis)> {
     let runs = args.runs.max(1) as usize;
     let options = ReplayOptions {
         runs,
         ..ReplayOptions::default()
     };
     // Each backend replays with a plan of its own: the analysis follows the backend's
-    // locking model, and a replay learns its back-offs into the plan.
-    let mut plan = analyse_traces::<B>(traces)?;
-    let report = replay::replay::<B>(&args.tdbfile, traces, &mut plan, &options)?;
-    let replay = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());
-    let label = format!("replay ({})", B::NAME);
+    // locking model (the mixed replay's, like `replay --backend mixed`, the first
+    // trace's engine), and a replay learns its back-offs into the plan.
+    let mut plan = analyse_traces::<Even>(traces)?;
+    let report = replay::replay_mixed::<Even, Odd>(&args.tdbfile, traces, &mut plan, &options)?;
+    let timing = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());
+    let label = format!("replay ({label})");
     println!(
         "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {} back-offs",
-        millis(replay.best),
-        millis(replay.median),
+        millis(timing.best),
+        millis(timing.median),
         report.backoffs.len(),
     );
+    Ok((timing, plan))
+}
+
+/// Run the differential test (C tdb and tdb-pure in lock step, every result compared, then
+/// the final databases) `--runs` times, each on fresh databases, printing the line `diff`.
+/// A divergence is an error, and its databases are kept; when the engines agree they are
+/// removed. A run's time is the lock step and the final comparison and checks (like a
+/// replay's time, it leaves out creating the databases); the lock step alone is shown too.
+fn diff_runs(args: &BenchArgs, traces: &[Trace]) -> Result<Timing> {
+    let runs = args.runs.max(1) as usize;
+    let plan = analyse_traces::<CBackend>(traces)?;
+    let [path_c, path_pure] = diff_paths(&args.tdbfile);
+    let (mut times, mut lock_steps) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let mut last = None;
+    for _ in 0..runs {
+        let report = diff::diff::<CBackend, PureBackend>(traces, &plan, &path_c, &path_pure, None)
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        if let Some(divergence) = &report.divergence {
+            bail!(
+                "diff: the engines diverge after {} ops:\n{divergence}\nThe databases are kept \
+                 at {} and {}.",
+                report.ops,
+                path_c.display(),
+                path_pure.display()
+            );
+        }
+        times.push(report.elapsed);
+        lock_steps.push(report.lock_step);
+        last = Some(report);
+    }
+    for path in [&path_c, &path_pure] {
+        scratch::remove(path)?;
+    }
+    let timing = Timing::of(times);
+    let lock_step = Timing::of(lock_steps);
+    if let Some(report) = last {
+        println!(
+            "{:<18}{:10.1} ms best, {:.1} ms median of {runs}; lock step {:.1} ms best; the \
+             engines agree ({} ops, {})",
+            "diff",
+            millis(timing.best),
+            millis(timing.median),
+            millis(lock_step.best),
+            report.ops,
+            if report.identical_files {
+                "byte-identical files"
+            } else {
+                "same records, files differ in layout"
+            }
+        );
+    }
+    Ok(timing)
+}
+
+/// Replay (and for one trace, bare calls) on backend `B`, printing its lines.
+fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace]) -> Result<BackendFigures> {
+    let runs = args.runs.max(1) as usize;
+    let (replay, plan) = replays::<B, B>(args, traces, B::NAME)?;
     let mut bare = None;
     if traces.len() == 1 {
         let timing = Timing::of(bare_runs::<B>(args, traces, &plan, runs)?);

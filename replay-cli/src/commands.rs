@@ -209,7 +209,7 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
 }
 
 /// After a mixed run: the file both engines wrote must be sound to both.
-fn check_both_engines(path: &Path, quiet: bool) -> Result<()> {
+pub fn check_both_engines(path: &Path, quiet: bool) -> Result<()> {
     let c = inspect::check_file::<CBackend>(path).map_err(anyhow::Error::msg)?;
     let pure = inspect::check_file::<PureBackend>(path).map_err(anyhow::Error::msg)?;
     if !quiet {

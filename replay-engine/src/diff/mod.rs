@@ -45,6 +45,9 @@ pub struct DiffReport {
     pub identical_files: bool,
     /// From the first unit to the final check.
     pub elapsed: Duration,
+    /// The part of `elapsed` spent in lock step: from the first unit to the last op's
+    /// comparison (the rest closes both databases and compares and checks them).
+    pub lock_step: Duration,
     /// The first difference, if any.
     pub divergence: Option<Divergence>,
 }
@@ -162,6 +165,7 @@ pub fn diff<A: Backend, B: Backend>(
         records: 0,
         identical_files: false,
         elapsed: Duration::ZERO,
+        lock_step: Duration::ZERO,
         divergence: None,
     };
     let mut executed: Vec<(usize, u32, u32)> = Vec::with_capacity(schedule.unit_count());
@@ -205,6 +209,7 @@ pub fn diff<A: Backend, B: Backend>(
         }
     }
     report.overridden_deps = schedule.overridden;
+    report.lock_step = started.elapsed();
     let closed_a = db_a.close();
     let closed_b = db_b.close();
     if report.divergence.is_none() && (closed_a.is_err() || closed_b.is_err()) {
