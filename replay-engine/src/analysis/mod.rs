@@ -99,6 +99,11 @@ impl Analysis {
         Ok(())
     }
 
+    /// The number of ops of every trace.
+    pub fn op_counts(&self) -> &[usize] {
+        &self.op_counts
+    }
+
     /// A digest of the dependency set, to compare plans between runs or backends.
     pub fn digest(&self) -> u64 {
         // FNV-1a over the sorted dependency list: stable across runs and platforms.
