@@ -448,26 +448,67 @@ fn print_report(
     ));
 }
 
+/// The JSON document of `analyse --json` (fields documented in the README).
+#[derive(Serialize)]
+struct AnalyseJson {
+    command: &'static str,
+    traces: Vec<AnalysedTraceJson>,
+    keys: usize,
+    users: usize,
+    fuzzed_keys: usize,
+    dependencies: usize,
+    raw_dependencies: usize,
+    digest: String,
+    preexisting: Vec<PreexistingJson>,
+    dependency_list: Option<Vec<DepJson>>,
+    stats: Option<analysis::stats::TraceStats>,
+    load_ms: f64,
+    analysis_ms: f64,
+}
+
+#[derive(Serialize)]
+struct AnalysedTraceJson {
+    name: String,
+    ops: usize,
+    dependencies: usize,
+    writer: String,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PreexistingJson {
+    needed_at: String,
+    key: String,
+    bytes: usize,
+}
+
+#[derive(Serialize)]
+struct DepJson {
+    waits: String,
+    for_op: String,
+}
+
 pub fn analyse(args: &AnalyseArgs) -> Result<()> {
-    let progress = Arc::new(Progress::new(true));
+    let out = Out::new(args.json, false);
+    let progress = Arc::new(Progress::new(!args.json));
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
     for (index, trace) in traces.iter().enumerate() {
-        println!(
+        out.line(format!(
             "{}: {} ops, {} dependencies on other traces, writer {:?}",
             trace.name,
             trace.ops.len(),
             plan.deps_of(index).len(),
             trace.flavour
-        );
+        ));
         for warning in &trace.warnings {
-            println!("  warning: {warning}");
+            out.line(format!("  warning: {warning}"));
         }
     }
     let stats = &plan.stats;
-    println!(
+    out.line(format!(
         "{} keys, {} users, {} keys needed a seqnum fuzz, {} dependencies ({} before pruning), \
          digest {:016x}",
         stats.keys,
@@ -476,31 +517,142 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         stats.dependencies,
         stats.raw_dependencies,
         plan.digest()
-    );
+    ));
     for record in &plan.preexisting {
-        println!(
+        out.line(format!(
             "{}: needs pre-existing record {} ({} bytes)",
             record.needed_at,
             describe_key(&record.key),
             record.data.len()
-        );
+        ));
     }
+    let at = |file: u32, op: u32| traces[file as usize].location(op);
     if args.dependencies {
-        let at = |file: u32, op: u32| traces[file as usize].location(op);
         for dep in &plan.deps {
-            println!(
+            out.line(format!(
                 "{} waits for {}",
                 at(dep.file, dep.op),
                 at(dep.target_file, dep.target)
-            );
+            ));
         }
     }
-    println!(
+    let trace_stats = args
+        .stats
+        .then(|| analysis::stats::stats(&traces, &plan, args.top));
+    if let Some(figures) = &trace_stats {
+        print_stats(out, figures);
+    }
+    out.line(format!(
         "load {}, analysis {}",
         millis(load_time),
         millis(analysis_time)
-    );
-    Ok(())
+    ));
+    out.document(&AnalyseJson {
+        command: "analyse",
+        traces: traces
+            .iter()
+            .enumerate()
+            .map(|(index, trace)| AnalysedTraceJson {
+                name: trace.name.clone(),
+                ops: trace.ops.len(),
+                dependencies: plan.deps_of(index).len(),
+                writer: format!("{:?}", trace.flavour),
+                warnings: trace.warnings.clone(),
+            })
+            .collect(),
+        keys: stats.keys,
+        users: stats.users,
+        fuzzed_keys: stats.fuzzed_keys,
+        dependencies: stats.dependencies,
+        raw_dependencies: stats.raw_dependencies,
+        digest: format!("{:016x}", plan.digest()),
+        preexisting: plan
+            .preexisting
+            .iter()
+            .map(|record| PreexistingJson {
+                needed_at: record.needed_at.clone(),
+                key: describe_key(&record.key),
+                bytes: record.data.len(),
+            })
+            .collect(),
+        dependency_list: args.dependencies.then(|| {
+            plan.deps
+                .iter()
+                .map(|dep| DepJson {
+                    waits: at(dep.file, dep.op),
+                    for_op: at(dep.target_file, dep.target),
+                })
+                .collect()
+        }),
+        stats: trace_stats,
+        load_ms: ms(load_time),
+        analysis_ms: ms(analysis_time),
+    })
+}
+
+/// The human form of `analyse --stats`.
+fn print_stats(out: Out, stats: &analysis::stats::TraceStats) {
+    let percent = |share: f64| format!("{:.1}%", share * 100.0);
+    out.line("Op mix:");
+    for mix in stats.traces.iter().chain([&stats.total]) {
+        let parts: Vec<String> = mix
+            .mix
+            .iter()
+            .map(|c| format!("{} {}", c.op, c.count))
+            .collect();
+        out.line(format!(
+            "  {}: {} ops: {}",
+            mix.name,
+            mix.ops,
+            parts.join(", ")
+        ));
+    }
+    out.line(format!(
+        "Keys: {} distinct, {} keyed ops; hottest:",
+        stats.keys, stats.keyed_ops
+    ));
+    for hot in &stats.hottest_keys {
+        out.line(format!(
+            "  {:<40} {:>9} ops {:>7}",
+            hot.what,
+            hot.count,
+            percent(hot.share)
+        ));
+    }
+    out.line(format!(
+        "Hash chains ({} hash, {} chains): {} used; busiest:",
+        stats.hash, stats.hash_size, stats.chains_used
+    ));
+    for hot in &stats.hottest_chains {
+        out.line(format!(
+            "  chain {:<34} {:>9} ops {:>7}",
+            hot.what,
+            hot.count,
+            percent(hot.share)
+        ));
+    }
+    out.line(format!("Cross-trace dependencies: {}", stats.dependencies));
+    for pair in &stats.dependency_pairs {
+        out.line(format!(
+            "  {} waits for {}: {}",
+            pair.from, pair.to, pair.count
+        ));
+    }
+    if !stats.most_waited_for.is_empty() {
+        out.line("  most waited for:");
+        for hot in &stats.most_waited_for {
+            out.line(format!("    {} ({} dependencies)", hot.what, hot.count));
+        }
+    }
+    for (name, sizes) in [
+        ("Transactions (ops inside)", &stats.transactions),
+        ("Traverses (records visited)", &stats.traverses),
+    ] {
+        out.line(format!(
+            "{name}: {} of them, mean {:.1}, median {}, max {}",
+            sizes.count, sizes.mean, sizes.p50, sizes.max
+        ));
+    }
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {

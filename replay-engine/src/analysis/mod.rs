@@ -9,6 +9,9 @@ pub mod order;
 
 use std::fmt;
 
+#[cfg(feature = "pure")]
+pub mod stats;
+
 pub use deps::Dep;
 pub use groups::{Groups, ReplayMode, NONE};
 
