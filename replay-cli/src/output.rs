@@ -21,11 +21,6 @@ impl Out {
         Out { json, quiet }
     }
 
-    /// Whether the JSON document is wanted.
-    pub fn json(self) -> bool {
-        self.json
-    }
-
     /// Print one line of the human report.
     pub fn line(self, text: impl Display) {
         if self.quiet {
