@@ -104,9 +104,10 @@ pub struct ReplayArgs {
     /// database).
     #[arg(long = "runs", short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
-    /// Milliseconds with every worker blocked and no progress before a run counts as
-    /// deadlocked and backs off.
-    #[arg(long, default_value_t = 200)]
+    /// Milliseconds with every worker stuck (waiting for another trace, or asleep on a
+    /// lock inside the engine) and no progress before a run counts as deadlocked and
+    /// backs off.
+    #[arg(long, default_value_t = replay_engine::replay::DEFAULT_DEADLOCK_AFTER_MS)]
     pub deadlock_after_ms: u64,
     /// Give up after this many deadlock back-offs.
     #[arg(long, default_value_t = 64)]
@@ -118,6 +119,21 @@ pub struct ReplayArgs {
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]
     pub overwrite: bool,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not time every op (no latency table).
+    #[arg(long)]
+    pub no_latency: bool,
+    /// Neither read nor update the back-off cache beside the database
+    /// (`.<name>.tdb-replay-backoffs`, the back-offs earlier replays of the same plan
+    /// learned).
+    #[arg(long)]
+    pub no_backoff_cache: bool,
+    /// Do not predict lock-order inversions before the first run (waits inside a
+    /// traverse or transaction on a trace that takes the transaction lock first).
+    #[arg(long)]
+    pub no_predict: bool,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -166,6 +182,9 @@ pub struct DiffArgs {
     /// Print only the verdict.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Replace the databases in --dir even if tdb-replay did not create it (by default an
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]
@@ -220,6 +239,16 @@ pub struct AnalyseArgs {
     /// Also print every dependency (`file:line waits for file:line`).
     #[arg(long)]
     pub dependencies: bool,
+    /// Also print statistics: op mix, key access skew, the busiest hash chains, the
+    /// cross-trace dependencies, transaction and traverse sizes.
+    #[arg(long)]
+    pub stats: bool,
+    /// How many hottest keys, chains and dependency targets `--stats` lists.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Trace files, one per process.
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,
@@ -332,6 +361,9 @@ pub struct BenchArgs {
     /// and the differential test (`diff`) are timed against the C replay too.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Trace files, one per process.
@@ -371,4 +403,7 @@ pub struct MicrobenchArgs {
     /// Backends to measure (one alone is for profiling it).
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }

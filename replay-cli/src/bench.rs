@@ -19,7 +19,10 @@ use crate::args::{BenchArgs, BenchBackends};
 use crate::commands::{
     analyse_traces, best_median, check_both_engines, load, timed, CBackend, PureBackend,
 };
+use crate::output::{latency_reports, ms, us, LatencyReport, Out};
 use crate::progress::Progress;
+use replay_engine::replay::latency::{self, LatencySummary};
+use serde::Serialize;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
 fn peak_rss_kib() -> Option<u64> {
@@ -55,6 +58,7 @@ impl Timing {
 struct BackendFigures {
     replay: Timing,
     bare: Option<Timing>,
+    json: BackendJson,
 }
 
 /// The databases the differential runs use, beside the scratch database and named after
@@ -78,58 +82,255 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             crate::commands::claim_scratch(&path, args.overwrite)?;
         }
     }
-    let progress = Arc::new(Progress::new(true));
+    let out = Out::new(args.json, false);
+    let progress = Arc::new(Progress::new(!args.json));
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
     let peak = peak_rss_kib();
 
-    println!("traces            {}", traces.len());
-    println!(
+    out.line(format!("traces            {}", traces.len()));
+    out.line(format!(
         "ops               {}",
         traces.iter().map(|t| t.ops.len()).sum::<usize>()
-    );
-    println!("load              {:10.1} ms", millis(load_time));
-    println!("analysis          {:10.1} ms", millis(analysis_time));
-    println!(
+    ));
+    out.line(format!("load              {:10.1} ms", millis(load_time)));
+    out.line(format!(
+        "analysis          {:10.1} ms",
+        millis(analysis_time)
+    ));
+    out.line(format!(
         "load + analysis   {:10.1} ms",
         millis(load_time + analysis_time)
-    );
+    ));
     if let Some(peak) = peak {
-        println!("peak memory       {:10.1} MiB", peak as f64 / 1024.0);
+        out.line(format!(
+            "peak memory       {:10.1} MiB",
+            peak as f64 / 1024.0
+        ));
     }
-    println!("dependencies      {}", plan.stats.dependencies);
+    out.line(format!("dependencies      {}", plan.stats.dependencies));
+    let clock = latency::clock_cost_ns();
+    out.line(format!("clock read        {clock:10.1} ns (per timed op)"));
+    let mut doc = BenchJson {
+        command: "bench",
+        traces: traces.len(),
+        ops: traces.iter().map(|t| t.ops.len() as u64).sum(),
+        runs: args.runs.max(1),
+        load_ms: ms(load_time),
+        analysis_ms: ms(analysis_time),
+        load_analysis_ms: ms(load_time + analysis_time),
+        peak_memory_mib: peak.map(|kib| kib as f64 / 1024.0),
+        dependencies: plan.stats.dependencies,
+        clock_read_ns: clock,
+        backends: Vec::new(),
+        pure_over_c: None,
+        bare_pure_over_c: None,
+        mixed: None,
+        diff: None,
+        latency: Vec::new(),
+    };
     drop(plan);
 
     let c = match args.backend {
-        BenchBackends::C | BenchBackends::Both => Some(measure::<CBackend>(args, &traces)?),
+        BenchBackends::C | BenchBackends::Both => Some(measure::<CBackend>(args, &traces, out)?),
         BenchBackends::Pure => None,
     };
     let pure = match args.backend {
-        BenchBackends::Pure | BenchBackends::Both => Some(measure::<PureBackend>(args, &traces)?),
+        BenchBackends::Pure | BenchBackends::Both => {
+            Some(measure::<PureBackend>(args, &traces, out)?)
+        }
         BenchBackends::C => None,
     };
+    for figures in c.iter().chain(&pure) {
+        doc.backends.push(figures.json.clone());
+    }
+    doc.latency = side_by_side(out, c.as_ref(), pure.as_ref());
     if let (Some(c), Some(pure)) = (&c, &pure) {
         let (best, median) = pure.replay.ratio_to(c.replay);
-        println!("replay pure / c   {best:10.3} (best), {median:.3} (median)");
+        out.line(format!(
+            "replay pure / c   {best:10.3} (best), {median:.3} (median)"
+        ));
+        doc.pure_over_c = Some(RatioJson { best, median });
         if let (Some(pure_bare), Some(c_bare)) = (pure.bare, c.bare) {
             let (best, median) = pure_bare.ratio_to(c_bare);
-            println!("bare pure / c     {best:10.3} (best), {median:.3} (median)");
+            out.line(format!(
+                "bare pure / c     {best:10.3} (best), {median:.3} (median)"
+            ));
+            doc.bare_pure_over_c = Some(RatioJson { best, median });
         }
         if traces.len() > 1 {
-            let (mixed, _) = replays::<CBackend, PureBackend>(args, &traces, "mixed")?;
+            let mixed = replays::<CBackend, PureBackend>(args, &traces, "mixed", out)?;
             check_both_engines(&args.tdbfile, true)?;
-            let (best, median) = mixed.ratio_to(c.replay);
-            println!("replay mixed / c  {best:10.3} (best), {median:.3} (median)");
+            let (best, median) = mixed.timing.ratio_to(c.replay);
+            out.line(format!(
+                "replay mixed / c  {best:10.3} (best), {median:.3} (median)"
+            ));
+            doc.mixed = Some(CompareJson {
+                best_ms: millis(mixed.timing.best),
+                median_ms: millis(mixed.timing.median),
+                over_c: RatioJson { best, median },
+            });
         } else {
-            println!("replay (mixed)    skipped: a single trace replays mixed on C tdb alone");
+            out.line("replay (mixed)    skipped: a single trace replays mixed on C tdb alone");
         }
-        let diff = diff_runs(args, &traces)?;
+        let diff = diff_runs(args, &traces, out)?;
         let (best, median) = diff.ratio_to(c.replay);
-        println!("diff / replay c   {best:10.3} (best), {median:.3} (median)");
+        out.line(format!(
+            "diff / replay c   {best:10.3} (best), {median:.3} (median)"
+        ));
+        doc.diff = Some(CompareJson {
+            best_ms: millis(diff.best),
+            median_ms: millis(diff.median),
+            over_c: RatioJson { best, median },
+        });
     }
-    Ok(())
+    out.document(&doc)
+}
+
+/// The JSON document of `bench --json` (fields documented in the README).
+#[derive(Serialize)]
+struct BenchJson {
+    command: &'static str,
+    traces: usize,
+    ops: u64,
+    runs: u32,
+    load_ms: f64,
+    analysis_ms: f64,
+    load_analysis_ms: f64,
+    peak_memory_mib: Option<f64>,
+    dependencies: usize,
+    clock_read_ns: f64,
+    backends: Vec<BackendJson>,
+    pure_over_c: Option<RatioJson>,
+    bare_pure_over_c: Option<RatioJson>,
+    mixed: Option<CompareJson>,
+    diff: Option<CompareJson>,
+    latency: Vec<LatencyPairJson>,
+}
+
+#[derive(Serialize, Clone)]
+struct BackendJson {
+    backend: &'static str,
+    replay_best_ms: f64,
+    replay_median_ms: f64,
+    backoffs: usize,
+    reruns: usize,
+    bare_best_ms: Option<f64>,
+    bare_median_ms: Option<f64>,
+    replay_over_bare: Option<RatioJson>,
+    latency: Option<LatencyReport>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct RatioJson {
+    best: f64,
+    median: f64,
+}
+
+#[derive(Serialize)]
+struct CompareJson {
+    best_ms: f64,
+    median_ms: f64,
+    over_c: RatioJson,
+}
+
+/// One op type on both backends.
+#[derive(Serialize)]
+struct LatencyPairJson {
+    op: String,
+    c: Option<LatencySummary>,
+    pure: Option<LatencySummary>,
+    /// pure / c of the mean, the median and the 99th percentile.
+    mean_ratio: Option<f64>,
+    p50_ratio: Option<f64>,
+    p99_ratio: Option<f64>,
+}
+
+/// Per op type, both backends' latencies (over all their timed runs) and their ratio.
+fn side_by_side(
+    out: Out,
+    c: Option<&BackendFigures>,
+    pure: Option<&BackendFigures>,
+) -> Vec<LatencyPairJson> {
+    let ops_of = |figures: Option<&BackendFigures>| {
+        figures
+            .and_then(|f| f.json.latency.as_ref())
+            .map(|l| l.ops.clone())
+            .unwrap_or_default()
+    };
+    let (c_ops, pure_ops) = (ops_of(c), ops_of(pure));
+    let mut names: Vec<String> = Vec::new();
+    for op in c_ops.iter().chain(&pure_ops) {
+        if !names.contains(&op.op) {
+            names.push(op.op.clone());
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    out.line("latency per op (µs; pure / c):");
+    out.line(format!(
+        "  {:<31}{:>9}{:>9}{:>9}{:>7}{:>9}{:>9}{:>7}{:>9}{:>9}",
+        "op",
+        "count",
+        "c p50",
+        "pure p50",
+        "ratio",
+        "c p99",
+        "pure p99",
+        "ratio",
+        "c max",
+        "pure max"
+    ));
+    let ratio = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(pure), Some(c)) if c > 0 => Some(pure as f64 / c as f64),
+        _ => None,
+    };
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    let cell = |v: Option<u64>| v.map_or("-".to_string(), us);
+    names
+        .into_iter()
+        .map(|name| {
+            let c = c_ops.iter().find(|s| s.op == name).cloned();
+            let pure = pure_ops.iter().find(|s| s.op == name).cloned();
+            let mean = |s: &Option<LatencySummary>| s.as_ref().map(|s| s.total_ns / s.count.max(1));
+            let pair = LatencyPairJson {
+                mean_ratio: ratio(mean(&pure), mean(&c)),
+                p50_ratio: ratio(
+                    pure.as_ref().map(|s| s.p50_ns),
+                    c.as_ref().map(|s| s.p50_ns),
+                ),
+                p99_ratio: ratio(
+                    pure.as_ref().map(|s| s.p99_ns),
+                    c.as_ref().map(|s| s.p99_ns),
+                ),
+                op: name,
+                c,
+                pure,
+            };
+            let count = pair
+                .c
+                .as_ref()
+                .or(pair.pure.as_ref())
+                .map_or(0, |s| s.count);
+            out.line(format!(
+                "  {:<31}{:>9}{:>9}{:>9}{:>7}{:>9}{:>9}{:>7}{:>9}{:>9}",
+                pair.op,
+                count,
+                cell(pair.c.as_ref().map(|s| s.p50_ns)),
+                cell(pair.pure.as_ref().map(|s| s.p50_ns)),
+                show(pair.p50_ratio),
+                cell(pair.c.as_ref().map(|s| s.p99_ns)),
+                cell(pair.pure.as_ref().map(|s| s.p99_ns)),
+                show(pair.p99_ratio),
+                cell(pair.c.as_ref().map(|s| s.max_ns)),
+                cell(pair.pure.as_ref().map(|s| s.max_ns)),
+            ));
+            pair
+        })
+        .collect()
 }
 
 /// Replay with the traces at even positions on `Even` and the others on `Odd` (the same
@@ -139,7 +340,8 @@ fn replays<Even: Backend, Odd: Backend>(
     args: &BenchArgs,
     traces: &[Trace],
     label: &str,
-) -> Result<(Timing, Analysis)> {
+    out: Out,
+) -> Result<ReplayFigures> {
     let runs = args.runs.max(1) as usize;
     let options = ReplayOptions {
         runs,
@@ -151,14 +353,32 @@ fn replays<Even: Backend, Odd: Backend>(
     let mut plan = analyse_traces::<Even>(traces)?;
     let report = replay::replay_mixed::<Even, Odd>(&args.tdbfile, traces, &mut plan, &options)?;
     let timing = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());
+    let latency = latency_reports(report.runs.iter().map(|r| &r.latencies))
+        .into_iter()
+        .find(|l| l.backend == Even::NAME);
     let label = format!("replay ({label})");
-    println!(
+    out.line(format!(
         "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {} back-offs",
         millis(timing.best),
         millis(timing.median),
         report.backoffs.len(),
-    );
-    Ok((timing, plan))
+    ));
+    Ok(ReplayFigures {
+        timing,
+        plan,
+        backoffs: report.backoffs.len() + report.predicted_backoffs.len(),
+        reruns: report.reruns,
+        latency,
+    })
+}
+
+/// What [`replays`] measured.
+struct ReplayFigures {
+    timing: Timing,
+    plan: Analysis,
+    backoffs: usize,
+    reruns: usize,
+    latency: Option<LatencyReport>,
 }
 
 /// Run the differential test (C tdb and tdb-pure in lock step, every result compared, then
@@ -166,7 +386,7 @@ fn replays<Even: Backend, Odd: Backend>(
 /// A divergence is an error, and its databases are kept; when the engines agree they are
 /// removed. A run's time is the lock step and the final comparison and checks (like a
 /// replay's time, it leaves out creating the databases); the lock step alone is shown too.
-fn diff_runs(args: &BenchArgs, traces: &[Trace]) -> Result<Timing> {
+fn diff_runs(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<Timing> {
     let runs = args.runs.max(1) as usize;
     let plan = analyse_traces::<CBackend>(traces)?;
     let [path_c, path_pure] = diff_paths(&args.tdbfile);
@@ -194,7 +414,7 @@ fn diff_runs(args: &BenchArgs, traces: &[Trace]) -> Result<Timing> {
     let timing = Timing::of(times);
     let lock_step = Timing::of(lock_steps);
     if let Some(report) = last {
-        println!(
+        out.line(format!(
             "{:<18}{:10.1} ms best, {:.1} ms median of {runs}; lock step {:.1} ms best; the \
              engines agree ({} ops, {})",
             "diff",
@@ -207,29 +427,46 @@ fn diff_runs(args: &BenchArgs, traces: &[Trace]) -> Result<Timing> {
             } else {
                 "same records, files differ in layout"
             }
-        );
+        ));
     }
     Ok(timing)
 }
 
 /// Replay (and for one trace, bare calls) on backend `B`, printing its lines.
-fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace]) -> Result<BackendFigures> {
+fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<BackendFigures> {
     let runs = args.runs.max(1) as usize;
-    let (replay, plan) = replays::<B, B>(args, traces, B::NAME)?;
+    let figures = replays::<B, B>(args, traces, B::NAME, out)?;
+    let (replay, plan) = (figures.timing, figures.plan);
+    let mut json = BackendJson {
+        backend: B::NAME,
+        replay_best_ms: millis(replay.best),
+        replay_median_ms: millis(replay.median),
+        backoffs: figures.backoffs,
+        reruns: figures.reruns,
+        bare_best_ms: None,
+        bare_median_ms: None,
+        replay_over_bare: None,
+        latency: figures.latency,
+    };
     let mut bare = None;
     if traces.len() == 1 {
         let timing = Timing::of(bare_runs::<B>(args, traces, &plan, runs)?);
         let label = format!("bare {} calls", B::NAME);
-        println!(
+        out.line(format!(
             "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}",
             millis(timing.best),
             millis(timing.median)
-        );
+        ));
         let (best, median) = replay.ratio_to(timing);
-        println!("replay / bare     {best:10.3} (best), {median:.3} (median)");
+        out.line(format!(
+            "replay / bare     {best:10.3} (best), {median:.3} (median)"
+        ));
         bare = Some(timing);
+        json.bare_best_ms = Some(millis(timing.best));
+        json.bare_median_ms = Some(millis(timing.median));
+        json.replay_over_bare = Some(RatioJson { best, median });
     }
-    Ok(BackendFigures { replay, bare })
+    Ok(BackendFigures { replay, bare, json })
 }
 
 /// Time the bare calls of a single trace, each run on a freshly prepared database.

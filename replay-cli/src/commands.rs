@@ -19,7 +19,9 @@ use crate::args::{
     AnalyseArgs, BackendChoice, EngineChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs,
     LayoutArg, LoadArgs, RecordArgs, ReplayArgs, TortureArgs,
 };
+use crate::output::{latency_reports, ms, print_latency, LatencyReport, Out};
 use crate::progress::Progress;
+use serde::Serialize;
 
 /// The C backend.
 pub type CBackend = replay_engine::backend::c::CTdb;
@@ -135,15 +137,80 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
     }
 }
 
+/// The JSON document of `replay --json` (fields documented in the README).
+#[derive(Serialize)]
+struct ReplayJson {
+    command: &'static str,
+    backend: &'static str,
+    traces: Vec<TraceJson>,
+    ops: u64,
+    load_ms: f64,
+    analysis_ms: f64,
+    keys: usize,
+    dependencies: usize,
+    raw_dependencies: usize,
+    preexisting: usize,
+    digest: String,
+    runs: Vec<RunJson>,
+    best_ms: f64,
+    median_ms: f64,
+    backoffs: Vec<BackoffJson>,
+    known_backoffs: Vec<BackoffJson>,
+    predicted_backoffs: Vec<BackoffJson>,
+    reruns: usize,
+    rerun_ms: f64,
+    wall_ms: f64,
+    latency: Vec<LatencyReport>,
+    recorded: Vec<String>,
+    database: String,
+}
+
+#[derive(Serialize)]
+struct TraceJson {
+    name: String,
+    ops: usize,
+}
+
+#[derive(Serialize)]
+struct RunJson {
+    replay_ms: f64,
+    replay_us: u128,
+    ops: u64,
+    ops_per_s: f64,
+    tolerated: Vec<String>,
+}
+
+/// A back-off as JSON.
+#[derive(Serialize)]
+pub struct BackoffJson {
+    waiting_at: String,
+    waiting_for: String,
+    resolution: &'static str,
+    at: String,
+}
+
+impl BackoffJson {
+    pub fn of(backoff: &replay::Backoff) -> BackoffJson {
+        let (resolution, at) = match &backoff.resolution {
+            replay::Resolution::WaitBefore(at) => ("wait_before", at.clone()),
+            replay::Resolution::StopTraverseBefore(at) => ("stop_traverse_before", at.clone()),
+        };
+        BackoffJson {
+            waiting_at: backoff.waiting_at.clone(),
+            waiting_for: backoff.waiting_for.clone(),
+            resolution,
+            at,
+        }
+    }
+}
+
 /// Replay with the traces at even positions on `B` and the others on `Odd` (the same
 /// engine unless the replay is mixed).
 fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
-    let progress = Arc::new(Progress::new(!args.quiet));
-    let say = |text: String| {
-        if !args.quiet {
-            println!("{text}");
-        }
-    };
+    let wall = Instant::now();
+    let out = Out::new(args.json, args.quiet);
+    let progress = Arc::new(Progress::new(!args.quiet && !args.json));
+    let say = |text: String| out.line(text);
     claim_scratch(&args.tdbfile, args.overwrite)?;
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
@@ -161,6 +228,7 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
     ));
     let (plan, analysis_time) = timed(|| analyse_traces::<B>(&traces));
     let mut plan = plan?;
+    let fresh = (plan.stats.clone(), plan.digest(), plan.preexisting.len());
     say(format!(
         "Analysed in {}: {} keys, {} dependencies ({} before pruning), {} pre-existing records",
         millis(analysis_time),
@@ -178,6 +246,10 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         stall_after: Duration::from_secs(args.stall_after_s),
         progress: Some(&show),
         record: recording(&args.record, &args.tdbfile)?,
+        latency: !args.no_latency,
+        backoff_cache: (!args.no_backoff_cache)
+            .then(|| replay::backoff_cache::path_for(&args.tdbfile)),
+        predict: !args.no_predict,
     };
     if args.backend == EngineChoice::Mixed && traces.len() < 2 {
         say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
@@ -192,75 +264,169 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         ),
         Err(error) => return Err(error.into()),
     };
-    print_report(args, &report, &traces, load_time, analysis_time, &plan);
-    if !report.recorded.is_empty() && !args.quiet {
-        println!(
+    let sound = if args.backend == EngineChoice::Mixed {
+        Some(sound_to_both(&args.tdbfile)?)
+    } else {
+        None
+    };
+    let wall_time = wall.elapsed();
+    let latency = latency_reports(report.runs.iter().map(|run| &run.latencies));
+    print_report(
+        args,
+        out,
+        &report,
+        &traces,
+        (load_time, analysis_time, wall_time),
+        &plan,
+        &latency,
+    );
+    if !report.recorded.is_empty() {
+        say(format!(
             "Recorded the first run as {} traces:",
             report.recorded.len()
-        );
+        ));
         for path in &report.recorded {
-            println!("  {}", path.display());
+            say(format!("  {}", path.display()));
         }
     }
-    if args.backend == EngineChoice::Mixed {
-        check_both_engines(&args.tdbfile, args.quiet)?;
+    if let Some((c, pure)) = sound {
+        say(format!(
+            "Final database: sound to both engines ({c} records to C, {pure} to tdb-pure)."
+        ));
     }
-    Ok(())
+    let (best, median) = best_median(report.runs.iter().map(|run| run.elapsed).collect());
+    let (stats, digest, preexisting) = fresh;
+    out.document(&ReplayJson {
+        command: "replay",
+        backend: engine_name(args.backend),
+        traces: traces
+            .iter()
+            .map(|trace| TraceJson {
+                name: trace.name.clone(),
+                ops: trace.ops.len(),
+            })
+            .collect(),
+        ops: ops_in(&traces),
+        load_ms: ms(load_time),
+        analysis_ms: ms(analysis_time),
+        keys: stats.keys,
+        dependencies: stats.dependencies,
+        raw_dependencies: stats.raw_dependencies,
+        preexisting,
+        digest: format!("{digest:016x}"),
+        runs: report
+            .runs
+            .iter()
+            .map(|run| RunJson {
+                replay_ms: ms(run.elapsed),
+                replay_us: run.elapsed.as_micros(),
+                ops: run.ops,
+                ops_per_s: run.ops as f64 / run.elapsed.as_secs_f64().max(1e-9),
+                tolerated: run.tolerated.clone(),
+            })
+            .collect(),
+        best_ms: ms(best),
+        median_ms: ms(median),
+        backoffs: report.backoffs.iter().map(BackoffJson::of).collect(),
+        known_backoffs: report.known_backoffs.iter().map(BackoffJson::of).collect(),
+        predicted_backoffs: report
+            .predicted_backoffs
+            .iter()
+            .map(BackoffJson::of)
+            .collect(),
+        reruns: report.reruns,
+        rerun_ms: ms(report.rerun_time),
+        wall_ms: ms(wall_time),
+        latency,
+        recorded: report
+            .recorded
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect(),
+        database: args.tdbfile.display().to_string(),
+    })
 }
 
 /// After a mixed run: the file both engines wrote must be sound to both.
 pub fn check_both_engines(path: &Path, quiet: bool) -> Result<()> {
-    let c = inspect::check_file::<CBackend>(path).map_err(anyhow::Error::msg)?;
-    let pure = inspect::check_file::<PureBackend>(path).map_err(anyhow::Error::msg)?;
+    let (c, pure) = sound_to_both(path)?;
     if !quiet {
         println!("Final database: sound to both engines ({c} records to C, {pure} to tdb-pure).");
     }
+    Ok(())
+}
+
+/// The records C tdb and tdb-pure count in the file, once both found it sound and they
+/// agree.
+fn sound_to_both(path: &Path) -> Result<(u64, u64)> {
+    let c = inspect::check_file::<CBackend>(path).map_err(anyhow::Error::msg)?;
+    let pure = inspect::check_file::<PureBackend>(path).map_err(anyhow::Error::msg)?;
     if c != pure {
         bail!(
             "{}: C tdb counts {c} records, tdb-pure {pure}",
             path.display()
         );
     }
-    Ok(())
+    Ok((c, pure))
 }
 
 fn print_report(
     args: &ReplayArgs,
+    out: Out,
     report: &ReplayReport,
     traces: &[Trace],
-    load_time: Duration,
-    analysis_time: Duration,
+    (load_time, analysis_time, wall_time): (Duration, Duration, Duration),
     plan: &Analysis,
+    latency: &[LatencyReport],
 ) {
     if args.quiet {
-        for run in &report.runs {
-            println!("{} usec", run.elapsed.as_micros());
+        if !args.json {
+            for run in &report.runs {
+                println!("{} usec", run.elapsed.as_micros());
+            }
         }
         return;
     }
+    if !report.predicted_backoffs.is_empty() {
+        out.line(format!(
+            "Predicted {} lock-order inversions before the first run (waits moved before \
+             the traverse or transaction holding the transaction lock).",
+            report.predicted_backoffs.len()
+        ));
+    }
+    for backoff in &report.known_backoffs {
+        out.line(format!("Back-off (known from the cache): {backoff}"));
+    }
     for backoff in &report.backoffs {
-        println!("Back-off: {backoff}");
+        out.line(format!("Back-off: {backoff}"));
     }
     for (index, run) in report.runs.iter().enumerate() {
         let rate = run.ops as f64 / run.elapsed.as_secs_f64().max(1e-9);
-        println!(
+        out.line(format!(
             "Run {}/{}: {} ({:.0} ops/s)",
             index + 1,
             report.runs.len(),
             millis(run.elapsed),
             rate
-        );
+        ));
         for note in run.tolerated.iter().take(5) {
-            println!("  tolerated: {note}");
+            out.line(format!("  tolerated: {note}"));
         }
         if run.tolerated.len() > 5 {
-            println!("  tolerated: ... and {} more", run.tolerated.len() - 5);
+            out.line(format!(
+                "  tolerated: ... and {} more",
+                run.tolerated.len() - 5
+            ));
         }
     }
+    for backend in latency {
+        print_latency(out, backend);
+    }
     let (best, median) = best_median(report.runs.iter().map(|run| run.elapsed).collect());
-    println!(
+    out.line(format!(
         "Summary: {} traces, {} ops; load {}, analysis {}, replay best {} / median {}; \
-         {} dependencies (digest {:016x}), {} back-offs; all results matched.",
+         {} dependencies (digest {:016x}), {} back-offs ({} predicted, {} known), {} reruns ({}); \
+         wall {}; all results matched.",
         traces.len(),
         ops_in(traces),
         millis(load_time),
@@ -269,31 +435,80 @@ fn print_report(
         millis(median),
         plan.stats.dependencies,
         plan.digest(),
-        report.backoffs.len()
-    );
-    println!("The database is kept at {}.", args.tdbfile.display());
+        report.backoffs.len() + report.known_backoffs.len() + report.predicted_backoffs.len(),
+        report.predicted_backoffs.len(),
+        report.known_backoffs.len(),
+        report.reruns,
+        millis(report.rerun_time),
+        millis(wall_time),
+    ));
+    out.line(format!(
+        "The database is kept at {}.",
+        args.tdbfile.display()
+    ));
+}
+
+/// The JSON document of `analyse --json` (fields documented in the README).
+#[derive(Serialize)]
+struct AnalyseJson {
+    command: &'static str,
+    traces: Vec<AnalysedTraceJson>,
+    keys: usize,
+    users: usize,
+    fuzzed_keys: usize,
+    dependencies: usize,
+    raw_dependencies: usize,
+    digest: String,
+    preexisting: Vec<PreexistingJson>,
+    dependency_list: Option<Vec<DepJson>>,
+    stats: Option<analysis::stats::TraceStats>,
+    load_ms: f64,
+    analysis_ms: f64,
+}
+
+#[derive(Serialize)]
+struct AnalysedTraceJson {
+    name: String,
+    ops: usize,
+    dependencies: usize,
+    writer: String,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PreexistingJson {
+    needed_at: String,
+    key: String,
+    bytes: usize,
+}
+
+#[derive(Serialize)]
+struct DepJson {
+    waits: String,
+    for_op: String,
 }
 
 pub fn analyse(args: &AnalyseArgs) -> Result<()> {
-    let progress = Arc::new(Progress::new(true));
+    let out = Out::new(args.json, false);
+    let progress = Arc::new(Progress::new(!args.json));
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
     for (index, trace) in traces.iter().enumerate() {
-        println!(
+        out.line(format!(
             "{}: {} ops, {} dependencies on other traces, writer {:?}",
             trace.name,
             trace.ops.len(),
             plan.deps_of(index).len(),
             trace.flavour
-        );
+        ));
         for warning in &trace.warnings {
-            println!("  warning: {warning}");
+            out.line(format!("  warning: {warning}"));
         }
     }
     let stats = &plan.stats;
-    println!(
+    out.line(format!(
         "{} keys, {} users, {} keys needed a seqnum fuzz, {} dependencies ({} before pruning), \
          digest {:016x}",
         stats.keys,
@@ -302,31 +517,142 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         stats.dependencies,
         stats.raw_dependencies,
         plan.digest()
-    );
+    ));
     for record in &plan.preexisting {
-        println!(
+        out.line(format!(
             "{}: needs pre-existing record {} ({} bytes)",
             record.needed_at,
             describe_key(&record.key),
             record.data.len()
-        );
+        ));
     }
+    let at = |file: u32, op: u32| traces[file as usize].location(op);
     if args.dependencies {
-        let at = |file: u32, op: u32| traces[file as usize].location(op);
         for dep in &plan.deps {
-            println!(
+            out.line(format!(
                 "{} waits for {}",
                 at(dep.file, dep.op),
                 at(dep.target_file, dep.target)
-            );
+            ));
         }
     }
-    println!(
+    let trace_stats = args
+        .stats
+        .then(|| analysis::stats::stats(&traces, &plan, args.top));
+    if let Some(figures) = &trace_stats {
+        print_stats(out, figures);
+    }
+    out.line(format!(
         "load {}, analysis {}",
         millis(load_time),
         millis(analysis_time)
-    );
-    Ok(())
+    ));
+    out.document(&AnalyseJson {
+        command: "analyse",
+        traces: traces
+            .iter()
+            .enumerate()
+            .map(|(index, trace)| AnalysedTraceJson {
+                name: trace.name.clone(),
+                ops: trace.ops.len(),
+                dependencies: plan.deps_of(index).len(),
+                writer: format!("{:?}", trace.flavour),
+                warnings: trace.warnings.clone(),
+            })
+            .collect(),
+        keys: stats.keys,
+        users: stats.users,
+        fuzzed_keys: stats.fuzzed_keys,
+        dependencies: stats.dependencies,
+        raw_dependencies: stats.raw_dependencies,
+        digest: format!("{:016x}", plan.digest()),
+        preexisting: plan
+            .preexisting
+            .iter()
+            .map(|record| PreexistingJson {
+                needed_at: record.needed_at.clone(),
+                key: describe_key(&record.key),
+                bytes: record.data.len(),
+            })
+            .collect(),
+        dependency_list: args.dependencies.then(|| {
+            plan.deps
+                .iter()
+                .map(|dep| DepJson {
+                    waits: at(dep.file, dep.op),
+                    for_op: at(dep.target_file, dep.target),
+                })
+                .collect()
+        }),
+        stats: trace_stats,
+        load_ms: ms(load_time),
+        analysis_ms: ms(analysis_time),
+    })
+}
+
+/// The human form of `analyse --stats`.
+fn print_stats(out: Out, stats: &analysis::stats::TraceStats) {
+    let percent = |share: f64| format!("{:.1}%", share * 100.0);
+    out.line("Op mix:");
+    for mix in stats.traces.iter().chain([&stats.total]) {
+        let parts: Vec<String> = mix
+            .mix
+            .iter()
+            .map(|c| format!("{} {}", c.op, c.count))
+            .collect();
+        out.line(format!(
+            "  {}: {} ops: {}",
+            mix.name,
+            mix.ops,
+            parts.join(", ")
+        ));
+    }
+    out.line(format!(
+        "Keys: {} distinct, {} keyed ops; hottest:",
+        stats.keys, stats.keyed_ops
+    ));
+    for hot in &stats.hottest_keys {
+        out.line(format!(
+            "  {:<40} {:>9} ops {:>7}",
+            hot.what,
+            hot.count,
+            percent(hot.share)
+        ));
+    }
+    out.line(format!(
+        "Hash chains ({} hash, {} chains): {} used; busiest:",
+        stats.hash, stats.hash_size, stats.chains_used
+    ));
+    for hot in &stats.hottest_chains {
+        out.line(format!(
+            "  chain {:<34} {:>9} ops {:>7}",
+            hot.what,
+            hot.count,
+            percent(hot.share)
+        ));
+    }
+    out.line(format!("Cross-trace dependencies: {}", stats.dependencies));
+    for pair in &stats.dependency_pairs {
+        out.line(format!(
+            "  {} waits for {}: {}",
+            pair.from, pair.to, pair.count
+        ));
+    }
+    if !stats.most_waited_for.is_empty() {
+        out.line("  most waited for:");
+        for hot in &stats.most_waited_for {
+            out.line(format!("    {} ({} dependencies)", hot.what, hot.count));
+        }
+    }
+    for (name, sizes) in [
+        ("Transactions (ops inside)", &stats.transactions),
+        ("Traverses (records visited)", &stats.traverses),
+    ] {
+        out.line(format!(
+            "{name}: {} of them, mean {:.1}, median {}, max {}",
+            sizes.count, sizes.mean, sizes.p50, sizes.max
+        ));
+    }
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
@@ -422,9 +748,13 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             backend: engine,
             quiet: false,
             runs: 1,
-            deadlock_after_ms: 200,
+            deadlock_after_ms: replay_engine::replay::DEFAULT_DEADLOCK_AFTER_MS,
             max_backoffs: 64,
             stall_after_s: 120,
+            json: false,
+            no_latency: false,
+            no_backoff_cache: false,
+            no_predict: false,
             load: LoadArgs {
                 flavour: FlavourArg::Auto,
             },
@@ -446,6 +776,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
         concurrent: false,
         dir: Some(args.dir.join("diff")),
         quiet: false,
+        json: false,
         overwrite: false,
         load: LoadArgs {
             flavour: FlavourArg::Auto,

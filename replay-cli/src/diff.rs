@@ -15,7 +15,9 @@ use crate::args::DiffArgs;
 use crate::commands::{
     analyse_traces, claim_scratch, load, timed, BadInput, CBackend, PureBackend,
 };
+use crate::output::Out;
 use crate::progress::Progress;
+use serde::Serialize;
 
 /// Where the databases go: the user's directory, or a temporary one that is removed
 /// unless something is worth inspecting.
@@ -50,13 +52,96 @@ const DATABASES: [&str; 5] = [
     "concurrent-mixed.tdb",
 ];
 
-pub fn run(args: &DiffArgs) -> Result<()> {
-    let progress = Arc::new(Progress::new(!args.quiet));
-    let say = |text: String| {
-        if !args.quiet {
-            println!("{text}");
+/// The JSON document of `diff --json` (fields documented in the README).
+#[derive(Serialize)]
+struct DiffJson {
+    command: &'static str,
+    traces: usize,
+    ops_in_traces: usize,
+    load_ms: f64,
+    analysis_ms: f64,
+    /// `agree` or `diverge`.
+    verdict: &'static str,
+    ops: u64,
+    units: u64,
+    overridden_deps: u64,
+    records: usize,
+    identical_files: bool,
+    elapsed_ms: f64,
+    lock_step_ms: f64,
+    divergence: Option<DivergenceJson>,
+    concurrent: Vec<ConcurrentJson>,
+    kept: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DivergenceJson {
+    kind: &'static str,
+    location: String,
+    op: String,
+    first_engine: &'static str,
+    first: String,
+    second_engine: &'static str,
+    second: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct ConcurrentJson {
+    engine: &'static str,
+    replay_ms: f64,
+    backoffs: usize,
+    records: usize,
+}
+
+impl DiffJson {
+    fn of(
+        traces: &[Trace],
+        (load_time, analysis_time): (Duration, Duration),
+        report: &DiffReport,
+    ) -> DiffJson {
+        DiffJson {
+            command: "diff",
+            traces: traces.len(),
+            ops_in_traces: traces.iter().map(|trace| trace.ops.len()).sum(),
+            load_ms: ms(load_time),
+            analysis_ms: ms(analysis_time),
+            verdict: if report.divergence.is_some() {
+                "diverge"
+            } else {
+                "agree"
+            },
+            ops: report.ops,
+            units: report.units,
+            overridden_deps: report.overridden_deps,
+            records: report.records,
+            identical_files: report.identical_files,
+            elapsed_ms: ms(report.elapsed),
+            lock_step_ms: ms(report.lock_step),
+            divergence: report.divergence.as_ref().map(|d| DivergenceJson {
+                kind: match d.kind {
+                    diff::DivergenceKind::Result => "result",
+                    diff::DivergenceKind::FinalRecords => "final_records",
+                    diff::DivergenceKind::Check => "check",
+                },
+                location: d.location.clone(),
+                op: d.op.clone(),
+                first_engine: d.first.0,
+                first: d.first.1.clone(),
+                second_engine: d.second.0,
+                second: d.second.1.clone(),
+                text: d.to_string(),
+            }),
+            concurrent: Vec::new(),
+            kept: None,
         }
-    };
+    }
+}
+
+pub fn run(args: &DiffArgs) -> Result<()> {
+    let out = Out::new(args.json, args.quiet);
+    let progress = Arc::new(Progress::new(!args.quiet && !args.json));
+    let say = |text: String| out.line(text);
     let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
@@ -93,8 +178,11 @@ pub fn run(args: &DiffArgs) -> Result<()> {
         diff::diff::<CBackend, PureBackend>(&traces, &plan, &path_c, &path_pure, Some(&show));
     progress.clear();
     let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let mut document = DiffJson::of(&traces, (load_time, analysis_time), &report);
     if let Some(divergence) = &report.divergence {
         let kept = workspace.keep();
+        document.kept = Some(kept.display().to_string());
+        out.document(&document)?;
         bail!(
             "the engines diverge after {} ops:\n{divergence}\nThe databases are kept in {} \
              (c.tdb, pure.tdb); `tdb-replay shrink --diff` makes the traces minimal.",
@@ -104,14 +192,16 @@ pub fn run(args: &DiffArgs) -> Result<()> {
     }
     say(summary(&report));
     if args.concurrent {
-        concurrent(&traces, workspace.path(), &progress, args.quiet)?;
+        document.concurrent = concurrent(&traces, workspace.path(), &progress, out)?;
     }
-    if !args.quiet {
+    if args.json {
+        out.line("The engines agree.");
+    } else if !args.quiet {
         println!("The engines agree.");
     } else {
         println!("agree");
     }
-    Ok(())
+    out.document(&document)
 }
 
 fn summary(report: &DiffReport) -> String {
@@ -133,13 +223,19 @@ fn summary(report: &DiffReport) -> String {
 
 /// Replay concurrently on C, on tdb-pure and mixed; every run must match the traces, and
 /// the three final databases must hold the same records and be sound to both engines.
-fn concurrent(traces: &[Trace], dir: &Path, progress: &Arc<Progress>, quiet: bool) -> Result<()> {
+fn concurrent(
+    traces: &[Trace],
+    dir: &Path,
+    progress: &Arc<Progress>,
+    out: Out,
+) -> Result<Vec<ConcurrentJson>> {
     let show = |done: u64, total: u64| progress.show("Replaying", done, total, "ops");
     let options = ReplayOptions {
         progress: Some(&show),
         ..ReplayOptions::default()
     };
     let mut finals = Vec::new();
+    let mut figures = Vec::new();
     for name in ["c", "pure", "mixed"] {
         // Each engine learns its own back-offs from a fresh copy of the plan.
         let mut plan = analyse_traces::<CBackend>(traces)?;
@@ -162,15 +258,19 @@ fn concurrent(traces: &[Trace], dir: &Path, progress: &Arc<Progress>, quiet: boo
             checked.map_err(|error| anyhow::anyhow!("after the concurrent {name} run: {error}"))?;
         }
         let records = records_of(&path)?;
-        if !quiet {
-            println!(
-                "Concurrent on {name}: every result matched the traces in {:.1} ms, {} \
-                 back-offs, {} records, sound to both engines",
-                ms(elapsed),
-                report.backoffs.len(),
-                records.len()
-            );
-        }
+        out.line(format!(
+            "Concurrent on {name}: every result matched the traces in {:.1} ms, {} \
+             back-offs, {} records, sound to both engines",
+            ms(elapsed),
+            report.backoffs.len(),
+            records.len()
+        ));
+        figures.push(ConcurrentJson {
+            engine: name,
+            replay_ms: ms(elapsed),
+            backoffs: report.backoffs.len(),
+            records: records.len(),
+        });
         finals.push((name, path, records));
     }
     let (first_name, first_path, first) = &finals[0];
@@ -190,7 +290,7 @@ fn concurrent(traces: &[Trace], dir: &Path, progress: &Arc<Progress>, quiet: boo
             );
         }
     }
-    Ok(())
+    Ok(figures)
 }
 
 fn records_of(path: &Path) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>>> {

@@ -8,6 +8,7 @@ mod bench;
 mod commands;
 mod diff;
 mod microbench;
+mod output;
 mod progress;
 mod shrink;
 mod torture;

@@ -15,6 +15,8 @@ use replay_engine::scratch;
 
 use crate::args::{BenchBackends, MicrobenchArgs};
 use crate::commands::{BadInput, CBackend, PureBackend};
+use crate::output::Out;
+use serde::Serialize;
 
 /// Length of every record's data.
 const DATA_LEN: usize = 100;
@@ -56,20 +58,53 @@ pub fn run(args: &MicrobenchArgs) -> Result<()> {
     }
 }
 
+/// The JSON document of `microbench --json` (fields documented in the README).
+#[derive(Serialize)]
+struct MicrobenchJson {
+    command: &'static str,
+    hash_size: u32,
+    data_bytes: usize,
+    runs: u32,
+    ops: usize,
+    rows: Vec<RowJson>,
+}
+
+#[derive(Serialize)]
+struct RowJson {
+    records: usize,
+    operation: &'static str,
+    c_ns: Option<f64>,
+    pure_ns: Option<f64>,
+    pure_over_c: Option<f64>,
+}
+
 fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
+    let out = Out::new(args.json, false);
+    let mut doc = MicrobenchJson {
+        command: "microbench",
+        hash_size: if args.hash_size == 0 {
+            131
+        } else {
+            args.hash_size
+        },
+        data_bytes: DATA_LEN,
+        runs: args.runs.max(1),
+        ops: args.ops.max(1),
+        rows: Vec::new(),
+    };
     let hash = if args.hash_size == 0 {
         "131 (default)".to_string()
     } else {
         args.hash_size.to_string()
     };
-    println!(
+    out.line(format!(
         "hash size {hash}, {DATA_LEN}-byte data, TDB_NOSYNC; best of {} runs; ns per operation",
         args.runs.max(1)
-    );
-    println!(
+    ));
+    out.line(format!(
         "{:>8}  {:<28}{:>12}{:>12}{:>9}",
         "records", "operation", "c", "pure", "pure/c"
-    );
+    ));
     for &records in &args.records {
         let mut c = [Duration::MAX; WORKLOADS.len()];
         let mut pure = [Duration::MAX; WORKLOADS.len()];
@@ -92,19 +127,23 @@ fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
                     "-".to_string()
                 }
             };
-            let ratio = if with_c && with_pure {
-                format!("{:.3}", nanos(pure[i]) / nanos(c[i]).max(1e-3))
-            } else {
-                "-".to_string()
-            };
-            println!(
+            let pure_over_c = (with_c && with_pure).then(|| nanos(pure[i]) / nanos(c[i]).max(1e-3));
+            let ratio = pure_over_c.map_or("-".to_string(), |r| format!("{r:.3}"));
+            out.line(format!(
                 "{records:>8}  {name:<28}{:>12}{:>12}{ratio:>9}",
                 column(c[i], with_c),
                 column(pure[i], with_pure),
-            );
+            ));
+            doc.rows.push(RowJson {
+                records,
+                operation: name,
+                c_ns: with_c.then(|| nanos(c[i])),
+                pure_ns: with_pure.then(|| nanos(pure[i])),
+                pure_over_c,
+            });
         }
     }
-    Ok(())
+    out.document(&doc)
 }
 
 fn nanos(d: Duration) -> f64 {

@@ -9,6 +9,9 @@ pub mod order;
 
 use std::fmt;
 
+#[cfg(feature = "pure")]
+pub mod stats;
+
 pub use deps::Dep;
 pub use groups::{Groups, ReplayMode, NONE};
 
@@ -97,6 +100,11 @@ impl Analysis {
         self.deps = all;
         self.stats.dependencies = self.deps.len();
         Ok(())
+    }
+
+    /// The number of ops of every trace.
+    pub fn op_counts(&self) -> &[usize] {
+        &self.op_counts
     }
 
     /// A digest of the dependency set, to compare plans between runs or backends.

@@ -7,7 +7,9 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
+use super::latency::{op_type, OpLatencies};
 use super::shared::{monotonic_ns, Activity, SharedState};
 use crate::analysis::{Dep, Groups, ReplayMode};
 use crate::backend::{Backend, ChainLockOp, ErrorKind, LockAllOp, StoreFlag, TdbResult};
@@ -36,6 +38,12 @@ pub struct Executor<'a> {
     pub tolerated: Vec<String>,
     /// Ops run (including traverse entries).
     pub ops_run: u64,
+    /// Each op's latency by type, when timing (see [`super::latency`]).
+    pub latencies: OpLatencies,
+    /// Whether to time every op.
+    timing: bool,
+    /// When the previous op (or the last dependency wait) ended.
+    mark: Instant,
 }
 
 /// Shorthand for the executor's results.
@@ -59,13 +67,23 @@ impl<'a> Executor<'a> {
             shared,
             tolerated: Vec::new(),
             ops_run: 0,
+            latencies: OpLatencies::default(),
+            timing: true,
+            mark: Instant::now(),
         }
+    }
+
+    /// Time every op (the default) or not.
+    pub fn with_timing(mut self, timing: bool) -> Self {
+        self.timing = timing;
+        self
     }
 
     /// Run every op of the trace.
     pub fn run<B: Backend>(&mut self, db: &mut B) -> Result<(), ExecError> {
         let mut at = 0;
         let total = self.trace.ops.len();
+        self.mark = Instant::now();
         while at < total {
             at = self.run_op(db, at)?;
         }
@@ -115,6 +133,10 @@ impl<'a> Executor<'a> {
             shared.set_activity(self.index, Activity::WaitingForDependency);
             let released = shared.wait_for(dep.target_file as usize, dep.target);
             shared.set_activity(self.index, Activity::Running);
+            if self.timing {
+                // The wait is not the op's time.
+                self.mark = Instant::now();
+            }
             if !released {
                 return Err(ExecError::Aborted);
             }
@@ -125,6 +147,12 @@ impl<'a> Executor<'a> {
     #[inline]
     fn finish(&mut self, at: usize) {
         self.ops_run += 1;
+        if self.timing {
+            let now = Instant::now();
+            let ns = now.duration_since(self.mark).as_nanos() as u64;
+            self.latencies.record(op_type(&self.trace.ops[at].kind), ns);
+            self.mark = now;
+        }
         if let Some(shared) = self.shared {
             shared.finish_op(self.index, at as u32);
         }

@@ -3,13 +3,15 @@
 //! it, and when the workers deadlock, learn a dependency that avoids it and run again
 //! from a fresh database.
 
+pub mod backoff_cache;
 pub mod database;
 pub mod executor;
+pub mod latency;
 mod proc_state;
 pub mod shared;
 mod worker;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::analysis::{Analysis, Dep};
@@ -19,6 +21,11 @@ use crate::trace::Trace;
 use executor::{ExecError, Executor};
 use shared::SharedState;
 pub use worker::WorkerOutcome;
+
+/// The default deadlock window, in milliseconds: how long every unfinished worker must
+/// stay stuck the same way (waiting for another trace, or asleep on a lock inside the
+/// engine) with no op finishing.
+pub const DEFAULT_DEADLOCK_AFTER_MS: u64 = 20;
 
 /// How to replay.
 pub struct ReplayOptions<'p> {
@@ -38,17 +45,32 @@ pub struct ReplayOptions<'p> {
     /// (see [`crate::record`]); the directory must have been made ready with
     /// [`crate::record::dir::prepare`].
     pub record: Option<RecordOptions>,
+    /// Time every op (per-op latency histograms in each [`RunReport`]).
+    pub latency: bool,
+    /// A file of back-offs learned by earlier replays of the same plan (see
+    /// [`backoff_cache`]): read before the first run, so known deadlocks are avoided from
+    /// the start, and updated when a run learns new ones. Only a file the tool wrote
+    /// itself is read or replaced.
+    pub backoff_cache: Option<PathBuf>,
+    /// Before the first run, make a trace that would wait for another while holding the
+    /// transaction lock (inside a traverse or a transaction) wait before taking it
+    /// instead, whenever the trace it waits for takes the transaction lock on its way to
+    /// the op waited for: the lock-order inversion most deadlocks of the corpus come from.
+    pub predict: bool,
 }
 
 impl Default for ReplayOptions<'_> {
     fn default() -> Self {
         ReplayOptions {
             runs: 1,
-            deadlock_after: Duration::from_millis(200),
+            deadlock_after: Duration::from_millis(DEFAULT_DEADLOCK_AFTER_MS),
             max_backoffs: 64,
             stall_after: Duration::from_secs(120),
             progress: None,
             record: None,
+            latency: true,
+            backoff_cache: None,
+            predict: true,
         }
     }
 }
@@ -62,6 +84,8 @@ pub struct RunReport {
     pub ops: u64,
     /// Results that differed where tdb allows it, as `file:line: ...`.
     pub tolerated: Vec<String>,
+    /// Per-op latencies, one set per backend (empty when not timing).
+    pub latencies: Vec<latency::BackendLatencies>,
 }
 
 /// A deadlock the replay ran into and what it changed to avoid it next time.
@@ -109,6 +133,16 @@ pub struct ReplayReport {
     pub runs: Vec<RunReport>,
     /// Deadlocks met and resolved, in order.
     pub backoffs: Vec<Backoff>,
+    /// Back-offs known from the back-off cache and applied before the first run.
+    pub known_backoffs: Vec<Backoff>,
+    /// Back-offs predicted from the plan and applied before the first run (see
+    /// [`ReplayOptions::predict`]).
+    pub predicted_backoffs: Vec<Backoff>,
+    /// Attempts abandoned on a deadlock and run again.
+    pub reruns: usize,
+    /// Time spent on those attempts: preparing, running until the deadlock was detected,
+    /// stopping the workers.
+    pub rerun_time: Duration,
     /// The trace files recorded (see [`ReplayOptions::record`]), sorted.
     pub recorded: Vec<std::path::PathBuf>,
 }
@@ -198,6 +232,25 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     options: &ReplayOptions<'_>,
 ) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
+    let cache_key = options.backoff_cache.as_ref().map(|path| {
+        let key = backoff_cache::Key::of(&format!("{}+{}", Even::NAME, Odd::NAME), analysis);
+        (path, key)
+    });
+    if options.predict && traces.len() > 1 {
+        report.predicted_backoffs = predict_backoffs(traces, analysis);
+    }
+    let mut attempts: Vec<Vec<Learned>> = Vec::new();
+    if let Some((path, key)) = &cache_key {
+        for learned in backoff_cache::read(path, key, traces) {
+            match apply_backoff(traces, analysis, &learned) {
+                Ok(backoffs) => {
+                    report.known_backoffs.extend(backoffs);
+                    attempts.push(learned);
+                }
+                Err(_) => break,
+            }
+        }
+    }
     let shared = if traces.len() > 1 {
         Some(SharedState::new(traces.len()).map_err(|error| {
             ReplayError::System(format!("cannot map shared memory for the workers: {error}"))
@@ -206,6 +259,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         None
     };
     while report.runs.len() < options.runs.max(1) {
+        let attempt_started = Instant::now();
         database::prepare::<Even>(db_path, traces, &analysis.preexisting)
             .map_err(ReplayError::Prepare)?;
         // Each attempt records into a staging directory of its own; only a completed
@@ -222,7 +276,13 @@ fn replay_runs<Even: Backend, Odd: Backend>(
             ..(*recording).clone()
         });
         let outcome = match &shared {
-            None => run_in_process::<Even>(db_path, traces, analysis, record_to.as_ref()),
+            None => run_in_process::<Even>(
+                db_path,
+                traces,
+                analysis,
+                record_to.as_ref(),
+                options.latency,
+            ),
             Some(shared) => worker::run_workers::<Even, Odd>(
                 db_path,
                 traces,
@@ -244,6 +304,8 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         match outcome? {
             Attempt::Completed(run) => report.runs.push(run),
             Attempt::Deadlocked(learned) => {
+                report.reruns += 1;
+                report.rerun_time += attempt_started.elapsed();
                 if report.backoffs.len() >= options.max_backoffs {
                     return Err(ReplayError::Deadlock(format!(
                         "still deadlocking after {} back-offs (raise --max-backoffs to allow \
@@ -258,7 +320,14 @@ fn replay_runs<Even: Backend, Odd: Backend>(
                 }
                 let backoffs = apply_backoff(traces, analysis, &learned)?;
                 report.backoffs.extend(backoffs);
+                attempts.push(learned);
             }
+        }
+    }
+    if let Some((path, key)) = &cache_key {
+        if !report.backoffs.is_empty() {
+            // A cache that cannot be written only costs the next replay its reruns.
+            let _ = backoff_cache::write(path, key, &attempts);
         }
     }
     Ok(report)
@@ -272,8 +341,8 @@ enum Attempt {
 
 /// A dependency learned from a deadlock: `dep` (hoisted to the start of the region the
 /// waiter held) instead of the wait at `original_op`.
-#[derive(Clone, Copy, Debug)]
-struct Learned {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Learned {
     dep: Dep,
     original_op: u32,
 }
@@ -342,6 +411,84 @@ fn apply_backoff(
     Ok(backoffs)
 }
 
+/// The static half of deadlock avoidance (see [`ReplayOptions::predict`]). For every
+/// dependency of op `k` of trace `w` on op `t` of trace `o`: if `w` holds the transaction
+/// lock at `k` (inside a traverse, or inside a transaction begun before `k`), and `o` may
+/// take the transaction lock (start a transaction or a traverse) after the last op of `o`
+/// that `w` is sure to have seen finished before its region starts and up to `t`, the two
+/// can block each other; wait before the region instead. Each such dependency is added
+/// only if the plan stays free of cycles.
+fn predict_backoffs(traces: &[Trace], analysis: &mut Analysis) -> Vec<Backoff> {
+    let takes_transaction_lock = |kind: &crate::trace::OpKind| {
+        matches!(
+            kind,
+            crate::trace::OpKind::TransactionStart | crate::trace::OpKind::TraverseStart { .. }
+        )
+    };
+    // Per trace, the positions of the ops that take the transaction lock.
+    let lockers: Vec<Vec<u32>> = traces
+        .iter()
+        .map(|trace| {
+            trace
+                .ops
+                .iter()
+                .enumerate()
+                .filter(|(_, op)| takes_transaction_lock(&op.kind))
+                .map(|(at, _)| at as u32)
+                .collect()
+        })
+        .collect();
+    let mut candidates = Vec::new();
+    for (file, trace) in traces.iter().enumerate() {
+        let groups = &analysis.groups[file];
+        let deps = analysis.deps_of(file);
+        for (index, dep) in deps.iter().enumerate() {
+            let k = dep.op;
+            let traverse = groups.outer_traverse(k).filter(|&start| start < k);
+            let atomic = groups.atomic[k as usize];
+            let transaction = (atomic != crate::analysis::NONE
+                && atomic < k
+                && matches!(
+                    trace.ops[atomic as usize].kind,
+                    crate::trace::OpKind::TransactionStart
+                ))
+            .then_some(atomic);
+            let Some(region) = [traverse, transaction].into_iter().flatten().min() else {
+                continue;
+            };
+            // The furthest op of the target trace this trace waited for before the region.
+            let seen = deps[..index]
+                .iter()
+                .filter(|d| d.op <= region && d.target_file == dep.target_file)
+                .map(|d| d.target + 1)
+                .max()
+                .unwrap_or(0);
+            let others = &lockers[dep.target_file as usize];
+            let from = others.partition_point(|&at| at < seen);
+            if others.get(from).is_some_and(|&at| at <= dep.target) {
+                candidates.push(Learned {
+                    dep: Dep {
+                        file: dep.file,
+                        op: region,
+                        target_file: dep.target_file,
+                        target: dep.target,
+                    },
+                    original_op: k,
+                });
+            }
+        }
+    }
+    let mut predicted = Vec::new();
+    for learned in candidates {
+        let before = analysis.digest();
+        if analysis.add_dependencies(&[learned.dep]).is_ok() && analysis.digest() != before {
+            let at = Learned::at(traces, learned.dep.file, learned.dep.op);
+            predicted.push(learned.backoff(traces, Resolution::WaitBefore(at)));
+        }
+    }
+    predicted
+}
+
 fn recording_failed(error: crate::scratch::ScratchError) -> ReplayError {
     ReplayError::System(format!("recording: {error}"))
 }
@@ -353,6 +500,7 @@ fn run_in_process<B: Backend>(
     traces: &[Trace],
     analysis: &Analysis,
     record_to: Option<&RecordOptions>,
+    timing: bool,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
     if let Some(record_to) = record_to {
@@ -363,7 +511,7 @@ fn run_in_process<B: Backend>(
             trace: trace.name.clone(),
             error: error.to_string(),
         })?;
-    let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None);
+    let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None).with_timing(timing);
     let started = Instant::now();
     let result = executor.run(&mut db);
     let elapsed = started.elapsed();
@@ -385,5 +533,13 @@ fn run_in_process<B: Backend>(
         elapsed,
         ops: executor.ops_run,
         tolerated: executor.tolerated,
+        latencies: if timing {
+            vec![latency::BackendLatencies {
+                backend: B::NAME,
+                latencies: executor.latencies,
+            }]
+        } else {
+            Vec::new()
+        },
     }))
 }

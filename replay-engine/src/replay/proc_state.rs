@@ -11,9 +11,11 @@ pub fn process_state(pid: i32) -> Option<char> {
     after.trim_start().chars().next()
 }
 
-/// Whether the process is asleep in the kernel (not running, not a zombie).
+/// Whether the process is in an interruptible sleep (`S`), as a replay worker waiting
+/// for an fcntl lock is. A runnable process (`R`, also when preempted) is not blocked, and
+/// neither is an uninterruptible one (`D`: a page fault or memory map lock, which passes).
 pub fn is_blocked(pid: i32) -> bool {
-    matches!(process_state(pid), Some('S' | 'D'))
+    matches!(process_state(pid), Some('S'))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::latency::SharedLatencies;
+
 /// What a worker is doing, as the supervisor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -76,6 +78,9 @@ pub struct SharedState {
     base: NonNull<u8>,
     len: usize,
     slots: usize,
+    /// A second mapping: one [`SharedLatencies`] per slot.
+    latencies: NonNull<SharedLatencies>,
+    latencies_len: usize,
 }
 
 // SAFETY: the mapping holds only atomics and an immutable count; every access goes
@@ -104,7 +109,35 @@ impl SharedState {
             return Err(std::io::Error::last_os_error());
         }
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns null on success");
-        let state = SharedState { base, len, slots };
+        let latencies_len = slots.max(1) * std::mem::size_of::<SharedLatencies>();
+        // SAFETY: as above, a fresh anonymous shared mapping, checked before use.
+        let latencies_ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                latencies_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if latencies_ptr == libc::MAP_FAILED {
+            let error = std::io::Error::last_os_error();
+            // SAFETY: unmapping exactly the region mapped above, which nothing borrows.
+            unsafe {
+                libc::munmap(ptr, len);
+            }
+            return Err(error);
+        }
+        let latencies = NonNull::new(latencies_ptr.cast::<SharedLatencies>())
+            .expect("mmap never returns null on success");
+        let state = SharedState {
+            base,
+            len,
+            slots,
+            latencies,
+            latencies_len,
+        };
         // Anonymous mappings are zero-filled: every atomic starts at 0 (Starting, HOLD).
         state.header_slots_init(slots as u32);
         Ok(state)
@@ -134,6 +167,15 @@ impl SharedState {
         unsafe { &*self.base.as_ptr().add(offset).cast::<Slot>() }
     }
 
+    /// The latency histograms of trace `index` (written by its worker when it is done).
+    pub fn latencies(&self, index: usize) -> &SharedLatencies {
+        assert!(index < self.slots, "slot {index} out of {}", self.slots);
+        // SAFETY: the second mapping holds `slots` SharedLatencies back to back, is
+        // page-aligned, zero-filled (a valid, empty SharedLatencies: atomics only) and
+        // outlives &self.
+        unsafe { &*self.latencies.as_ptr().add(index) }
+    }
+
     /// Reset every slot for a new run.
     pub fn reset(&self) {
         self.header().start.store(HOLD, Ordering::SeqCst);
@@ -147,6 +189,7 @@ impl SharedState {
             slot.waiting_file.store(0, Ordering::SeqCst);
             slot.waiting_op.store(0, Ordering::SeqCst);
             slot.finished_ns.store(0, Ordering::SeqCst);
+            self.latencies(index).clear();
         }
     }
 
@@ -239,6 +282,7 @@ impl Drop for SharedState {
         // once self is being dropped.
         unsafe {
             libc::munmap(self.base.as_ptr().cast(), self.len);
+            libc::munmap(self.latencies.as_ptr().cast(), self.latencies_len);
         }
     }
 }

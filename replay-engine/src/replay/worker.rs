@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::executor::{ExecError, Executor};
+use super::latency;
 use super::proc_state::is_blocked;
 use super::shared::{monotonic_ns, Activity, SharedState};
 use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
@@ -63,12 +64,12 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         let spawned = if index % 2 == 0 {
             process::spawn(|| {
                 arm(record_to);
-                worker_main::<Even>(index, db_path, trace, analysis, shared, writer)
+                worker_main::<Even>(index, db_path, trace, analysis, shared, options, writer)
             })
         } else {
             process::spawn(|| {
                 arm(record_to);
-                worker_main::<Odd>(index, db_path, trace, analysis, shared, writer)
+                worker_main::<Odd>(index, db_path, trace, analysis, shared, options, writer)
             })
         };
         let pid = match spawned {
@@ -124,10 +125,22 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         .map(|index| shared.slot(index).finished_ns.load(Ordering::SeqCst))
         .max()
         .unwrap_or(supervision.started_ns);
+    let mut latencies = Vec::new();
+    if options.latency {
+        for index in 0..traces.len() {
+            let backend = if index % 2 == 0 {
+                Even::NAME
+            } else {
+                Odd::NAME
+            };
+            latency::merge_into(&mut latencies, backend, &shared.latencies(index).load());
+        }
+    }
     Ok(Attempt::Completed(RunReport {
         elapsed: Duration::from_nanos(finished.saturating_sub(supervision.started_ns)),
         ops: reports.iter().map(|r| r.ops).sum(),
         tolerated: reports.into_iter().flat_map(|r| r.tolerated).collect(),
+        latencies,
     }))
 }
 
@@ -145,6 +158,7 @@ fn worker_main<B: Backend>(
     trace: &Trace,
     analysis: &Analysis,
     shared: &SharedState,
+    options: &ReplayOptions<'_>,
     mut pipe: std::io::PipeWriter,
 ) -> i32 {
     let mut report = String::new();
@@ -162,8 +176,12 @@ fn worker_main<B: Backend>(
         }
         shared.set_activity(index, Activity::Running);
         let deps = analysis.deps_of(index);
-        let mut executor = Executor::new(index, trace, &analysis.groups[index], deps, Some(shared));
+        let mut executor = Executor::new(index, trace, &analysis.groups[index], deps, Some(shared))
+            .with_timing(options.latency);
         let result = executor.run(&mut db);
+        if result.is_ok() && options.latency {
+            shared.latencies(index).store(&executor.latencies);
+        }
         let mut text = format!("ops {}\n", executor.ops_run);
         for note in executor.tolerated.iter().take(MAX_NOTES) {
             text.push_str(&format!("note {}\n", one_line(note)));
@@ -273,6 +291,8 @@ fn supervise(
     let mut aborting_since: Option<Instant> = None;
     let mut deadlock = None;
     let mut pause = Duration::from_micros(100);
+    // Since when every unfinished worker has been stuck the same way, with no progress.
+    let mut suspect: Option<(Instant, u64, Vec<Blocked>)> = None;
     loop {
         reap(children);
         if children.iter().all(|child| child.status.is_some()) {
@@ -306,8 +326,32 @@ fn supervise(
                 last_report = Instant::now();
             }
         }
-        if aborting_since.is_none() && last_change.elapsed() >= options.deadlock_after {
-            if let Some(blocked) = deadlocked(shared, children) {
+        // A deadlock: every unfinished worker waits for another trace or sleeps inside
+        // the engine (on an fcntl lock: a worker that is merely slow, or preempted, is
+        // runnable, not asleep), no op finishes, and nothing changes for the whole
+        // window. Checked from the first millisecond without progress, so the window
+        // can be short.
+        if aborting_since.is_none() && last_change.elapsed() >= Duration::from_millis(1) {
+            match deadlocked(shared, children) {
+                Some(blocked) => {
+                    let same = suspect
+                        .as_ref()
+                        .is_some_and(|(_, total, seen)| *total == done && *seen == blocked);
+                    if !same {
+                        suspect = Some((Instant::now(), done, blocked));
+                    }
+                }
+                None => suspect = None,
+            }
+        } else {
+            suspect = None;
+        }
+        if let Some((since, _, blocked)) = &suspect {
+            if since.elapsed() >= options.deadlock_after
+                && last_change.elapsed() >= options.deadlock_after
+            {
+                let blocked = blocked.clone();
+                suspect = None;
                 let learned = learn(analysis, &blocked);
                 if learned.is_empty() {
                     shared.abort();
@@ -330,7 +374,13 @@ fn supervise(
             )));
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
+        // Look closely while a deadlock is suspected.
+        let longest = if suspect.is_some() {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_millis(5)
+        };
+        pause = (pause * 2).min(longest);
     }
     Ok(Supervision {
         started_ns,
@@ -339,7 +389,7 @@ fn supervise(
 }
 
 /// A worker waiting for another trace's op.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Blocked {
     file: u32,
     op: u32,

@@ -163,6 +163,9 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
             stall_after: self.stall_after,
             progress: None,
             record: None,
+            latency: false,
+            backoff_cache: None,
+            predict: true,
         };
         self.scratch.run(|dir| {
             let db = dir.join("replay.tdb");
