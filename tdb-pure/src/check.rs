@@ -151,7 +151,7 @@ impl Tdb {
                     // with any record the scan took from it.
                     let from = dead_from.unwrap_or(off);
                     let Some((old_eof, end)) = self
-                        .crash_leftovers(from, size)?
+                        .crash_leftovers(from, size, recovery_start)?
                         .filter(|&(_, end)| end > off)
                     else {
                         return Err(e);
@@ -281,7 +281,28 @@ impl Tdb {
                     start if start > off && start < size => start,
                     _ => size,
                 };
-                let dead = self.dead_space(off, end)?;
+                let mut dead = self.dead_space(off, end)?;
+                if off + dead < end {
+                    // The zeros may run into the next record's header: its `next` is 0 at
+                    // the end of a list, and the low bytes of its `rec_len` may be too.
+                    let stop = (off + dead) & !u64::from(ALIGNMENT - 1);
+                    for back in [0u64, 4, 8] {
+                        let Some(r) = stop.checked_sub(back).filter(|&r| r > off) else {
+                            break;
+                        };
+                        if r + u64::from(REC_HDR) > size {
+                            continue;
+                        }
+                        let magic = self.io.read_rec_raw(r as u32)?.magic;
+                        if matches!(
+                            magic,
+                            TDB_MAGIC | TDB_DEAD_MAGIC | TDB_FREE_MAGIC | TDB_RECOVERY_MAGIC
+                        ) {
+                            dead = r - off;
+                            break;
+                        }
+                    }
+                }
                 if dead < u64::from(REC_HDR) {
                     return Err(Error::corrupt(format!("short dead space at {off}")));
                 }
@@ -304,8 +325,10 @@ impl Tdb {
     /// commit had written (records no list references), then the recovery area, its
     /// magic zeroed and its offset taken out of the header because it lies past the old
     /// end of file. C tdb leaves the same bytes, and no later operation reuses them.
-    /// The area is recognised by its header (`next`, `full_hash` and magic zero, an old
-    /// end of file at or before `from`) and by the end word after its entries.
+    /// The area is recognised by its header (`next` and `full_hash` zero, magic zero, or
+    /// still valid if the recovery was itself killed between clearing the header's
+    /// pointer and the magic; an old end of file at or before `from`) and by the end word
+    /// after its entries.
     ///
     /// The same search finds the previous recovery area that such a recovery orphans
     /// when the commit had moved the area: the old copy of the header block that the
@@ -313,7 +336,12 @@ impl Tdb {
     /// area, so once that pointer is cleared nothing references the old area (magic
     /// zero, inside the old end of file). It is accepted where dead space, or nothing,
     /// separates it from `from`: `(its offset, its end)`.
-    fn crash_leftovers(&mut self, from: u64, size: u64) -> Result<Option<(u64, u64)>> {
+    fn crash_leftovers(
+        &mut self,
+        from: u64,
+        size: u64,
+        recovery_start: u32,
+    ) -> Result<Option<(u64, u64)>> {
         const CHUNK: u64 = 1 << 16;
         let ds = data_start(self.hash_size);
         let order = self.io.order;
@@ -324,8 +352,14 @@ impl Tdb {
             let mut i = 0usize;
             while i as u64 + u64::from(REC_HDR) <= len && (i as u64) < CHUNK {
                 let word = |k: usize| order.get_at(&chunk, i + k);
-                if word(0) == 0 && word(16) == 0 && word(20) == 0 && word(4) != 0 {
+                let magic = word(20);
+                let unlinked = magic == 0 || magic == TDB_RECOVERY_MAGIC;
+                if word(0) == 0 && word(16) == 0 && unlinked && word(4) != 0 {
                     let p = at + i as u64;
+                    if p == u64::from(recovery_start) {
+                        i += ALIGNMENT as usize;
+                        continue;
+                    }
                     let rec = self.io.read_rec_raw(p as u32)?;
                     let old_eof = u64::from(rec.key_len);
                     let plausible = rec.rec_len.is_multiple_of(ALIGNMENT)
