@@ -132,82 +132,33 @@ impl Tdb {
         let mut members: HashMap<u32, i64> = HashMap::new();
         let mut found_recovery = false;
         let mut off = ds;
+        let mut dead_from: Option<u64> = None;
         while off < size {
-            if off + u64::from(REC_HDR) > size {
-                return Err(Error::corrupt(format!("truncated record header at {off}")));
-            }
-            let off32 = off as u32;
-            let rec = self.io.read_rec_raw(off32)?;
-            match rec.magic {
-                TDB_MAGIC | TDB_DEAD_MAGIC => {
-                    self.check_generic(off32, &rec, size)?;
-                    let payload = rec
-                        .payload()
-                        .filter(|p| p.checked_add(4).is_some_and(|n| n <= rec.rec_len));
-                    if payload.is_none() {
-                        return Err(Error::corrupt(format!(
-                            "record at {off}: key {} + data {} + 4 exceed rec_len {}",
-                            rec.key_len, rec.data_len, rec.rec_len
-                        )));
-                    }
-                    let key = self.io.read_vec(off32 + REC_HDR, rec.key_len)?;
-                    let h = self.hash.hash(&key);
-                    if h != rec.full_hash {
-                        return Err(Error::corrupt(format!(
-                            "record at {off}: full_hash {:#010x} but key hashes to {h:#010x}",
-                            rec.full_hash
-                        )));
-                    }
-                    if rec.magic == TDB_MAGIC {
-                        let data = self
-                            .io
-                            .read_vec(off32 + REC_HDR + rec.key_len, rec.data_len)?;
-                        if !f(&key, &data) {
-                            return Err(Error::corrupt(format!(
-                                "check callback rejected the record at {off}"
-                            )));
-                        }
-                    }
-                    members.insert(off32, i64::from(rec.full_hash % self.hash_size));
-                    off += rec.total();
+            match self.check_record(
+                off,
+                size,
+                recovery_start,
+                &mut members,
+                &mut found_recovery,
+                f,
+            ) {
+                Ok((next, dead)) => {
+                    dead_from = if dead { dead_from.or(Some(off)) } else { None };
+                    off = next;
                 }
-                TDB_FREE_MAGIC => {
-                    self.check_generic(off32, &rec, size)?;
-                    members.insert(off32, FREE_LIST);
-                    off += rec.total();
-                }
-                TDB_RECOVERY_MAGIC | 0 | TDB_PAD_U32 if off32 == recovery_start => {
-                    if off + rec.total() > size {
-                        return Err(Error::corrupt(format!(
-                            "recovery area at {off} runs past EOF"
-                        )));
-                    }
-                    found_recovery = true;
-                    off += rec.total();
-                }
-                TDB_RECOVERY_MAGIC => {
-                    return Err(Error::corrupt(format!(
-                        "recovery record at {off}, but recovery_start is {recovery_start}"
-                    )));
-                }
-                0 | TDB_PAD_U32 => {
-                    // Dead space ends where the recovery area starts: an invalidated
-                    // recovery record (magic 0) often begins with zeros too (its `next`),
-                    // as after a prepared transaction that grew the file was cancelled.
-                    let end = match u64::from(recovery_start) {
-                        start if start > off && start < size => start,
-                        _ => size,
+                Err(e) => {
+                    // Garbage a crashed commit left past the old end of file is skipped,
+                    // with any record the scan took from it.
+                    let from = dead_from.unwrap_or(off);
+                    let Some((old_eof, end)) = self
+                        .crash_leftovers(from, size, recovery_start)?
+                        .filter(|&(_, end)| end > off)
+                    else {
+                        return Err(e);
                     };
-                    let dead = self.dead_space(off, end)?;
-                    if dead < u64::from(REC_HDR) {
-                        return Err(Error::corrupt(format!("short dead space at {off}")));
-                    }
-                    off += dead;
-                }
-                other => {
-                    return Err(Error::corrupt(format!(
-                        "record at {off} has unknown magic {other:#010x}"
-                    )));
+                    members.retain(|&o, _| u64::from(o) < old_eof || u64::from(o) >= end);
+                    dead_from = None;
+                    off = end;
                 }
             }
         }
@@ -254,5 +205,185 @@ impl Tdb {
             )));
         }
         Ok(())
+    }
+
+    /// Check the record (or run of dead space) at `off`: its next offset, and whether it
+    /// was dead space.
+    fn check_record(
+        &mut self,
+        off: u64,
+        size: u64,
+        recovery_start: u32,
+        members: &mut HashMap<u32, i64>,
+        found_recovery: &mut bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(u64, bool)> {
+        if off + u64::from(REC_HDR) > size {
+            return Err(Error::corrupt(format!("truncated record header at {off}")));
+        }
+        let off32 = off as u32;
+        let rec = self.io.read_rec_raw(off32)?;
+        match rec.magic {
+            TDB_MAGIC | TDB_DEAD_MAGIC => {
+                self.check_generic(off32, &rec, size)?;
+                let payload = rec
+                    .payload()
+                    .filter(|p| p.checked_add(4).is_some_and(|n| n <= rec.rec_len));
+                if payload.is_none() {
+                    return Err(Error::corrupt(format!(
+                        "record at {off}: key {} + data {} + 4 exceed rec_len {}",
+                        rec.key_len, rec.data_len, rec.rec_len
+                    )));
+                }
+                let key = self.io.read_vec(off32 + REC_HDR, rec.key_len)?;
+                let h = self.hash.hash(&key);
+                if h != rec.full_hash {
+                    return Err(Error::corrupt(format!(
+                        "record at {off}: full_hash {:#010x} but key hashes to {h:#010x}",
+                        rec.full_hash
+                    )));
+                }
+                if rec.magic == TDB_MAGIC {
+                    let data = self
+                        .io
+                        .read_vec(off32 + REC_HDR + rec.key_len, rec.data_len)?;
+                    if !f(&key, &data) {
+                        return Err(Error::corrupt(format!(
+                            "check callback rejected the record at {off}"
+                        )));
+                    }
+                }
+                members.insert(off32, i64::from(rec.full_hash % self.hash_size));
+                Ok((off + rec.total(), false))
+            }
+            TDB_FREE_MAGIC => {
+                self.check_generic(off32, &rec, size)?;
+                members.insert(off32, FREE_LIST);
+                Ok((off + rec.total(), false))
+            }
+            TDB_RECOVERY_MAGIC | 0 | TDB_PAD_U32 if off32 == recovery_start => {
+                if off + rec.total() > size {
+                    return Err(Error::corrupt(format!(
+                        "recovery area at {off} runs past EOF"
+                    )));
+                }
+                *found_recovery = true;
+                Ok((off + rec.total(), false))
+            }
+            TDB_RECOVERY_MAGIC => Err(Error::corrupt(format!(
+                "recovery record at {off}, but recovery_start is {recovery_start}"
+            ))),
+            0 | TDB_PAD_U32 => {
+                // Dead space ends where the recovery area starts: an invalidated
+                // recovery record (magic 0) often begins with zeros too (its `next`),
+                // as after a prepared transaction that grew the file was cancelled.
+                let end = match u64::from(recovery_start) {
+                    start if start > off && start < size => start,
+                    _ => size,
+                };
+                let mut dead = self.dead_space(off, end)?;
+                if off + dead < end {
+                    // The zeros may run into the next record's header: its `next` is 0 at
+                    // the end of a list, and the low bytes of its `rec_len` may be too.
+                    let stop = (off + dead) & !u64::from(ALIGNMENT - 1);
+                    for back in [0u64, 4, 8] {
+                        let Some(r) = stop.checked_sub(back).filter(|&r| r > off) else {
+                            break;
+                        };
+                        if r + u64::from(REC_HDR) > size {
+                            continue;
+                        }
+                        let magic = self.io.read_rec_raw(r as u32)?.magic;
+                        if matches!(
+                            magic,
+                            TDB_MAGIC | TDB_DEAD_MAGIC | TDB_FREE_MAGIC | TDB_RECOVERY_MAGIC
+                        ) {
+                            dead = r - off;
+                            break;
+                        }
+                    }
+                }
+                if dead < u64::from(REC_HDR) {
+                    return Err(Error::corrupt(format!("short dead space at {off}")));
+                }
+                Ok((off + dead, true))
+            }
+            other => Err(Error::corrupt(format!(
+                "record at {off} has unknown magic {other:#010x}"
+            ))),
+        }
+    }
+
+    /// Garbage that a commit killed after it grew the file leaves once recovered, found
+    /// from `from` on: `(old end of file, end of the garbage)`.
+    ///
+    /// Such a commit puts its recovery area at the transaction's end of file, past the
+    /// space the transaction added (which exists only in its cache until the commit
+    /// writes it), and grows the file with zeros. Killed before it finishes, and
+    /// recovered, the file holds the old database up to the old end of file (the
+    /// recovery area's `key_len`), then zeros and whatever blocks of the new space the
+    /// commit had written (records no list references), then the recovery area, its
+    /// magic zeroed and its offset taken out of the header because it lies past the old
+    /// end of file. C tdb leaves the same bytes, and no later operation reuses them.
+    /// The area is recognised by its header (`next` and `full_hash` zero, magic zero, or
+    /// still valid if the recovery was itself killed between clearing the header's
+    /// pointer and the magic; an old end of file at or before `from`) and by the end word
+    /// after its entries.
+    ///
+    /// The same search finds the previous recovery area that such a recovery orphans
+    /// when the commit had moved the area: the old copy of the header block that the
+    /// recovery writes back was read after the commit had pointed the header at the new
+    /// area, so once that pointer is cleared nothing references the old area (magic
+    /// zero, inside the old end of file). It is accepted where dead space, or nothing,
+    /// separates it from `from`: `(its offset, its end)`.
+    fn crash_leftovers(
+        &mut self,
+        from: u64,
+        size: u64,
+        recovery_start: u32,
+    ) -> Result<Option<(u64, u64)>> {
+        const CHUNK: u64 = 1 << 16;
+        let ds = data_start(self.hash_size);
+        let order = self.io.order;
+        let mut at = from.next_multiple_of(u64::from(ALIGNMENT));
+        while at + u64::from(REC_HDR) <= size {
+            let len = (CHUNK + u64::from(REC_HDR)).min(size - at);
+            let chunk = self.io.read_vec(at as u32, len as u32)?;
+            let mut i = 0usize;
+            while i as u64 + u64::from(REC_HDR) <= len && (i as u64) < CHUNK {
+                let word = |k: usize| order.get_at(&chunk, i + k);
+                let magic = word(20);
+                let unlinked = magic == 0 || magic == TDB_RECOVERY_MAGIC;
+                if word(0) == 0 && word(16) == 0 && unlinked && word(4) != 0 {
+                    let p = at + i as u64;
+                    if p == u64::from(recovery_start) {
+                        i += ALIGNMENT as usize;
+                        continue;
+                    }
+                    let rec = self.io.read_rec_raw(p as u32)?;
+                    let old_eof = u64::from(rec.key_len);
+                    let plausible = rec.rec_len.is_multiple_of(ALIGNMENT)
+                        && p + rec.total() <= size
+                        && rec.data_len >= 4
+                        && rec.data_len <= rec.rec_len
+                        && old_eof >= ds;
+                    if plausible {
+                        let end_word = self.io.read_u32(p as u32 + REC_HDR + rec.data_len - 4)?;
+                        if u64::from(end_word) == rec.total() {
+                            if old_eof <= from {
+                                return Ok(Some((old_eof, p + rec.total())));
+                            }
+                            // An area the header lost: only dead space may precede it.
+                            if self.dead_space(from, p)? == p - from {
+                                return Ok(Some((p, p + rec.total())));
+                            }
+                        }
+                    }
+                }
+                i += ALIGNMENT as usize;
+            }
+            at += CHUNK;
+        }
+        Ok(None)
     }
 }

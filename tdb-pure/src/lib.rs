@@ -29,11 +29,12 @@
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
 //! `io` (with `mmap`, the crate's only mmap boundary), [`lock`] (the public lock calls in
 //! `lock_api`), `traverse`, `transaction`,
-//! `check`, `dump`.
+//! `check`, `dump`; [`fault`] injects crashes and I/O errors for crash tests.
 
 mod check;
 mod dump;
 pub mod error;
+pub mod fault;
 mod freelist;
 pub mod hash;
 pub mod header;

@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::fault::{FaultHook, Hook};
 use crate::hash::HashKind;
 use crate::header::{
     data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, HASH_RWLOCK_MAGIC, HEADER_SIZE, RECOVERY_HEAD,
@@ -36,7 +37,29 @@ impl Tdb {
         if options.tdb_flags & flags::INTERNAL != 0 {
             return Tdb::open_internal(options.hash_size, options.tdb_flags);
         }
-        open_file(path.as_ref(), options)
+        open_file(path.as_ref(), options, None)
+    }
+
+    /// [`Tdb::open`] with a fault-injection hook ([`crate::fault`]) in place from the
+    /// start, so that it sees the writes of the crash recovery `open` may run. For crash
+    /// tests.
+    pub fn open_with_fault_hook(
+        path: impl AsRef<Path>,
+        options: &OpenFlags,
+        hook: FaultHook,
+    ) -> Result<Tdb> {
+        if options.tdb_flags & flags::INTERNAL != 0 {
+            return Err(Error::Einval(
+                "a fault hook needs a file, not TDB_INTERNAL".into(),
+            ));
+        }
+        open_file(path.as_ref(), options, Some(hook))
+    }
+
+    /// Set (or with `None` remove) the fault-injection hook ([`crate::fault`]) called
+    /// before every change to the file from now on. For crash tests.
+    pub fn set_fault_hook(&mut self, hook: Option<FaultHook>) {
+        self.io.fault = hook.map(Hook);
     }
 
     /// A `TDB_INTERNAL` (memory-only) database.
@@ -107,7 +130,7 @@ fn os_err(what: &str, e: std::io::Error) -> Error {
     Error::io(format!("{what}: {e}"))
 }
 
-fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
+fn open_file(path: &Path, o: &OpenFlags, hook: Option<FaultHook>) -> Result<Tdb> {
     let acc = o.open_flags & libc::O_ACCMODE;
     if acc == libc::O_WRONLY {
         return Err(Error::Einval("O_WRONLY is not allowed".into()));
@@ -154,7 +177,8 @@ fn open_file(path: &Path, o: &OpenFlags) -> Result<Tdb> {
     }
     let fd = file.as_raw_fd();
     let use_mmap = tdb_flags & flags::NOMMAP == 0;
-    let io = Io::file(file, meta.len(), read_only, use_mmap);
+    let mut io = Io::file(file, meta.len(), read_only, use_mmap);
+    io.fault = hook.map(Hook);
     // The handle owns the registry entry from here on (Drop removes it).
     let mut tdb = new_handle(
         io,

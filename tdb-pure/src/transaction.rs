@@ -235,6 +235,14 @@ impl Tdb {
             if rec.magic != TDB_RECOVERY_MAGIC && rec.magic != TDB_RECOVERY_INVALID_MAGIC {
                 rec.rec_len = 0;
             }
+            if rec.rec_len == 0 {
+                // A commit killed after it pointed the header at a new recovery area but
+                // before it wrote the area's header leaves zeros there. C takes them for
+                // an empty area and frees it, making a free record of length 0 that
+                // breaks the freelist; like C's own rule for areas of a bad magic, the
+                // zeros are ignored instead (left as dead space).
+                head = 0;
+            }
             let end = u64::from(head) + u64::from(rec.rec_len);
             if end > self.io.size && end > self.io.real_size()? {
                 rec.rec_len = 0;

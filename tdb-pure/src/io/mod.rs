@@ -7,6 +7,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, Result};
+use crate::fault::{crash, FaultAction, FaultPoint, Hook};
 use crate::header::ByteOrder;
 use crate::mmap::Map;
 use crate::record::Record;
@@ -50,6 +51,8 @@ pub struct Io {
     /// takes locks, so no other process can change them while they are borrowed. Without
     /// locking (`TDB_NOLOCK`, read-only) they are copied instead.
     pub lend_mapped: bool,
+    /// The fault-injection hook of crash tests (`crate::fault`); `None` in normal use.
+    pub(crate) fault: Option<Hook>,
 }
 
 impl Io {
@@ -65,6 +68,7 @@ impl Io {
             base: 0,
             map: None,
             lend_mapped: true,
+            fault: None,
         };
         io.remap(size);
         io
@@ -82,6 +86,7 @@ impl Io {
             base: 0,
             map: None,
             lend_mapped: true,
+            fault: None,
         }
     }
 
@@ -275,8 +280,43 @@ impl Io {
         self.raw_write(off, data)
     }
 
+    /// Ask the fault hook, if one is set, what to do at `point`: `Ok(None)` to go on,
+    /// `Ok(Some(n))` to write only `n` bytes and die; it may also kill the process here
+    /// or fail the call.
+    #[cold]
+    #[inline(never)]
+    fn fault(&mut self, point: FaultPoint) -> Result<Option<usize>> {
+        let Some(hook) = self.fault.as_mut() else {
+            return Ok(None);
+        };
+        match (hook.0)(point) {
+            FaultAction::Proceed => Ok(None),
+            FaultAction::Crash => crash(),
+            FaultAction::TornWrite(n) => match point {
+                FaultPoint::Write { len, .. } => Ok(Some(n.min(len))),
+                _ => crash(),
+            },
+            FaultAction::Fail => Err(Error::io(format!("injected fault at {point:?}"))),
+        }
+    }
+
     /// Write to the file itself, bypassing any transaction cache (may extend it).
     pub fn raw_write(&mut self, off: u32, data: &[u8]) -> Result<()> {
+        if self.fault.is_some() {
+            let point = FaultPoint::Write {
+                off,
+                len: data.len(),
+            };
+            if let Some(n) = self.fault(point)? {
+                let _ = self.write_bytes(off, &data[..n]);
+                crash();
+            }
+        }
+        self.write_bytes(off, data)
+    }
+
+    /// [`Io::raw_write`] without the fault hook.
+    fn write_bytes(&mut self, off: u32, data: &[u8]) -> Result<()> {
         if self
             .map
             .as_mut()
@@ -366,31 +406,38 @@ impl Io {
 
     /// Grow the file itself to at least `new_size` bytes (new bytes read as zero).
     pub fn raw_grow(&mut self, new_size: u64) -> Result<()> {
-        match &mut self.backing {
-            Backing::File(f) => {
-                let cur = f
-                    .metadata()
-                    .map_err(|e| Error::io(format!("fstat failed: {e}")))?
-                    .len()
-                    .saturating_sub(self.base);
-                if cur < new_size {
-                    allocate(f, self.base + cur, new_size - cur)
-                        .map_err(|e| Error::Oom(format!("cannot grow file to {new_size}: {e}")))?;
-                }
-                self.remap(cur.max(new_size));
-            }
+        let cur = match &mut self.backing {
+            Backing::File(f) => f
+                .metadata()
+                .map_err(|e| Error::io(format!("fstat failed: {e}")))?
+                .len()
+                .saturating_sub(self.base),
             Backing::Memory(v) => {
                 let n = usize::try_from(new_size).map_err(|_| Error::Oom("size".into()))?;
                 if v.len() < n {
                     v.resize(n, 0);
                 }
+                return Ok(());
+            }
+        };
+        if cur < new_size {
+            if self.fault.is_some() {
+                self.fault(FaultPoint::Grow { to: new_size })?;
+            }
+            if let Backing::File(f) = &self.backing {
+                allocate(f, self.base + cur, new_size - cur)
+                    .map_err(|e| Error::Oom(format!("cannot grow file to {new_size}: {e}")))?;
             }
         }
+        self.remap(cur.max(new_size));
         Ok(())
     }
 
     /// Truncate to `size` bytes (file creation and wipe on first open).
     pub fn truncate(&mut self, size: u64) -> Result<()> {
+        if self.fault.is_some() && matches!(self.backing, Backing::File(_)) {
+            self.fault(FaultPoint::Truncate { to: size })?;
+        }
         // Unmap first: bytes past the new end must not stay mapped.
         self.map = None;
         match &mut self.backing {
@@ -405,6 +452,9 @@ impl Io {
 
     /// fdatasync the file (no-op in memory).
     pub fn sync(&mut self) -> Result<()> {
+        if self.fault.is_some() && matches!(self.backing, Backing::File(_)) {
+            self.fault(FaultPoint::Sync)?;
+        }
         match &self.backing {
             Backing::File(f) => f
                 .sync_data()
