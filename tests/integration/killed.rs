@@ -106,12 +106,16 @@ pub fn torture_with_kills_on_both_engines_leaves_what_the_commits_imply() {
         torture::run::<CTdb, PureTdb>(&db, &options).unwrap_or_else(|error| panic!("{error}"));
     assert!(report.kills > 0, "no process was killed");
     assert!(report.expectations.iter().any(|expect| !expect.complete));
-    for verified in [
-        torture::verify::<CTdb>(&db, 5, &report.expectations),
-        torture::verify::<PureTdb>(&db, 5, &report.expectations),
-    ] {
-        let verified = verified.unwrap_or_else(|violation| panic!("{violation}"));
-        assert!(verified.private_checked > 0);
+    let by_c = torture::verify::<CTdb>(&db, 5, &report.expectations)
+        .unwrap_or_else(|violation| panic!("{violation}"));
+    let by_pure = torture::verify::<PureTdb>(&db, 5, &report.expectations)
+        .unwrap_or_else(|violation| panic!("{violation}"));
+    assert!(by_c.private_checked > 0);
+    assert_eq!(by_c.records, by_pure.records);
+    // tdb-pure's check walks the zeros a killed growing commit leaves; C's misreads them
+    // (accepted only as that one complaint, see torture::is_dead_space_to_end_of_file).
+    assert!(by_pure.tolerated_check.is_none(), "{by_pure:?}");
+    if by_c.tolerated_check.is_none() {
+        check_final_database(&db);
     }
-    check_final_database(&db);
 }

@@ -119,7 +119,7 @@ pub(super) fn decode(text: &str) -> Result<Expectations, String> {
 }
 
 /// What [`verify`] found right.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     /// Records in the database.
     pub records: usize,
@@ -127,6 +127,29 @@ pub struct Verified {
     pub private_checked: usize,
     /// Shared records whose value was found among those written.
     pub shared_checked: usize,
+    /// A complaint of the engine's `check` that is C tdb's known misreading of the
+    /// zeros a rolled-back growing commit leaves at the end of the file (see
+    /// [`is_dead_space_to_end_of_file`]), accepted.
+    pub tolerated_check: Option<String>,
+}
+
+/// Whether a `check` failure is C tdb's complaint about dead space that runs to the end
+/// of the file (`Dead space at A-B (of B)`): the zeros a commit that grew the file and
+/// was killed leaves once the next opener has rolled it back. C's `tdb_dead_space`
+/// re-reads one byte instead of walking the region, so its check rejects them; the
+/// records are all there, and tdb-pure's check (which must pass too) walks the region.
+pub fn is_dead_space_to_end_of_file(message: &str) -> bool {
+    let Some(rest) = message.split("Dead space at ").nth(1) else {
+        return false;
+    };
+    let mut numbers = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|word| !word.is_empty())
+        .map(|word| word.parse::<u64>().ok());
+    match (numbers.next(), numbers.next(), numbers.next()) {
+        (Some(Some(start)), Some(Some(end)), Some(Some(size))) => start < end && end == size,
+        _ => false,
+    }
 }
 
 /// Open `db_path` with engine `R` and check it against every process's expectations.
@@ -141,8 +164,11 @@ pub fn verify<R: Backend>(
         ..super::open_options(hash_size)
     };
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
-    db.check()
-        .map_err(|error| fail(format!("check fails: {error}")))?;
+    let tolerated_check = match db.check() {
+        Ok(()) => None,
+        Err(error) if is_dead_space_to_end_of_file(&error.to_string()) => Some(error.to_string()),
+        Err(error) => return Err(fail(format!("check fails: {error}"))),
+    };
     let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     db.traverse(TraverseKind::Read, &mut |_, key, data| {
         records.insert(key.to_vec(), data.to_vec());
@@ -157,6 +183,7 @@ pub fn verify<R: Backend>(
         records: records.len(),
         private_checked: 0,
         shared_checked: 0,
+        tolerated_check,
     };
     let written_by_any = |key: &[u8], value: &[u8]| {
         all.iter()
@@ -260,5 +287,16 @@ mod tests {
         assert_eq!(decode(&encode(&expect)).unwrap(), expect);
         assert!(decode("P 00 11.").is_err());
         assert!(decode("Q").is_err());
+    }
+
+    #[test]
+    fn only_dead_space_to_the_end_of_the_file_is_tolerated() {
+        assert!(is_dead_space_to_end_of_file(
+            "corrupt database: Dead space at 421888-663552 (of 663552)"
+        ));
+        assert!(!is_dead_space_to_end_of_file(
+            "corrupt database: Dead space at 4096-8192 (of 663552)"
+        ));
+        assert!(!is_dead_space_to_end_of_file("corrupt database: bad magic"));
     }
 }

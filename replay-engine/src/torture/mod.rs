@@ -20,7 +20,7 @@ use crate::process;
 use crate::record::{self, RecordOptions, Recording};
 use crate::replay::shared::{Activity, SharedState};
 use crate::scratch;
-pub use expectations::{verify, Verified};
+pub use expectations::{is_dead_space_to_end_of_file, verify, Verified};
 pub use workload::{Expectations, Mix, Violation};
 
 /// How to torture.
