@@ -28,7 +28,8 @@
 //!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
 //! `io` (with `mmap`, the crate's only mmap boundary), [`lock`] (the public lock calls in
-//! `lock_api`), `traverse`, `transaction`,
+//! `lock_api`; robust mutexes in [`mutex`], the crate's pthread boundary), `traverse`,
+//! `transaction`,
 //! `check`, `dump`.
 
 mod check;
@@ -41,6 +42,7 @@ mod io;
 pub mod lock;
 mod lock_api;
 mod mmap;
+pub mod mutex;
 mod open;
 pub mod record;
 mod transaction;

@@ -98,6 +98,14 @@ impl Io {
         self.map = Map::new(file, self.base, size, !self.read_only);
     }
 
+    /// The open file (None for an in-memory database).
+    pub fn backing_file(&self) -> Option<&File> {
+        match &self.backing {
+            Backing::File(f) => Some(f),
+            Backing::Memory(_) => None,
+        }
+    }
+
     /// Make the database start at file offset `base` (past a robust-mutex file's mutex
     /// area) and re-read its size.
     pub fn set_base(&mut self, base: u64) -> Result<u64> {
