@@ -11,13 +11,14 @@ use replay_engine::backend::Backend;
 use replay_engine::generate::{self, GenerateOptions};
 use replay_engine::inspect;
 use replay_engine::record::{self, Layout, RecordOptions};
+use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
 use replay_engine::scratch;
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
     AnalyseArgs, BackendChoice, EngineChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs,
-    LayoutArg, LoadArgs, RecordArgs, ReplayArgs, TortureArgs,
+    LayoutArg, LoadArgs, LockingArg, RecordArgs, ReplayArgs, TortureArgs,
 };
 use crate::progress::Progress;
 
@@ -178,6 +179,10 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         stall_after: Duration::from_secs(args.stall_after_s),
         progress: Some(&show),
         record: recording(&args.record, &args.tdbfile)?,
+        locking: match args.locking {
+            LockingArg::Recorded => Locking::Recorded,
+            LockingArg::Fcntl => Locking::Fcntl,
+        },
     };
     if args.backend == EngineChoice::Mixed && traces.len() < 2 {
         say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
@@ -338,6 +343,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         keys: args.keys.max(1),
         exotic: args.exotic,
         layout: layout_of(args.layout),
+        mutex: false,
     };
     let paths = match args.backend {
         BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,
@@ -381,6 +387,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             exotic: false,
             keys: 20,
             hash_size: 7,
+            mutex: false,
             overwrite: false,
             record: RecordArgs {
                 record: Some(record_dir.clone()),
@@ -424,6 +431,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             deadlock_after_ms: 200,
             max_backoffs: 64,
             stall_after_s: 120,
+            locking: LockingArg::Recorded,
             load: LoadArgs {
                 flavour: FlavourArg::Auto,
             },

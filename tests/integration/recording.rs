@@ -35,6 +35,7 @@ fn torture_options(seed: u64, dir: Option<&Path>, layout: Layout) -> TortureOpti
             layout,
             retry_lock_errors: true,
         }),
+        mutex: false,
     }
 }
 

@@ -141,13 +141,14 @@ pub fn diff<A: Backend, B: Backend>(
     let setup = |name: &str, path: &Path, error: TdbError| {
         DiffError::Setup(format!("{name}: cannot create {}: {error}", path.display()))
     };
-    database::prepare::<A>(path_a, traces, &analysis.preexisting)
+    let locking = database::Locking::Recorded;
+    database::prepare::<A>(path_a, traces, &analysis.preexisting, locking)
         .map_err(|error| setup(A::NAME, path_a, error))?;
-    database::prepare::<B>(path_b, traces, &analysis.preexisting)
+    database::prepare::<B>(path_b, traces, &analysis.preexisting, locking)
         .map_err(|error| setup(B::NAME, path_b, error))?;
     let options = traces
         .first()
-        .map(database::worker_options)
+        .map(|trace| database::in_process_options(trace, locking))
         .ok_or_else(|| DiffError::Setup("no traces to compare".into()))?;
     let mut db_a = A::open(path_a, &options).map_err(|error| setup(A::NAME, path_a, error))?;
     let mut db_b = B::open(path_b, &options).map_err(|error| setup(B::NAME, path_b, error))?;

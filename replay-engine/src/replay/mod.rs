@@ -38,6 +38,8 @@ pub struct ReplayOptions<'p> {
     /// (see [`crate::record`]); the directory must have been made ready with
     /// [`crate::record::dir::prepare`].
     pub record: Option<RecordOptions>,
+    /// Robust mutexes where the traces opened with them, or fcntl locks only.
+    pub locking: database::Locking,
 }
 
 impl Default for ReplayOptions<'_> {
@@ -49,6 +51,7 @@ impl Default for ReplayOptions<'_> {
             stall_after: Duration::from_secs(120),
             progress: None,
             record: None,
+            locking: database::Locking::Recorded,
         }
     }
 }
@@ -206,7 +209,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         None
     };
     while report.runs.len() < options.runs.max(1) {
-        database::prepare::<Even>(db_path, traces, &analysis.preexisting)
+        database::prepare::<Even>(db_path, traces, &analysis.preexisting, options.locking)
             .map_err(ReplayError::Prepare)?;
         // Each attempt records into a staging directory of its own; only a completed
         // run's traces are kept.
@@ -222,7 +225,13 @@ fn replay_runs<Even: Backend, Odd: Backend>(
             ..(*recording).clone()
         });
         let outcome = match &shared {
-            None => run_in_process::<Even>(db_path, traces, analysis, record_to.as_ref()),
+            None => run_in_process::<Even>(
+                db_path,
+                traces,
+                analysis,
+                record_to.as_ref(),
+                options.locking,
+            ),
             Some(shared) => worker::run_workers::<Even, Odd>(
                 db_path,
                 traces,
@@ -353,15 +362,18 @@ fn run_in_process<B: Backend>(
     traces: &[Trace],
     analysis: &Analysis,
     record_to: Option<&RecordOptions>,
+    locking: database::Locking,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
     if let Some(record_to) = record_to {
         record::record_next_open(record_to.clone());
     }
     let mut db =
-        B::open(db_path, &database::worker_options(trace)).map_err(|error| ReplayError::Open {
-            trace: trace.name.clone(),
-            error: error.to_string(),
+        B::open(db_path, &database::in_process_options(trace, locking)).map_err(|error| {
+            ReplayError::Open {
+                trace: trace.name.clone(),
+                error: error.to_string(),
+            }
         })?;
     let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None);
     let started = Instant::now();

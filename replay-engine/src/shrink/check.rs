@@ -163,6 +163,7 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
             stall_after: self.stall_after,
             progress: None,
             record: None,
+            locking: Default::default(),
         };
         self.scratch.run(|dir| {
             let db = dir.join("replay.tdb");

@@ -96,9 +96,12 @@ pub fn verify<R: Backend>(
     all: &[Expectations],
 ) -> Result<Verified, Violation> {
     let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::NAME));
+    // With `TDB_MUTEX_LOCKING` but never `TDB_CLEAR_IF_FIRST` (this open must not wipe):
+    // the flag opens a mutex file with its mutexes and changes nothing on a plain one.
     let options = OpenOptions {
         open_flags: libc::O_RDWR,
-        ..super::open_options(hash_size)
+        tdb_flags: super::FLAGS | crate::backend::tdb_flags::MUTEX_LOCKING,
+        ..super::open_options(hash_size, false)
     };
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
     db.check()

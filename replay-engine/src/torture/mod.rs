@@ -37,6 +37,9 @@ pub struct TortureOptions {
     /// Record each process's trace (the directory must have been made ready with
     /// [`record::dir::prepare`]).
     pub record: Option<RecordOptions>,
+    /// Open with robust mutexes, as Samba opens its busy databases
+    /// ([`MUTEX_FLAGS`] on top of [`FLAGS`]).
+    pub mutex: bool,
 }
 
 impl Default for TortureOptions {
@@ -52,12 +55,17 @@ impl Default for TortureOptions {
             seed: 1,
             hash_size: 7,
             record: None,
+            mutex: false,
         }
     }
 }
 
 /// The database's flags: sequence numbers and no fsync.
 pub const FLAGS: u32 = tdb_flags::SEQNUM | tdb_flags::NOSYNC;
+
+/// Added with [`TortureOptions::mutex`]: robust mutexes, with the `TDB_CLEAR_IF_FIRST`
+/// Samba always passes beside them.
+pub const MUTEX_FLAGS: u32 = tdb_flags::MUTEX_LOCKING | tdb_flags::CLEAR_IF_FIRST;
 
 /// What a torture run did.
 #[derive(Debug)]
@@ -90,10 +98,10 @@ impl fmt::Display for TortureError {
 impl std::error::Error for TortureError {}
 
 /// How every process opens the database.
-pub fn open_options(hash_size: u32) -> OpenOptions {
+pub fn open_options(hash_size: u32, mutex: bool) -> OpenOptions {
     OpenOptions {
         hash_size,
-        tdb_flags: FLAGS,
+        tdb_flags: if mutex { FLAGS | MUTEX_FLAGS } else { FLAGS },
         open_flags: libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     }
@@ -108,7 +116,7 @@ pub fn run<Even: Backend, Odd: Backend>(
 ) -> Result<TortureReport, TortureError> {
     let setup = |what: String| TortureError::Setup(format!("{}: {what}", db_path.display()));
     scratch::replace(db_path).map_err(|error| TortureError::Setup(error.to_string()))?;
-    let open = open_options(options.hash_size);
+    let open = open_options(options.hash_size, options.mutex);
     let fresh = OpenOptions {
         open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         ..open
