@@ -11,6 +11,7 @@ mod deadlock;
 mod differential;
 mod generated;
 mod handwritten;
+mod mutex;
 mod recording;
 mod shrink;
 
@@ -67,6 +68,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "recording::torture_catches_a_broken_engine",
         recording::torture_catches_a_broken_engine,
+    ),
+    (
+        "mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine",
+        mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine,
     ),
     (
         "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",

@@ -241,6 +241,7 @@ fn process_main<B: Backend>(
     barrier.wait_for_start();
     let seed = options.seed.wrapping_add(k as u64);
     let expect = workload::Workload::new(k, seed, &options.mix)
+        .with_mutexes(options.mutex)
         .run(&mut db)
         .map_err(|violation| violation.to_string())?;
     db.close().map_err(|error| format!("close: {error}"))?;

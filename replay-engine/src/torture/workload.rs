@@ -90,6 +90,8 @@ pub struct Workload<'m> {
     done: Expectations,
     /// Expectations inside the open transaction, if any.
     pending: Option<Expectations>,
+    /// Only write traverses (see [`Workload::with_mutexes`]).
+    write_traverses_only: bool,
 }
 
 /// Whether a write that fails with a lock error should be run again by the workload
@@ -124,6 +126,7 @@ impl<'m> Workload<'m> {
             process,
             done: Expectations::default(),
             pending: None,
+            write_traverses_only: false,
         }
     }
 
@@ -340,8 +343,19 @@ impl<'m> Workload<'m> {
         Ok(())
     }
 
+    /// On a robust-mutex database with transactions, every traverse is a write traverse.
+    /// C tdb deadlocks otherwise: a read traverse keeps its record's fcntl lock while it
+    /// locks the next chain, which waits on the allrecord mutex of a committing
+    /// transaction, whose upgrade waits for that record lock (a write traverse holds the
+    /// transaction lock, so no commit runs beside it). With fcntl locks the chain lock is
+    /// granted (read locks share) and there is no cycle.
+    pub fn with_mutexes(mut self, mutexes: bool) -> Self {
+        self.write_traverses_only = mutexes && self.mix.transactions;
+        self
+    }
+
     fn traverse<B: Backend>(&mut self, db: &mut B) -> Result<(), Violation> {
-        let kind = if self.rng.chance(50) {
+        let kind = if self.write_traverses_only || self.rng.chance(50) {
             TraverseKind::Write
         } else {
             TraverseKind::Read
