@@ -161,7 +161,7 @@ impl Locks {
         if let Some(m) = &self.mutexes {
             if let Some(idx) = m.index(off, len) {
                 let r = match ltype {
-                    Some(t) => m.lock(idx, t, wait, self.holds_chain_mutex()),
+                    Some(t) => m.lock(idx, t, wait, || self.holds_chain_mutex()),
                     None => m.unlock(idx),
                 };
                 return r.map_err(|e| {

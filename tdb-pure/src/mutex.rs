@@ -271,6 +271,8 @@ fn check_robust() -> std::result::Result<(), i32> {
 #[derive(Debug)]
 pub struct MutexArea {
     map: Map,
+    /// The start of the mapping (checked once: every mutex and the state lie inside).
+    base: NonNull<u8>,
     layout: Layout,
     hash_size: u32,
 }
@@ -287,23 +289,31 @@ impl MutexArea {
         }
         let map = Map::new(file, 0, u64::from(size), true)
             .ok_or_else(|| Error::io("cannot map the mutex area"))?;
+        let base = map
+            .place(0, need)
+            .ok_or_else(|| Error::io("cannot map the mutex area"))?;
         Ok(MutexArea {
             map,
+            base,
             layout,
             hash_size,
         })
     }
 
+    /// The mutex at `off`, which callers keep inside the checked `need` bytes.
+    #[inline]
     fn mutex_at(&self, off: usize) -> *mut libc::pthread_mutex_t {
-        self.map
-            .place(off, self.layout.mutex)
-            .expect("mutex inside the area (checked when mapped)")
-            .as_ptr()
-            .cast()
+        debug_assert!(off + self.layout.mutex <= self.map.len());
+        // SAFETY: every caller passes the offset of the allrecord mutex or of chain
+        // mutex 0..=hash_size, all inside the first `need` bytes that `map` checked lie
+        // inside the live mapping.
+        unsafe { self.base.as_ptr().add(off).cast() }
     }
 
-    /// Chain mutex `idx` (0 = freelist, 1 + b = bucket b).
+    /// Chain mutex `idx` (0 = freelist, 1 + b = bucket b; `idx <= hash_size`).
+    #[inline]
     fn chain(&self, idx: u32) -> *mut libc::pthread_mutex_t {
+        assert!(idx <= self.hash_size, "chain mutex {idx} out of range");
         self.mutex_at(self.layout.chains + idx as usize * self.layout.mutex)
     }
 
@@ -311,19 +321,18 @@ impl MutexArea {
         self.mutex_at(self.layout.allrecord)
     }
 
+    #[inline]
     fn state(&self) -> &AtomicI16 {
-        let p: NonNull<u8> = self
-            .map
-            .place(self.layout.state, 2)
-            .expect("state inside the area");
-        // SAFETY: the short lies inside the live mapping, is 2-byte aligned (it follows
-        // an 8-aligned mutex of even size and the mapping is page-aligned), and every
-        // process only reads or writes it whole; an AtomicI16 has the layout of an i16.
-        unsafe { AtomicI16::from_ptr(p.as_ptr().cast()) }
+        // SAFETY: the short lies inside the checked part of the live mapping, is 2-byte
+        // aligned (it follows an aligned mutex of even size and the mapping is
+        // page-aligned), and every process only reads or writes it whole; an AtomicI16
+        // has the layout of an i16.
+        unsafe { AtomicI16::from_ptr(self.base.as_ptr().add(self.layout.state).cast()) }
     }
 
     /// `tdb_mutex_index`: the chain mutex standing in for the fcntl lock of `len` bytes
     /// at `off`, if it is a freelist or chain lock.
+    #[inline]
     pub fn index(&self, off: u32, len: u32) -> Option<u32> {
         let first = FREELIST_TOP - 4;
         if len != 1 || off < first || u64::from(off) >= data_start(self.hash_size) {
@@ -356,18 +365,19 @@ impl MutexArea {
     /// `tdb_mutex_lock` for chain mutex `idx`. `holds_chain` says whether the handle
     /// already holds another chain mutex (then the allrecord state is not looked at:
     /// waiting for the allrecord holder then could deadlock with it).
+    #[inline]
     pub fn lock(
         &self,
         idx: u32,
         ltype: LockType,
         wait: bool,
-        holds_chain: bool,
+        holds_chain: impl Fn() -> bool,
     ) -> std::result::Result<(), i32> {
         let chain = self.chain(idx);
         loop {
             // SAFETY: an initialised mutex in the live mapping.
             unsafe { lock_mutex(chain, wait, || {}) }?;
-            if idx == 0 || holds_chain {
+            if idx == 0 || holds_chain() {
                 return Ok(());
             }
             let state = self.state().load(Ordering::Relaxed);
@@ -387,6 +397,7 @@ impl MutexArea {
     }
 
     /// `tdb_mutex_unlock`.
+    #[inline]
     pub fn unlock(&self, idx: u32) -> std::result::Result<(), i32> {
         // SAFETY: an initialised mutex in the live mapping; pthread refuses (EPERM) if
         // this thread does not hold it.
