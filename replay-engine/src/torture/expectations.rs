@@ -96,13 +96,15 @@ pub fn verify<R: Backend>(
     all: &[Expectations],
 ) -> Result<Verified, Violation> {
     let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::NAME));
-    // With `TDB_MUTEX_LOCKING` but never `TDB_CLEAR_IF_FIRST` (this open must not wipe):
-    // the flag opens a mutex file with its mutexes and changes nothing on a plain one.
-    let options = OpenOptions {
+    // A mutex file needs `TDB_MUTEX_LOCKING` for a locked open; never `TDB_CLEAR_IF_FIRST`
+    // here (this open must not wipe).
+    let mut options = OpenOptions {
         open_flags: libc::O_RDWR,
-        tdb_flags: super::FLAGS | crate::backend::tdb_flags::MUTEX_LOCKING,
         ..super::open_options(hash_size, false)
     };
+    if super::has_mutex_feature(db_path) {
+        options.tdb_flags |= crate::backend::tdb_flags::MUTEX_LOCKING;
+    }
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
     db.check()
         .map_err(|error| fail(format!("check fails: {error}")))?;
