@@ -320,14 +320,14 @@ impl Io {
     }
 
     /// Read a record header without validating it.
-    #[inline]
+    #[inline(always)]
     pub fn read_rec_raw(&mut self, off: u32) -> Result<Record> {
         Ok(Record::decode(&self.read_array(off)?, self.order))
     }
 
     /// Read `N` bytes at `off` as an array (straight from the mapping when it can: the
     /// hot path of every chain walk).
-    #[inline]
+    #[inline(always)]
     fn read_array<const N: usize>(&mut self, off: u32) -> Result<[u8; N]> {
         self.oob(u64::from(off), N as u64)?;
         if self.tx.is_none() {
