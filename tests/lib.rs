@@ -60,11 +60,30 @@ pub fn replay_c(db: &Path, traces: &[Trace], plan: &mut Analysis, runs: usize) -
     replay::replay::<CTdb>(db, traces, plan, &options).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// C tdb's own `tdb_check` on a file.
+/// Whether the file at `db` is a robust-mutex tdb (header: feature-flag marker and the
+/// mutex feature, little-endian as written on this host).
+pub fn has_mutex_feature(db: &Path) -> bool {
+    let bytes = std::fs::read(db).unwrap_or_default();
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    word(40) == Some(0x0BAD_1A52) && word(60).is_some_and(|flags| flags & 1 != 0)
+}
+
+/// C tdb's own `tdb_check` on a file (a mutex file is opened with its mutexes, as C
+/// requires of a locked open).
 pub fn c_check(db: &Path) {
+    let tdb_flags = if has_mutex_feature(db) {
+        replay_engine::backend::tdb_flags::MUTEX_LOCKING
+    } else {
+        0
+    };
     let mut handle = tdb_sys::Tdb::open(
         db,
         &tdb_sys::OpenOptions {
+            tdb_flags,
             open_flags: libc::O_RDWR,
             ..tdb_sys::OpenOptions::default()
         },

@@ -72,6 +72,15 @@ pub enum EngineChoice {
     Mixed,
 }
 
+/// How a replay locks (`--locking`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockingArg {
+    /// As recorded: robust mutexes where the trace's tdb_open passed TDB_MUTEX_LOCKING.
+    Recorded,
+    /// fcntl locks only (TDB_MUTEX_LOCKING dropped from every open).
+    Fcntl,
+}
+
 /// Which program wrote the traces (it decides how a few ambiguous lines read).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlavourArg {
@@ -115,6 +124,11 @@ pub struct ReplayArgs {
     /// Abort a run after this many seconds without any progress.
     #[arg(long, default_value_t = 120)]
     pub stall_after_s: u64,
+    /// Lock as the traces opened the database (`recorded`: robust mutexes where they
+    /// passed TDB_MUTEX_LOCKING), or with fcntl locks only (`fcntl`), to compare the two
+    /// on one workload.
+    #[arg(long, value_enum, default_value = "recorded")]
+    pub locking: LockingArg,
     /// Replace the database file even if tdb-replay did not create it (by default an
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]
@@ -321,6 +335,11 @@ pub struct TortureArgs {
     /// Hash size of the database (small sizes make chains collide).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub hash_size: u32,
+    /// Open with robust mutexes (TDB_MUTEX_LOCKING | TDB_CLEAR_IF_FIRST), as Samba opens
+    /// its busy databases; traces are then recorded in Samba's layout (only Samba's tdb has
+    /// mutexes).
+    #[arg(long)]
+    pub mutex: bool,
     /// Replace the database file even if tdb-replay did not create it (by default an
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]

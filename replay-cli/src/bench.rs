@@ -478,8 +478,10 @@ fn bare_runs<B: Backend>(
 ) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
-        database::prepare::<B>(&args.tdbfile, traces, &plan.preexisting)?;
-        let mut db = B::open(&args.tdbfile, &database::worker_options(&traces[0]))?;
+        let locking = database::Locking::Recorded;
+        database::prepare::<B>(&args.tdbfile, traces, &plan.preexisting, locking)?;
+        let options = database::in_process_options(&traces[0], locking);
+        let mut db = B::open(&args.tdbfile, &options)?;
         times.push(bare::run(&mut db, &traces[0], &plan.groups[0]));
         db.close()?;
     }

@@ -11,13 +11,14 @@ use replay_engine::backend::Backend;
 use replay_engine::generate::{self, GenerateOptions};
 use replay_engine::inspect;
 use replay_engine::record::{self, Layout, RecordOptions};
+use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions, ReplayReport};
 use replay_engine::scratch;
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 use crate::args::{
     AnalyseArgs, BackendChoice, EngineChoice, ExampleArgs, FlavourArg, GenerateArgs, InspectArgs,
-    LayoutArg, LoadArgs, RecordArgs, ReplayArgs, TortureArgs,
+    LayoutArg, LoadArgs, LockingArg, RecordArgs, ReplayArgs, TortureArgs,
 };
 use crate::output::{latency_reports, ms, print_latency, LatencyReport, Out};
 use crate::progress::Progress;
@@ -250,6 +251,10 @@ fn replay_with<B: Backend, Odd: Backend>(args: &ReplayArgs) -> Result<()> {
         backoff_cache: (!args.no_backoff_cache)
             .then(|| replay::backoff_cache::path_for(&args.tdbfile)),
         predict: !args.no_predict,
+        locking: match args.locking {
+            LockingArg::Recorded => Locking::Recorded,
+            LockingArg::Fcntl => Locking::Fcntl,
+        },
     };
     if args.backend == EngineChoice::Mixed && traces.len() < 2 {
         say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
@@ -664,6 +669,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         keys: args.keys.max(1),
         exotic: args.exotic,
         layout: layout_of(args.layout),
+        mutex: false,
     };
     let paths = match args.backend {
         BackendChoice::C => generate_with::<CBackend>(&args.dir, &args.name, &options)?,
@@ -708,6 +714,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             kill: 0,
             keys: 20,
             hash_size: 7,
+            mutex: false,
             overwrite: false,
             record: RecordArgs {
                 record: Some(record_dir.clone()),
@@ -755,6 +762,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
             no_latency: false,
             no_backoff_cache: false,
             no_predict: false,
+            locking: LockingArg::Recorded,
             load: LoadArgs {
                 flavour: FlavourArg::Auto,
             },

@@ -36,6 +36,10 @@ const WORKLOADS: [&str; 8] = [
 /// Time per operation of each workload, in `WORKLOADS` order.
 type Figures = [Duration; WORKLOADS.len()];
 
+/// The workloads shown again under robust-mutex locking (indexes into `WORKLOADS`): the
+/// keyed operations, whose cost is mostly the chain lock.
+const MUTEX_ROWS: [usize; 5] = [0, 1, 2, 3, 5];
+
 pub fn run(args: &MicrobenchArgs) -> Result<()> {
     if args.records.contains(&0) {
         return Err(
@@ -67,6 +71,19 @@ struct MicrobenchJson {
     runs: u32,
     ops: usize,
     rows: Vec<RowJson>,
+    /// The keyed operations again on robust-mutex files.
+    mutex_rows: Vec<MutexRowJson>,
+}
+
+#[derive(Serialize)]
+struct MutexRowJson {
+    records: usize,
+    operation: &'static str,
+    c_mutex_ns: Option<f64>,
+    pure_mutex_ns: Option<f64>,
+    pure_over_c: Option<f64>,
+    c_mutex_over_fcntl: Option<f64>,
+    pure_mutex_over_fcntl: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +108,7 @@ fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
         runs: args.runs.max(1),
         ops: args.ops.max(1),
         rows: Vec::new(),
+        mutex_rows: Vec::new(),
     };
     let hash = if args.hash_size == 0 {
         "131 (default)".to_string()
@@ -105,20 +123,37 @@ fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
         "{:>8}  {:<28}{:>12}{:>12}{:>9}",
         "records", "operation", "c", "pure", "pure/c"
     ));
+    let mut mutex_tables = Vec::new();
     for &records in &args.records {
         let mut c = [Duration::MAX; WORKLOADS.len()];
         let mut pure = [Duration::MAX; WORKLOADS.len()];
+        let mut c_mutex = [Duration::MAX; WORKLOADS.len()];
+        let mut pure_mutex = [Duration::MAX; WORKLOADS.len()];
         let with_c = args.backend != BenchBackends::Pure;
         let with_pure = args.backend != BenchBackends::C;
         for _ in 0..args.runs.max(1) {
-            // Alternate so neither backend always runs on a warmer machine.
+            // Alternate so neither backend nor locking always runs on a warmer machine.
             if with_c {
-                keep_best(&mut c, &measure::<CBackend>(dir, records, args)?);
+                keep_best(&mut c, &measure::<CBackend>(dir, records, args, false)?);
             }
             if with_pure {
-                keep_best(&mut pure, &measure::<PureBackend>(dir, records, args)?);
+                keep_best(
+                    &mut pure,
+                    &measure::<PureBackend>(dir, records, args, false)?,
+                );
+            }
+            if with_c {
+                keep_best(
+                    &mut c_mutex,
+                    &measure::<CBackend>(dir, records, args, true)?,
+                );
+            }
+            if with_pure {
+                let run = measure::<PureBackend>(dir, records, args, true)?;
+                keep_best(&mut pure_mutex, &run);
             }
         }
+        mutex_tables.push((records, c, pure, c_mutex, pure_mutex));
         for (i, name) in WORKLOADS.iter().enumerate() {
             let column = |d: Duration, on: bool| {
                 if on {
@@ -141,6 +176,49 @@ fn run_in(args: &MicrobenchArgs, dir: &Path) -> Result<()> {
                 pure_ns: with_pure.then(|| nanos(pure[i])),
                 pure_over_c,
             });
+        }
+    }
+    out.line(
+        "\nrobust-mutex locking (TDB_MUTEX_LOCKING; chain locks are mutexes in the file), \
+         against the fcntl figures above"
+            .to_string(),
+    );
+    out.line(format!(
+        "{:>8}  {:<28}{:>12}{:>12}{:>9}{:>13}{:>13}",
+        "records", "operation", "c mutex", "pure mutex", "pure/c", "c mtx/fcntl", "pure mtx/fc"
+    ));
+    let with_c = args.backend != BenchBackends::Pure;
+    let with_pure = args.backend != BenchBackends::C;
+    let ratio = |a: Duration, b: Duration, on: bool| on.then(|| nanos(a) / nanos(b).max(1e-3));
+    let shown = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.3}"));
+    let column = |d: Duration, on: bool| {
+        if on {
+            format!("{:.0}", nanos(d))
+        } else {
+            "-".to_string()
+        }
+    };
+    for (records, c, pure, c_mutex, pure_mutex) in mutex_tables {
+        for i in MUTEX_ROWS {
+            let row = MutexRowJson {
+                records,
+                operation: WORKLOADS[i],
+                c_mutex_ns: with_c.then(|| nanos(c_mutex[i])),
+                pure_mutex_ns: with_pure.then(|| nanos(pure_mutex[i])),
+                pure_over_c: ratio(pure_mutex[i], c_mutex[i], with_c && with_pure),
+                c_mutex_over_fcntl: ratio(c_mutex[i], c[i], with_c),
+                pure_mutex_over_fcntl: ratio(pure_mutex[i], pure[i], with_pure),
+            };
+            out.line(format!(
+                "{records:>8}  {:<28}{:>12}{:>12}{:>9}{:>13}{:>13}",
+                WORKLOADS[i],
+                column(c_mutex[i], with_c),
+                column(pure_mutex[i], with_pure),
+                shown(row.pure_over_c),
+                shown(row.c_mutex_over_fcntl),
+                shown(row.pure_mutex_over_fcntl),
+            ));
+            doc.mutex_rows.push(row);
         }
     }
     out.document(&doc)
@@ -184,13 +262,24 @@ fn ok<T>(what: &str, backend: &str, r: replay_engine::backend::TdbResult<T>) -> 
     r.map_err(|e| anyhow::anyhow!("{backend}: {what} failed: {e}"))
 }
 
-/// Run every workload once on a fresh database of `records` records.
-fn measure<B: Backend>(dir: &Path, records: usize, args: &MicrobenchArgs) -> Result<Figures> {
-    let path: PathBuf = dir.join(format!("{}-{records}.tdb", B::NAME));
+/// Run every workload once on a fresh database of `records` records, a robust-mutex
+/// file if `mutex`.
+fn measure<B: Backend>(
+    dir: &Path,
+    records: usize,
+    args: &MicrobenchArgs,
+    mutex: bool,
+) -> Result<Figures> {
+    let locking = if mutex { "mutex" } else { "fcntl" };
+    let path: PathBuf = dir.join(format!("{}-{locking}-{records}.tdb", B::NAME));
     scratch::replace(&path).map_err(|error| BadInput(error.to_string()))?;
     let options = OpenOptions {
         hash_size: args.hash_size,
-        tdb_flags: tdb_flags::NOSYNC,
+        tdb_flags: if mutex {
+            tdb_flags::NOSYNC | tdb_flags::MUTEX_LOCKING
+        } else {
+            tdb_flags::NOSYNC
+        },
         open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         mode: 0o600,
     };

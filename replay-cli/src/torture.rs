@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use replay_engine::backend::Backend;
+use replay_engine::record::Layout;
 use replay_engine::torture::{self, Mix, TortureError, TortureOptions, TortureReport};
 
 use crate::args::{EngineChoice, TortureArgs};
@@ -21,6 +22,10 @@ pub fn run(args: &TortureArgs) -> Result<()> {
     let record = recording(&args.record, &args.tdbfile)?.map(|mut record| {
         // A transient lock refusal is retried, so every recorded line can be replayed.
         record.retry_lock_errors = true;
+        if args.mutex {
+            // Only Samba's tdb has mutexes, and readers take such traces for Samba's.
+            record.layout = Layout::Samba;
+        }
         record
     });
     let options = TortureOptions {
@@ -36,6 +41,7 @@ pub fn run(args: &TortureArgs) -> Result<()> {
         hash_size: args.hash_size,
         record,
         kills: args.kill,
+        mutex: args.mutex,
     };
     let engines = match args.backend {
         EngineChoice::C => "C tdb",
@@ -43,7 +49,7 @@ pub fn run(args: &TortureArgs) -> Result<()> {
         EngineChoice::Mixed => "C tdb and tdb-pure alternately",
     };
     println!(
-        "Torturing {} with {} processes on {engines}, {} operations each{}{}, seed {seed}",
+        "Torturing {} with {} processes on {engines}, {} operations each{}{}{}, seed {seed}",
         args.tdbfile.display(),
         options.processes,
         options.mix.ops,
@@ -54,6 +60,11 @@ pub fn run(args: &TortureArgs) -> Result<()> {
         },
         if args.exotic {
             ", with key walks, all-record locks and wipes"
+        } else {
+            ""
+        },
+        if args.mutex {
+            ", robust-mutex locking"
         } else {
             ""
         },

@@ -417,7 +417,7 @@ fn bench_measures_both_backends_and_prints_their_ratio() {
 }
 
 #[test]
-fn microbench_times_every_operation_on_both_backends() {
+fn microbench_times_every_operation_on_both_backends_and_both_lockings() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = tdb_replay(&[
         "microbench",
@@ -436,7 +436,12 @@ fn microbench_times_every_operation_on_both_backends() {
         .lines()
         .filter(|line| line.trim_start().starts_with(char::is_numeric))
         .collect();
-    assert_eq!(rows.len(), 16, "8 operations at 2 sizes:\n{out}");
+    assert_eq!(
+        rows.len(),
+        16 + 10,
+        "8 operations at 2 sizes, and 5 of them again under mutexes:\n{out}"
+    );
+    assert!(out.contains("robust-mutex locking"), "{out}");
     for row in rows {
         let ratio: f64 = row
             .split_whitespace()

@@ -30,6 +30,8 @@ pub struct GenerateOptions {
     pub exotic: bool,
     /// The trace layout.
     pub layout: Layout,
+    /// Open with robust mutexes (`TDB_MUTEX_LOCKING | TDB_CLEAR_IF_FIRST`), as Samba does.
+    pub mutex: bool,
 }
 
 impl Default for GenerateOptions {
@@ -42,6 +44,7 @@ impl Default for GenerateOptions {
             keys: 20,
             exotic: false,
             layout: Layout::Ccan,
+            mutex: false,
         }
     }
 }
@@ -70,10 +73,16 @@ pub fn generate<B: Backend>(
         hash_size: options.hash_size,
         record: Some(RecordOptions {
             dir: dir.to_path_buf(),
-            layout: options.layout,
+            // Only Samba's tdb has mutexes, and readers take such traces for Samba's.
+            layout: if options.mutex {
+                Layout::Samba
+            } else {
+                options.layout
+            },
             retry_lock_errors: true,
         }),
         kills: 0,
+        mutex: options.mutex,
     };
     let report = torture::run::<B, B>(&dir.join(&db_name), &torture).map_err(io::Error::other)?;
     Ok(report.traces)

@@ -28,8 +28,9 @@
 //!
 //! Modules follow the on-disk concepts: [`header`], [`record`], [`hash`], `freelist`,
 //! `io` (with `mmap`, the crate's only mmap boundary), [`lock`] (the public lock calls in
-//! `lock_api`), `traverse`, `transaction`,
-//! `check`, `dump`; [`fault`] injects crashes and I/O errors for crash tests.
+//! `lock_api`; robust mutexes in [`mutex`], the crate's pthread boundary), `traverse`,
+//! `transaction`, `check`, `dump`; [`fault`] injects crashes and I/O errors for crash
+//! tests.
 
 mod check;
 mod dump;
@@ -42,6 +43,7 @@ mod io;
 pub mod lock;
 mod lock_api;
 mod mmap;
+pub mod mutex;
 mod open;
 pub mod record;
 mod transaction;

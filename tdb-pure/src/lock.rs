@@ -11,11 +11,18 @@
 //! [168, 168+4hs) + [168+4hs, inf)   allrecord lock
 //! record offset                     traverse read locks, delete/trim write probes
 //! ```
+//!
+//! In a robust-mutex file (`crate::mutex`) the freelist and chain bytes are mutexes
+//! instead, and the allrecord lock is the allrecord mutex plus the fcntl range
+//! `[168+4hs, inf)`; every other lock stays fcntl at the same offsets. As in C, the
+//! dispatch happens at the lowest level ([`Locks::raw`]), so the nesting, upgrade and
+//! mark rules above it are shared.
 
 use std::os::fd::RawFd;
 
 use crate::error::{Error, Result};
 use crate::header::FREELIST_TOP;
+use crate::mutex::MutexArea;
 
 /// `OPEN_LOCK`.
 pub const OPEN_LOCK: u32 = 0;
@@ -104,6 +111,27 @@ pub struct Locks {
     nest: Vec<NestEntry>,
     /// The allrecord lock.
     pub allrecord: AllRecord,
+    /// The mapped mutex area of a robust-mutex file opened with locking.
+    pub mutexes: Option<MutexArea>,
+}
+
+impl Drop for Locks {
+    /// Closing the descriptor drops the fcntl locks, but mutexes stay held until they are
+    /// unlocked: release what this handle holds before the area is unmapped (C leaves
+    /// them locked, for the next locker to find with `EOWNERDEAD`).
+    fn drop(&mut self) {
+        let Some(m) = self.mutexes.take() else {
+            return;
+        };
+        for e in &self.nest {
+            if let Some(idx) = m.index(e.off, 1) {
+                let _ = m.unlock(idx);
+            }
+        }
+        if self.allrecord.count > 0 {
+            let _ = m.allrecord_unlock();
+        }
+    }
 }
 
 fn lock_err(what: &str, off: u32, errno: i32) -> Error {
@@ -121,6 +149,7 @@ impl Locks {
             nolock: nolock || fd.is_none(),
             nest: Vec::new(),
             allrecord: AllRecord::default(),
+            mutexes: None,
         }
     }
 
@@ -129,11 +158,39 @@ impl Locks {
         if self.nolock {
             return Ok(());
         }
+        if let Some(m) = &self.mutexes {
+            if let Some(idx) = m.index(off, len) {
+                let r = match ltype {
+                    Some(t) => m.lock(idx, t, wait, || self.holds_chain_mutex()),
+                    None => m.unlock(idx),
+                };
+                return r.map_err(|e| {
+                    let what = if ltype.is_some() {
+                        "mutex lock"
+                    } else {
+                        "mutex unlock"
+                    };
+                    lock_err(what, off, e)
+                });
+            }
+        }
         let Some(fd) = self.fd else { return Ok(()) };
         brlock(fd, ltype, off, len, wait).map_err(|e| {
             let what = if ltype.is_some() { "lock" } else { "unlock" };
             lock_err(what, off, e)
         })
+    }
+
+    /// `tdb_have_mutex_chainlocks`: a chain (not freelist) mutex is already held. C
+    /// passes each entry's count where the lock length belongs, so only entries counted
+    /// once qualify; kept as is, since it decides when the allrecord state is looked at.
+    fn holds_chain_mutex(&self) -> bool {
+        let Some(m) = &self.mutexes else {
+            return false;
+        };
+        self.nest
+            .iter()
+            .any(|e| m.index(e.off, e.count).is_some_and(|idx| idx != 0))
     }
 
     /// Whether a nested lock is held at `off`.
@@ -168,7 +225,8 @@ impl Locks {
         }
         if let Some(i) = self.nest.iter().position(|e| e.off == off) {
             if self.nest[i].ltype == LockType::Read && ltype == LockType::Write {
-                if !mark_only {
+                // Mutexes have no read mode: the held one already excludes everyone.
+                if !mark_only && self.mutexes.is_none() {
                     self.raw(Some(LockType::Write), off, 1, wait)?;
                 }
                 self.nest[i].ltype = LockType::Write;
@@ -237,9 +295,53 @@ impl Locks {
         Ok(())
     }
 
+    /// Take the allrecord lock's locks (`tdb_allrecord_lock` below its checks): the
+    /// chain range gradually and the record range, or in a mutex file the allrecord
+    /// mutex and the record range.
+    pub fn take_allrecord(&self, ltype: LockType, wait: bool, hash_size: u32) -> Result<()> {
+        if self.nolock {
+            return Ok(());
+        }
+        let part1 = 4 * hash_size;
+        match &self.mutexes {
+            Some(m) => m
+                .allrecord_lock(ltype, wait)
+                .map_err(|e| lock_err("allrecord mutex", FREELIST_TOP, e))?,
+            None => self.gradual(ltype, wait, FREELIST_TOP, part1)?,
+        }
+        if let Err(e) = self.raw(Some(ltype), FREELIST_TOP + part1, 0, wait) {
+            match &self.mutexes {
+                Some(m) => {
+                    let _ = m.allrecord_unlock();
+                }
+                None => {
+                    let _ = self.raw(None, FREELIST_TOP, part1, false);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Release what [`Locks::take_allrecord`] took.
+    pub fn drop_allrecord(&self, hash_size: u32) -> Result<()> {
+        if self.nolock {
+            return Ok(());
+        }
+        match &self.mutexes {
+            Some(m) => {
+                m.allrecord_unlock()
+                    .map_err(|e| lock_err("allrecord mutex unlock", FREELIST_TOP, e))?;
+                self.raw(None, FREELIST_TOP + 4 * hash_size, 0, false)
+            }
+            None => self.raw(None, FREELIST_TOP, 0, false),
+        }
+    }
+
     /// `tdb_allrecord_upgrade`: turn the transaction's upgradable read allrecord lock
-    /// into a write lock on `[168, ∞)`, retrying while the kernel reports EDEADLK.
-    pub fn upgrade_allrecord(&mut self) -> Result<()> {
+    /// into a write lock on `[168, ∞)` (in a mutex file: the mutex state, then
+    /// `[168+4hs, ∞)`), retrying while the kernel reports EDEADLK.
+    pub fn upgrade_allrecord(&mut self, hash_size: u32) -> Result<()> {
         if self.allrecord.count != 1 {
             return Err(Error::Lock(format!(
                 "allrecord upgrade with count {}",
@@ -251,15 +353,26 @@ impl Locks {
         }
         if !self.nolock {
             if let Some(fd) = self.fd {
+                let mut from = FREELIST_TOP;
+                if let Some(m) = &self.mutexes {
+                    m.allrecord_upgrade()
+                        .map_err(|e| lock_err("allrecord mutex upgrade", FREELIST_TOP, e))?;
+                    from += 4 * hash_size;
+                }
                 let mut tries = 0;
                 loop {
-                    match brlock(fd, Some(LockType::Write), FREELIST_TOP, 0, true) {
+                    match brlock(fd, Some(LockType::Write), from, 0, true) {
                         Ok(()) => break,
                         Err(e) if e == libc::EDEADLK && tries < 1000 => {
                             tries += 1;
                             std::thread::sleep(std::time::Duration::from_micros(1));
                         }
-                        Err(e) => return Err(lock_err("allrecord upgrade", FREELIST_TOP, e)),
+                        Err(e) => {
+                            if let Some(m) = &self.mutexes {
+                                m.allrecord_downgrade();
+                            }
+                            return Err(lock_err("allrecord upgrade", from, e));
+                        }
                     }
                 }
             }

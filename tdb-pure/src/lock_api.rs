@@ -2,7 +2,6 @@
 //! family (`tdb_lockall*`), with C's nesting, upgrade and mark rules.
 
 use crate::error::{Error, Result};
-use crate::header;
 use crate::lock::{self, lock_offset, LockType};
 use crate::Tdb;
 
@@ -94,17 +93,8 @@ impl Tdb {
                 "allrecord lock requested while holding other locks".into(),
             ));
         }
-        if !mark && !self.locks.nolock {
-            let part1 = 4 * self.hash_size;
-            self.locks
-                .gradual(ltype, wait, header::FREELIST_TOP, part1)?;
-            if let Err(e) = self
-                .locks
-                .raw(Some(ltype), header::FREELIST_TOP + part1, 0, wait)
-            {
-                let _ = self.locks.raw(None, header::FREELIST_TOP, part1, false);
-                return Err(e);
-            }
+        if !mark {
+            self.locks.take_allrecord(ltype, wait, self.hash_size)?;
         }
         self.locks.allrecord = lock::AllRecord {
             count: 1,
@@ -141,7 +131,7 @@ impl Tdb {
             return Ok(());
         }
         if !mark {
-            self.locks.raw(None, header::FREELIST_TOP, 0, false)?;
+            self.locks.drop_allrecord(self.hash_size)?;
         }
         self.locks.allrecord = lock::AllRecord::default();
         Ok(())

@@ -97,6 +97,19 @@ impl Map {
         Some(unsafe { std::ptr::read_unaligned(self.ptr.as_ptr().add(start).cast::<[u8; N]>()) })
     }
 
+    /// The address of `[off, off + len)` inside a writable mapping, for memory that
+    /// other code (robust pthread mutexes) works on in place; `None` if not covered.
+    /// Dereferencing it is the caller's business: the pointer is valid while `self` lives.
+    pub fn place(&self, off: usize, len: usize) -> Option<NonNull<u8>> {
+        if !self.writable {
+            return None;
+        }
+        let start = self.range(off as u64, len)?;
+        // SAFETY: `start + len <= self.len` was checked, so the offset stays inside the
+        // live mapping and the result is non-null.
+        Some(unsafe { NonNull::new_unchecked(self.ptr.as_ptr().add(start)) })
+    }
+
     /// Copy `data` into the mapping at `off`; `false` if not covered or read-only.
     #[inline]
     pub fn write(&mut self, off: u64, data: &[u8]) -> bool {

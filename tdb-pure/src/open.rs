@@ -11,10 +11,12 @@ use crate::error::{Error, Result};
 use crate::fault::{FaultHook, Hook};
 use crate::hash::HashKind;
 use crate::header::{
-    data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, HASH_RWLOCK_MAGIC, HEADER_SIZE, RECOVERY_HEAD,
+    data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, FEATURE_FLAGS_OFS, FEATURE_FLAG_MAGIC,
+    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MUTEX_SIZE_OFS, RECOVERY_HEAD,
 };
 use crate::io::Io;
 use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
+use crate::mutex::{self, MutexArea};
 use crate::record::{REC_HDR, TDB_RECOVERY_MAGIC};
 use crate::{flags, Tdb, TravLock, OPEN_FILES};
 
@@ -35,6 +37,11 @@ impl Tdb {
     /// `tdb_open(path, hash_size, tdb_flags, open_flags, mode)`.
     pub fn open(path: impl AsRef<Path>, options: &OpenFlags) -> Result<Tdb> {
         if options.tdb_flags & flags::INTERNAL != 0 {
+            if options.tdb_flags & flags::MUTEX_LOCKING != 0 {
+                return Err(Error::Einval(
+                    "TDB_MUTEX_LOCKING and TDB_INTERNAL are not allowed together".into(),
+                ));
+            }
             return Tdb::open_internal(options.hash_size, options.tdb_flags);
         }
         open_file(path.as_ref(), options, None)
@@ -140,14 +147,27 @@ fn open_file(path: &Path, o: &OpenFlags, hook: Option<FaultHook>) -> Result<Tdb>
     }
     let read_only = acc == libc::O_RDONLY;
     let mut tdb_flags = o.tdb_flags;
+    if tdb_flags & flags::MUTEX_LOCKING != 0 {
+        // Mutex files use the jenkins hash (C sets this before anything else).
+        tdb_flags |= flags::INCOMPATIBLE_HASH;
+    }
     if read_only {
         tdb_flags |= flags::NOLOCK;
         tdb_flags &= !(flags::CLEAR_IF_FIRST | flags::MUTEX_LOCKING);
     }
     if tdb_flags & flags::MUTEX_LOCKING != 0 {
-        return Err(Error::Unsupported(
-            "TDB_MUTEX_LOCKING is not supported".into(),
-        ));
+        if tdb_flags & flags::NOMMAP != 0 {
+            return Err(Error::Einval(
+                "TDB_MUTEX_LOCKING and TDB_NOMMAP are not allowed together".into(),
+            ));
+        }
+        if !mutex::robust_mutexes_supported() {
+            return Err(Error::Unsupported(
+                "TDB_MUTEX_LOCKING needs robust process-shared mutexes, which this system \
+                 lacks (ENOSYS)"
+                    .into(),
+            ));
+        }
     }
     let create = o.open_flags & libc::O_CREAT != 0;
     let file = OpenOptions::new()
@@ -231,8 +251,9 @@ impl Tdb {
             raw = self.create_database(o.hash_size)?;
         }
         let header = Header::decode(&raw)?;
+        let mut locked = false;
         if header.has_mutexes() {
-            self.open_mutex_file(&header)?;
+            locked = self.open_mutex_file(&header)?;
         }
         let hash = header.select_hash(self.flags & flags::INCOMPATIBLE_HASH != 0)?;
         self.io.order = header.order;
@@ -254,30 +275,60 @@ impl Tdb {
                 self.io.size, header.hash_size
             )));
         }
-        if self.flags & flags::CLEAR_IF_FIRST != 0 && !self.read_only {
+        if wiped || locked {
+            self.locks.nest_unlock(ACTIVE_LOCK, false)?;
+        }
+        if (self.flags & flags::CLEAR_IF_FIRST != 0 && !self.read_only) || wiped || locked {
             let limit = u32::MAX;
-            if wiped {
-                self.locks.nest_unlock(ACTIVE_LOCK, false)?;
-            }
             self.locks
                 .nest_lock(ACTIVE_LOCK, LockType::Read, true, false, limit)?;
         }
         self.recover_if_needed()
     }
 
-    /// A robust-mutex file: without locking (read-only, or `TDB_NOLOCK`, as C allows),
-    /// the database is read and written past the mutex area, which is left untouched.
-    /// Locked access needs the mutexes themselves, which this engine does not implement.
-    fn open_mutex_file(&mut self, header: &Header) -> Result<()> {
-        if !self.locks.nolock {
-            return Err(Error::Unsupported(
-                "this is a robust-mutex tdb file: locked access needs TDB_MUTEX_LOCKING, \
-                 which tdb-pure lacks; open it read-only or with TDB_NOLOCK"
-                    .into(),
-            ));
-        }
+    /// A robust-mutex file (`tdb_mutex_open_ok` and what follows it in `tdb_open_ex`).
+    /// With locking, it needs `TDB_MUTEX_LOCKING` and a mutex area of the size this
+    /// platform computes; the area is mapped, and the first opener without
+    /// `TDB_CLEAR_IF_FIRST` (the one that gets the active lock exclusively) initialises
+    /// its mutexes again. Returns whether that active lock was taken. Without locking
+    /// (read-only, `TDB_NOLOCK`) the database past the area is used as it is and the area
+    /// is left untouched (C would initialise it again on a read-write `TDB_NOLOCK` open,
+    /// under the feet of processes that hold its mutexes).
+    fn open_mutex_file(&mut self, header: &Header) -> Result<bool> {
         let base = u64::from(header.mutex_size);
-        if base < u64::from(HEADER_SIZE) || base % 4096 != 0 {
+        let mut locked = false;
+        if !self.locks.nolock {
+            if self.flags & flags::MUTEX_LOCKING == 0 {
+                return Err(Error::Einval(
+                    "this is a robust-mutex tdb file: open it with TDB_MUTEX_LOCKING (or \
+                     TDB_NOLOCK, or read-only)"
+                        .into(),
+                ));
+            }
+            if mutex::mutex_size(header.hash_size) != Some(header.mutex_size) {
+                return Err(Error::Einval(format!(
+                    "mutex area of {} bytes, but this platform needs {:?} for {} chains",
+                    header.mutex_size,
+                    mutex::mutex_size(header.hash_size),
+                    header.hash_size
+                )));
+            }
+            if self.io.real_size()? < base + u64::from(HEADER_SIZE) {
+                return Err(Error::io("robust-mutex file ends inside its mutex area"));
+            }
+            let file = self.io.backing_file().expect("a file-backed handle");
+            let area = MutexArea::map(file, header.mutex_size, header.hash_size)?;
+            if self.flags & flags::CLEAR_IF_FIRST == 0 && !self.read_only {
+                locked = self
+                    .locks
+                    .nest_lock(ACTIVE_LOCK, LockType::Write, false, false, u32::MAX)
+                    .is_ok();
+                if locked {
+                    area.init()?;
+                }
+            }
+            self.locks.mutexes = Some(area);
+        } else if base < u64::from(HEADER_SIZE) || base % 4096 != 0 {
             return Err(Error::corrupt(format!(
                 "mutex area of {base} bytes is not a whole number of pages"
             )));
@@ -293,7 +344,7 @@ impl Tdb {
                 "the header after the mutex area does not match the file's header",
             ));
         }
-        Ok(())
+        Ok(locked)
     }
 
     /// `tdb_new_database`: write a fresh header and zero heads; returns the header bytes.
@@ -311,15 +362,41 @@ impl Tdb {
         } else {
             ByteOrder::native()
         };
-        let (hash, rwlocks) = if self.flags & flags::INCOMPATIBLE_HASH != 0 {
+        let (hash, mut rwlocks) = if self.flags & flags::INCOMPATIBLE_HASH != 0 {
             (HashKind::Jenkins, HASH_RWLOCK_MAGIC)
         } else {
             (HashKind::Old, 0)
         };
-        let image = Header::new_file_image(hash_size, hash, rwlocks, order);
+        let with_mutexes = self.flags & flags::MUTEX_LOCKING != 0;
+        let mutex_size = if with_mutexes {
+            rwlocks = FEATURE_FLAG_MAGIC;
+            mutex::mutex_size(hash_size).ok_or_else(|| {
+                Error::Einval(format!("hash_size {hash_size} too large for a mutex area"))
+            })?
+        } else {
+            0
+        };
+        let mut image = Header::new_file_image(hash_size, hash, rwlocks, order);
+        if with_mutexes {
+            order.put_at(&mut image, FEATURE_FLAGS_OFS as usize, FEATURE_FLAG_MUTEX);
+            order.put_at(&mut image, MUTEX_SIZE_OFS as usize, mutex_size);
+        }
+        self.io.set_base(0)?;
         self.io.truncate(0)?;
         self.io.grow(image.len() as u64)?;
         self.io.write(0, &image)?;
+        if with_mutexes {
+            // The area (whose first 168 bytes keep the header just written), its
+            // mutexes initialised in place, then the database proper behind it.
+            self.io
+                .truncate(u64::from(mutex_size) + u64::from(HEADER_SIZE))?;
+            let file = self.io.backing_file().expect("a file-backed handle");
+            MutexArea::map(file, mutex_size, hash_size)?.init()?;
+            self.io.set_base(u64::from(mutex_size))?;
+            self.io.grow(image.len() as u64)?;
+            self.io.write(0, &image)?;
+            self.io.set_base(0)?;
+        }
         Ok(image[..HEADER_SIZE as usize].to_vec())
     }
 

@@ -81,25 +81,15 @@ impl Tdb {
     }
 
     fn take_allrecord_read(&mut self) -> Result<()> {
-        if !self.locks.nolock {
-            let part1 = 4 * self.hash_size;
-            self.locks
-                .gradual(LockType::Read, true, FREELIST_TOP, part1)?;
-            if let Err(e) = self
-                .locks
-                .raw(Some(LockType::Read), FREELIST_TOP + part1, 0, true)
-            {
-                let _ = self.locks.raw(None, FREELIST_TOP, part1, false);
-                return Err(e);
-            }
-        }
+        self.locks
+            .take_allrecord(LockType::Read, true, self.hash_size)?;
         self.locks.allrecord = lock::AllRecord {
             count: 1,
             ltype: Some(LockType::Write),
             upgradable: true,
         };
         if self.needs_recovery() {
-            let _ = self.locks.raw(None, FREELIST_TOP, 0, false);
+            let _ = self.locks.drop_allrecord(self.hash_size);
             self.locks.allrecord = lock::AllRecord::default();
             self.lock_and_recover()?;
             return self.take_allrecord_read();
@@ -110,7 +100,7 @@ impl Tdb {
     /// `tdb_release_transaction_locks`: everything but `ACTIVE_LOCK`.
     fn release_transaction_locks(&mut self) {
         if self.locks.allrecord.count != 0 {
-            let _ = self.locks.raw(None, FREELIST_TOP, 0, false);
+            let _ = self.locks.drop_allrecord(self.hash_size);
             self.locks.allrecord = lock::AllRecord::default();
         }
         self.locks.release_all_but_active();
@@ -183,7 +173,7 @@ impl Tdb {
         if self.locks.have_extra_locks(true) {
             return self.cancel_with(Error::Lock("locks pending on commit".into()));
         }
-        if let Err(e) = self.locks.upgrade_allrecord() {
+        if let Err(e) = self.locks.upgrade_allrecord(self.hash_size) {
             return self.cancel_with(e);
         }
         if let Err(e) = self

@@ -101,6 +101,7 @@ pub fn torture_with_kills_on_both_engines_leaves_what_the_commits_imply() {
         hash_size: 5,
         record: None,
         kills: 25,
+        mutex: false,
     };
     let report =
         torture::run::<CTdb, PureTdb>(&db, &options).unwrap_or_else(|error| panic!("{error}"));

@@ -12,6 +12,7 @@ mod differential;
 mod generated;
 mod handwritten;
 mod killed;
+mod mutex;
 mod recording;
 mod shrink;
 
@@ -76,6 +77,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply",
         killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply,
+    ),
+    (
+        "mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine",
+        mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine,
     ),
     (
         "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",

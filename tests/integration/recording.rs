@@ -37,6 +37,7 @@ fn torture_options(seed: u64, dir: Option<&Path>, layout: Layout) -> TortureOpti
             retry_lock_errors: true,
         }),
         kills: 0,
+        mutex: false,
     }
 }
 

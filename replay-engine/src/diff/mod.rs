@@ -161,13 +161,14 @@ pub fn diff<A: Backend, B: Backend>(
     path_b: &Path,
     progress: Option<&dyn Fn(u64, u64)>,
 ) -> Result<DiffReport, DiffError> {
-    database::prepare::<A>(path_a, traces, &analysis.preexisting)
+    let locking = database::Locking::Recorded;
+    database::prepare::<A>(path_a, traces, &analysis.preexisting, locking)
         .map_err(|error| setup_error(A::NAME, path_a, error))?;
-    database::prepare::<B>(path_b, traces, &analysis.preexisting)
+    database::prepare::<B>(path_b, traces, &analysis.preexisting, locking)
         .map_err(|error| setup_error(B::NAME, path_b, error))?;
     let options = traces
         .first()
-        .map(database::worker_options)
+        .map(|trace| database::in_process_options(trace, locking))
         .ok_or_else(|| DiffError::Setup("no traces to compare".into()))?;
     let walk = Walk {
         traces,

@@ -57,6 +57,8 @@ pub struct ReplayOptions<'p> {
     /// instead, whenever the trace it waits for takes the transaction lock on its way to
     /// the op waited for: the lock-order inversion most deadlocks of the corpus come from.
     pub predict: bool,
+    /// Robust mutexes where the traces opened with them, or fcntl locks only.
+    pub locking: database::Locking,
 }
 
 impl Default for ReplayOptions<'_> {
@@ -71,6 +73,7 @@ impl Default for ReplayOptions<'_> {
             latency: true,
             backoff_cache: None,
             predict: true,
+            locking: database::Locking::Recorded,
         }
     }
 }
@@ -260,7 +263,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     };
     while report.runs.len() < options.runs.max(1) {
         let attempt_started = Instant::now();
-        database::prepare::<Even>(db_path, traces, &analysis.preexisting)
+        database::prepare::<Even>(db_path, traces, &analysis.preexisting, options.locking)
             .map_err(ReplayError::Prepare)?;
         // Each attempt records into a staging directory of its own; only a completed
         // run's traces are kept.
@@ -282,6 +285,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
                 analysis,
                 record_to.as_ref(),
                 options.latency,
+                options.locking,
             ),
             Some(shared) => worker::run_workers::<Even, Odd>(
                 db_path,
@@ -501,15 +505,18 @@ fn run_in_process<B: Backend>(
     analysis: &Analysis,
     record_to: Option<&RecordOptions>,
     timing: bool,
+    locking: database::Locking,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
     if let Some(record_to) = record_to {
         record::record_next_open(record_to.clone());
     }
     let mut db =
-        B::open(db_path, &database::worker_options(trace)).map_err(|error| ReplayError::Open {
-            trace: trace.name.clone(),
-            error: error.to_string(),
+        B::open(db_path, &database::in_process_options(trace, locking)).map_err(|error| {
+            ReplayError::Open {
+                trace: trace.name.clone(),
+                error: error.to_string(),
+            }
         })?;
     let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None).with_timing(timing);
     let started = Instant::now();

@@ -53,6 +53,13 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     record_to: Option<&RecordOptions>,
 ) -> Result<Attempt, ReplayError> {
     shared.reset();
+    // Held until the workers are reaped: no worker is tdb's "first" opener.
+    let _active = database::ActiveGuard::take(db_path).map_err(|error| {
+        ReplayError::System(format!(
+            "cannot lock {} for the run: {error}",
+            db_path.display()
+        ))
+    })?;
     let mut children: Vec<Child> = Vec::with_capacity(traces.len());
     for (index, trace) in traces.iter().enumerate() {
         let (reader, writer) = std::io::pipe()
@@ -163,7 +170,7 @@ fn worker_main<B: Backend>(
 ) -> i32 {
     let mut report = String::new();
     let run = catch_unwind(AssertUnwindSafe(|| -> (i32, String) {
-        let mut db = match B::open(db_path, &database::worker_options(trace)) {
+        let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
             Ok(db) => db,
             Err(error) => {
                 shared.set_activity(index, Activity::Failed);
@@ -292,7 +299,7 @@ fn supervise(
     let mut deadlock = None;
     let mut pause = Duration::from_micros(100);
     // Since when every unfinished worker has been stuck the same way, with no progress.
-    let mut suspect: Option<(Instant, u64, Vec<Blocked>)> = None;
+    let mut suspect: Option<(Instant, u64, Stuck)> = None;
     loop {
         reap(children);
         if children.iter().all(|child| child.status.is_some()) {
@@ -327,18 +334,18 @@ fn supervise(
             }
         }
         // A deadlock: every unfinished worker waits for another trace or sleeps inside
-        // the engine (on an fcntl lock: a worker that is merely slow, or preempted, is
+        // the engine (on a lock: a worker that is merely slow, or preempted, is
         // runnable, not asleep), no op finishes, and nothing changes for the whole
         // window. Checked from the first millisecond without progress, so the window
         // can be short.
         if aborting_since.is_none() && last_change.elapsed() >= Duration::from_millis(1) {
             match deadlocked(shared, children) {
-                Some(blocked) => {
+                Some(stuck) => {
                     let same = suspect
                         .as_ref()
-                        .is_some_and(|(_, total, seen)| *total == done && *seen == blocked);
+                        .is_some_and(|(_, total, seen)| *total == done && *seen == stuck);
                     if !same {
-                        suspect = Some((Instant::now(), done, blocked));
+                        suspect = Some((Instant::now(), done, stuck));
                     }
                 }
                 None => suspect = None,
@@ -346,17 +353,29 @@ fn supervise(
         } else {
             suspect = None;
         }
-        if let Some((since, _, blocked)) = &suspect {
+        if let Some((since, _, stuck)) = &suspect {
             if since.elapsed() >= options.deadlock_after
                 && last_change.elapsed() >= options.deadlock_after
             {
-                let blocked = blocked.clone();
+                let (blocked, in_engine) = stuck.clone();
                 suspect = None;
-                let learned = learn(analysis, &blocked);
+                let mut learned = learn(analysis, &blocked);
+                if learned.is_empty() {
+                    learned.extend(engine_cycle(traces, analysis, &in_engine));
+                }
                 if learned.is_empty() {
                     shared.abort();
                     kill_all(children);
-                    return Err(ReplayError::Deadlock(describe_blocked(traces, &blocked)));
+                    let message = if blocked.is_empty() {
+                        format!(
+                            "{}; none of them holds a lock region that a back-off could \
+                             release",
+                            describe_positions(traces, shared, children)
+                        )
+                    } else {
+                        describe_blocked(traces, &blocked)
+                    };
+                    return Err(ReplayError::Deadlock(message));
                 }
                 deadlock = Some(learned);
                 shared.abort();
@@ -398,9 +417,15 @@ struct Blocked {
 }
 
 /// If every unfinished worker is stuck (waiting for a dependency, or asleep inside tdb on
-/// a lock) and at least one waits for a dependency, the workers waiting for dependencies.
-fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Vec<Blocked>> {
+/// a lock), and at least one waits for a dependency or two are asleep inside tdb: the
+/// workers waiting for dependencies, and the `(file, op)` of those asleep inside tdb.
+/// Two asleep inside tdb may be waiting for each other's locks in a circle the traces
+/// never recorded (with robust mutexes a read traverse's record lock and a committing
+/// transaction can: the committer waits for the record lock, the traverse's callback for
+/// the allrecord mutex); see [`engine_cycle`].
+fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
     let mut waiting = Vec::new();
+    let mut in_engine = Vec::new();
     for child in children.iter().filter(|child| child.status.is_none()) {
         let slot = shared.slot(child.index);
         match shared.activity(child.index) {
@@ -411,11 +436,52 @@ fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Vec<Blocked>> 
                 target_file: slot.waiting_file.load(Ordering::SeqCst),
                 target: slot.waiting_op.load(Ordering::SeqCst),
             }),
-            Activity::Running if is_blocked(child.pid) => {}
+            Activity::Running if is_blocked(child.pid) => {
+                in_engine.push((child.index as u32, slot.current_op.load(Ordering::SeqCst)));
+            }
             _ => return None,
         }
     }
-    (!waiting.is_empty()).then_some(waiting)
+    (!waiting.is_empty() || in_engine.len() >= 2).then_some((waiting, in_engine))
+}
+
+/// What [`deadlocked`] found.
+type Stuck = (Vec<Blocked>, Vec<(u32, u32)>);
+
+/// For workers `(file, op)` asleep in tdb on each other's locks: make one of them wait,
+/// before the lock-holding region it is in (or before its op, if it holds none), for the
+/// end of the region another one is in. The one to wait is one whose current op the
+/// recording ran after the other's region had ended (so the recorded results still hold);
+/// failing that, the first pair.
+fn engine_cycle(traces: &[Trace], analysis: &Analysis, stuck: &[(u32, u32)]) -> Option<Learned> {
+    let seqnum = |file: u32, op: u32| traces[file as usize].ops[op as usize].seqnum;
+    let mut candidates = Vec::new();
+    for &(a, a_op) in stuck {
+        let wait_at = analysis.groups[a as usize]
+            .outermost_held(a_op)
+            .unwrap_or(a_op);
+        for &(b, b_op) in stuck.iter().filter(|(b, _)| *b != a) {
+            let Some(region) = analysis.groups[b as usize].outermost_held(b_op) else {
+                continue;
+            };
+            let end = analysis.groups[b as usize].end_of(region);
+            let ordered = seqnum(b, end) <= seqnum(a, a_op);
+            candidates.push((
+                !ordered,
+                Learned {
+                    dep: Dep {
+                        file: a,
+                        op: wait_at,
+                        target_file: b,
+                        target: end,
+                    },
+                    original_op: a_op,
+                },
+            ));
+        }
+    }
+    candidates.sort_by_key(|(unordered, _)| *unordered);
+    candidates.into_iter().next().map(|(_, learned)| learned)
 }
 
 /// For each worker that waits while holding a locked region, a dependency that makes it

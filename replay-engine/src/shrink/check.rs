@@ -166,6 +166,7 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
             latency: false,
             backoff_cache: None,
             predict: true,
+            locking: Default::default(),
         };
         self.scratch.run(|dir| {
             let db = dir.join("replay.tdb");

@@ -159,10 +159,15 @@ pub fn verify<R: Backend>(
     all: &[Expectations],
 ) -> Result<Verified, Violation> {
     let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::NAME));
-    let options = OpenOptions {
+    // A mutex file needs `TDB_MUTEX_LOCKING` for a locked open; never `TDB_CLEAR_IF_FIRST`
+    // here (this open must not wipe).
+    let mut options = OpenOptions {
         open_flags: libc::O_RDWR,
-        ..super::open_options(hash_size)
+        ..super::open_options(hash_size, false)
     };
+    if super::has_mutex_feature(db_path) {
+        options.tdb_flags |= crate::backend::tdb_flags::MUTEX_LOCKING;
+    }
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
     let tolerated_check = match db.check() {
         Ok(()) => None,

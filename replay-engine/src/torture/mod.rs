@@ -42,6 +42,9 @@ pub struct TortureOptions {
     /// [`Mix::always_transactions`]: tdb promises nothing to a write killed outside a
     /// transaction.
     pub kills: usize,
+    /// Open with robust mutexes, as Samba opens its busy databases
+    /// ([`MUTEX_FLAGS`] on top of [`FLAGS`]).
+    pub mutex: bool,
 }
 
 impl Default for TortureOptions {
@@ -59,12 +62,21 @@ impl Default for TortureOptions {
             hash_size: 7,
             record: None,
             kills: 0,
+            mutex: false,
         }
     }
 }
 
 /// The database's flags: sequence numbers and no fsync.
 pub const FLAGS: u32 = tdb_flags::SEQNUM | tdb_flags::NOSYNC;
+
+/// Added with [`TortureOptions::mutex`]: robust mutexes, with the `TDB_CLEAR_IF_FIRST`
+/// Samba always passes beside them.
+pub const MUTEX_FLAGS: u32 = tdb_flags::MUTEX_LOCKING | tdb_flags::CLEAR_IF_FIRST;
+
+/// How long a torture run may go without any process finishing a step before it counts
+/// as stuck.
+const STALL: Duration = Duration::from_secs(60);
 
 /// What a torture run did.
 #[derive(Debug)]
@@ -98,11 +110,22 @@ impl fmt::Display for TortureError {
 
 impl std::error::Error for TortureError {}
 
+/// Whether the file at `path` is a robust-mutex tdb: its header carries the feature-flag
+/// marker (0x0BAD1A52 at byte 40) and the mutex feature (bit 0 at byte 60), in the
+/// host's byte order (as a file made here is).
+pub fn has_mutex_feature(path: &Path) -> bool {
+    let mut header = [0u8; 64];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header));
+    let word = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    read.is_ok() && word(40) == 0x0BAD_1A52 && word(60) & 1 != 0
+}
+
 /// How every process opens the database.
-pub fn open_options(hash_size: u32) -> OpenOptions {
+pub fn open_options(hash_size: u32, mutex: bool) -> OpenOptions {
     OpenOptions {
         hash_size,
-        tdb_flags: FLAGS,
+        tdb_flags: if mutex { FLAGS | MUTEX_FLAGS } else { FLAGS },
         open_flags: libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     }
@@ -117,7 +140,7 @@ pub fn run<Even: Backend, Odd: Backend>(
 ) -> Result<TortureReport, TortureError> {
     let setup = |what: String| TortureError::Setup(format!("{}: {what}", db_path.display()));
     scratch::replace(db_path).map_err(|error| TortureError::Setup(error.to_string()))?;
-    let open = open_options(options.hash_size);
+    let open = open_options(options.hash_size, options.mutex);
     let fresh = OpenOptions {
         open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         ..open
@@ -126,6 +149,17 @@ pub fn run<Even: Backend, Odd: Backend>(
         .and_then(Even::close)
         .map_err(|error| setup(format!("cannot create it: {error}")))?;
     scratch::mark(db_path).map_err(|error| TortureError::Setup(error.to_string()))?;
+    // With TDB_CLEAR_IF_FIRST (mutex files), a process that finds no other has the file
+    // open wipes it: a restarted one would wipe the others' records. This process holds
+    // tdb's active lock through the run, so none is ever the first.
+    let _active = if options.mutex {
+        Some(
+            crate::replay::database::ActiveGuard::take(db_path)
+                .map_err(|error| setup(format!("cannot hold it open: {error}")))?,
+        )
+    } else {
+        None
+    };
 
     // A start barrier: every process opens the database, then all start together.
     let barrier = SharedState::new(options.processes)
@@ -162,7 +196,9 @@ pub fn run<Even: Backend, Odd: Backend>(
     let kills = slots
         .kill_and_restart()
         .map_err(|error| setup(format!("cannot fork: {error}")))?;
-    slots.wait_all();
+    slots
+        .wait_all()
+        .map_err(|message| TortureError::Process(format!("{}: {message}", db_path.display())))?;
     let elapsed = started.elapsed();
     let failed: Vec<String> = slots
         .finished
@@ -354,18 +390,41 @@ impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
         }
     }
 
-    fn wait_all(&mut self) {
-        for k in 0..self.running.len() {
-            if let Some((pid, generation)) = self.running[k].take() {
-                let exit = process::wait(pid, true).ok().flatten();
-                self.finished.push(Ended {
-                    process: k,
-                    generation,
-                    killed: false,
-                    exit,
-                });
+    /// Wait for every process to end; if none makes progress for [`STALL`] (the engines
+    /// deadlocked among themselves), kill them all and say so.
+    fn wait_all(&mut self) -> Result<(), String> {
+        let mut last = self.progress();
+        let mut changed = Instant::now();
+        loop {
+            self.reap();
+            if self.running.iter().all(Option::is_none) {
+                return Ok(());
             }
+            let now = self.progress();
+            if now != last {
+                (last, changed) = (now, Instant::now());
+            } else if changed.elapsed() >= STALL {
+                self.kill_all();
+                return Err(format!(
+                    "no process made progress for {} s: the engines are stuck on each \
+                     other's locks",
+                    STALL.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The steps every slot has reported.
+    fn progress(&self) -> Vec<u32> {
+        (0..self.options.processes)
+            .map(|k| {
+                self.barrier
+                    .slot(k)
+                    .progress
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            })
+            .collect()
     }
 
     fn kill_all(&mut self) {
@@ -419,6 +478,8 @@ fn process_main<B: Backend>(
         .wrapping_add(k as u64)
         .wrapping_add(1000 * run.generation as u64);
     let expect = workload::Workload::new(k, run.generation, seed, &options.mix, intents)
+        .with_mutexes(options.mutex)
+        .with_progress(|step| barrier.finish_op(k, step))
         .run(&mut db)
         .map_err(|violation| violation.to_string())?;
     db.close().map_err(|error| format!("close: {error}"))?;

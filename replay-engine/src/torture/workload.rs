@@ -113,6 +113,10 @@ pub struct Workload<'m> {
     done: Expectations,
     /// Expectations inside the open transaction, if any.
     pending: Option<Expectations>,
+    /// Only write traverses (see [`Workload::with_mutexes`]).
+    write_traverses_only: bool,
+    /// Told the number of every top-level step done.
+    progress: Option<Box<dyn Fn(u32) + 'm>>,
 }
 
 /// Whether a write that fails with a lock error should be run again by the workload
@@ -163,6 +167,8 @@ impl<'m> Workload<'m> {
             generation,
             intents,
             pending: None,
+            write_traverses_only: false,
+            progress: None,
         }
     }
 
@@ -182,12 +188,27 @@ impl<'m> Workload<'m> {
         if self.generation > 0 {
             // A restarted process first reads what its killed predecessor left, as an
             // application would: it shows whether that one's last commit finished.
-            let _ = db.traverse(TraverseKind::Read, &mut |_, _, _| ControlFlow::Continue(()));
+            let kind = if self.write_traverses_only {
+                TraverseKind::Write
+            } else {
+                TraverseKind::Read
+            };
+            let _ = db.traverse(kind, &mut |_, _, _| ControlFlow::Continue(()));
         }
-        for _ in 0..self.mix.ops {
+        for step in 0..self.mix.ops {
             self.top_level(db)?;
+            if let Some(progress) = &self.progress {
+                progress(step as u32);
+            }
         }
         Ok(self.done)
+    }
+
+    /// Call `progress` with the step number after every top-level step (so the parent
+    /// can tell a run that is stuck from one that is slow).
+    pub fn with_progress(mut self, progress: impl Fn(u32) + 'm) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
     }
 
     fn expectations(&mut self) -> &mut Expectations {
@@ -403,8 +424,20 @@ impl<'m> Workload<'m> {
         Ok(())
     }
 
+    /// On a robust-mutex database with transactions, every traverse is a write traverse.
+    /// C tdb deadlocks otherwise: a read traverse keeps its record's fcntl lock while it
+    /// locks the next chain, which waits on the allrecord mutex of a committing
+    /// transaction, whose upgrade waits for that record lock (a write traverse holds the
+    /// transaction lock, so no commit runs beside it). With fcntl locks the chain lock is
+    /// granted (read locks share) and there is no cycle.
+    pub fn with_mutexes(mut self, mutexes: bool) -> Self {
+        self.write_traverses_only =
+            mutexes && (self.mix.transactions || self.mix.always_transactions);
+        self
+    }
+
     fn traverse<B: Backend>(&mut self, db: &mut B) -> Result<(), Violation> {
-        let kind = if self.rng.chance(50) {
+        let kind = if self.write_traverses_only || self.rng.chance(50) {
             TraverseKind::Write
         } else {
             TraverseKind::Read

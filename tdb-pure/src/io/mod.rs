@@ -103,6 +103,14 @@ impl Io {
         self.map = Map::new(file, self.base, size, !self.read_only);
     }
 
+    /// The open file (None for an in-memory database).
+    pub fn backing_file(&self) -> Option<&File> {
+        match &self.backing {
+            Backing::File(f) => Some(f),
+            Backing::Memory(_) => None,
+        }
+    }
+
     /// Make the database start at file offset `base` (past a robust-mutex file's mutex
     /// area) and re-read its size.
     pub fn set_base(&mut self, base: u64) -> Result<u64> {
@@ -352,14 +360,14 @@ impl Io {
     }
 
     /// Read a record header without validating it.
-    #[inline]
+    #[inline(always)]
     pub fn read_rec_raw(&mut self, off: u32) -> Result<Record> {
         Ok(Record::decode(&self.read_array(off)?, self.order))
     }
 
     /// Read `N` bytes at `off` as an array (straight from the mapping when it can: the
     /// hot path of every chain walk).
-    #[inline]
+    #[inline(always)]
     fn read_array<const N: usize>(&mut self, off: u32) -> Result<[u8; N]> {
         self.oob(u64::from(off), N as u64)?;
         if self.tx.is_none() {
