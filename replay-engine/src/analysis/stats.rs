@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Analysis, NONE};
 use crate::replay::latency::{op_type, OP_TYPES};
-use crate::trace::{OpKind, Span, Trace};
+use crate::trace::{OpKind, Trace};
 
 /// `TDB_INCOMPATIBLE_HASH`: the file uses the Jenkins hash.
 const INCOMPATIBLE_HASH: u32 = 0x800;
@@ -123,22 +123,6 @@ pub struct TraceStats {
     pub traverses: Sizes,
 }
 
-/// The key an op names, if it names one.
-fn key_of(kind: &OpKind) -> Option<Span> {
-    match *kind {
-        OpKind::Fetch { key, .. }
-        | OpKind::ParseRecord { key, .. }
-        | OpKind::Exists { key, .. }
-        | OpKind::Delete { key, .. }
-        | OpKind::Store { key, .. }
-        | OpKind::StoreV { key, .. }
-        | OpKind::Append { key, .. }
-        | OpKind::NextKey { key, .. }
-        | OpKind::ChainLock { key, .. } => Some(key),
-        _ => None,
-    }
-}
-
 fn mix(name: &str, counts: &[u64]) -> TraceMix {
     TraceMix {
         name: name.to_string(),
@@ -198,7 +182,7 @@ pub fn stats(traces: &[Trace], analysis: &Analysis, top: usize) -> TraceStats {
         let groups = &analysis.groups[file];
         for (at, op) in trace.ops.iter().enumerate() {
             counts[op_type(&op.kind)] += 1;
-            if let Some(key) = key_of(&op.kind) {
+            if let Some(key) = op.kind.key() {
                 *keys.entry(trace.bytes(key)).or_default() += 1;
             }
             match op.kind {

@@ -474,22 +474,13 @@ fn history(
     found
 }
 
-/// The key an op works on, if it works on one.
+/// The key an op works on, if it works on one (for a traverse entry, the record's key).
 fn op_key(kind: &OpKind) -> Option<Span> {
     match *kind {
-        OpKind::Fetch { key, .. }
-        | OpKind::ParseRecord { key, .. }
-        | OpKind::Exists { key, .. }
-        | OpKind::Delete { key, .. }
-        | OpKind::Store { key, .. }
-        | OpKind::StoreV { key, .. }
-        | OpKind::Append { key, .. }
-        | OpKind::NextKey { key, .. }
-        | OpKind::ChainLock { key, .. } => Some(key),
         OpKind::TraverseEntry {
             record: Some((key, _)),
         } => Some(key),
-        _ => None,
+        _ => kind.key(),
     }
 }
 

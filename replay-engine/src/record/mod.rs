@@ -179,10 +179,17 @@ fn adjust_depth(change: impl FnOnce(u32) -> u32) -> u32 {
 
 /// `write` again while it fails with a lock error, when the recording asks for it.
 fn with_lock_retries(mut write: impl FnMut() -> TdbResult<()>) -> TdbResult<()> {
-    let mut result = write();
-    if !retries_lock_errors() {
-        return result;
+    if retries_lock_errors() {
+        retry_while_locked(write)
+    } else {
+        write()
     }
+}
+
+/// Run `write` again (up to 100 times, 50 µs apart) while it fails with a lock error:
+/// the kernel's deadlock detection can refuse a lock a later attempt gets.
+pub fn retry_while_locked(mut write: impl FnMut() -> TdbResult<()>) -> TdbResult<()> {
+    let mut result = write();
     for _ in 0..100 {
         match &result {
             Err(error) if error.kind == ErrorKind::Lock => {

@@ -16,9 +16,7 @@ use std::fs::File;
 use std::io::Write;
 use std::ops::ControlFlow;
 
-use crate::backend::{
-    Backend, ChainLockOp, ErrorKind, LockAllOp, StoreFlag, TdbResult, TraverseKind,
-};
+use crate::backend::{Backend, ChainLockOp, LockAllOp, StoreFlag, TdbResult, TraverseKind};
 
 /// A small deterministic generator (xorshift64*), so a seed always gives one workload.
 pub struct Rng(u64);
@@ -119,23 +117,14 @@ pub struct Workload<'m> {
     progress: Option<Box<dyn Fn(u32) + 'm>>,
 }
 
-/// Whether a write that fails with a lock error should be run again by the workload
-/// (when recording, the recorder retries it itself so that the trace holds one line).
+/// Run a write again while it fails with a lock error, unless a recording is doing so
+/// itself (so that the trace holds one line for it).
 fn retry_lock(mut write: impl FnMut() -> TdbResult<()>) -> TdbResult<()> {
-    let mut result = write();
     if crate::record::active_trace().is_some() {
-        return result;
+        write()
+    } else {
+        crate::record::retry_while_locked(write)
     }
-    for _ in 0..100 {
-        match &result {
-            Err(error) if error.kind == ErrorKind::Lock => {
-                std::thread::sleep(std::time::Duration::from_micros(50));
-                result = write();
-            }
-            _ => break,
-        }
-    }
-    result
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -181,6 +181,25 @@ impl Trace {
     }
 }
 
+impl OpKind {
+    /// The key the op names, if it names one (a traverse entry's key is the record it
+    /// visited, not one it asked for, and is not counted).
+    pub fn key(&self) -> Option<Span> {
+        match *self {
+            OpKind::Fetch { key, .. }
+            | OpKind::ParseRecord { key, .. }
+            | OpKind::Exists { key, .. }
+            | OpKind::Delete { key, .. }
+            | OpKind::Store { key, .. }
+            | OpKind::StoreV { key, .. }
+            | OpKind::Append { key, .. }
+            | OpKind::NextKey { key, .. }
+            | OpKind::ChainLock { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
 impl Op {
     /// The op's name as it appears in traces (`tdb_fetch`, `traversefn`, ...).
     pub fn name(&self) -> &'static str {
