@@ -39,6 +39,20 @@ pub enum Command {
     Dump(InspectArgs),
     /// Check a database's invariants; exit 0 only if it is sound.
     Check(InspectArgs),
+    /// Roll back a commit that a crash interrupted (what the next read-write opener
+    /// does), then check the database; `check` and `dump` open read-only and refuse such
+    /// a file.
+    Recover(RecoverArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    /// Engine that runs the recovery (`pure` also puts the space the interrupted commit
+    /// had added back on the freelist; C's recovery leaves it unreferenced).
+    #[arg(long, value_enum, default_value = "pure")]
+    pub backend: BackendChoice,
+    /// The database file.
+    pub tdbfile: PathBuf,
 }
 
 #[derive(Args, Debug)]

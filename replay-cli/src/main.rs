@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Microbench(args) => microbench::run(&args),
         Command::Dump(args) => commands::dump(&args),
         Command::Check(args) => commands::check(&args),
+        Command::Recover(args) => commands::recover(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,11 +138,17 @@ fn verify_with<B: Backend>(args: &TortureArgs, report: &TortureReport) -> Result
                     ""
                 }
             );
-            if let Some(complaint) = &verified.tolerated_check {
-                println!(
+            match (&verified.tolerated_check, &verified.leftovers) {
+                (Some(complaint), Some(leftovers)) => println!(
+                    "      (accepted C's check complaint \"{complaint}\": tdb-pure's check \
+                     {leftovers}; C's recovery leaves those bytes as they were, no list uses them)"
+                ),
+                (Some(complaint), None) => println!(
                     "      (accepted C's check complaint \"{complaint}\": the zeros a killed \
                      commit that grew the file leaves at its end, which C's check misreads)"
-                );
+                ),
+                (None, Some(leftovers)) => println!("      (tdb-pure's check {leftovers})"),
+                (None, None) => {}
             }
             Ok(())
         }

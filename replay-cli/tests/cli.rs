@@ -859,3 +859,105 @@ fn torture_with_kills_restarts_processes_and_the_database_survives() {
     assert!(out.contains("c     check passed"), "{out}");
     assert!(out.contains("pure  check passed"), "{out}");
 }
+
+/// Child half of [`recover_rolls_back_a_killed_commit`]: run only when the parent sets
+/// `TDB_REPLAY_TEST_KILL_COMMIT` to a database, it commits a transaction that grows the
+/// file and is killed (`SIGKILL`, by tdb-pure's fault hook) at the first block it writes
+/// past the old end of file.
+#[test]
+fn helper_killed_commit() {
+    use tdb_pure::fault::{FaultAction, FaultPoint};
+    let Some(path) = std::env::var_os("TDB_REPLAY_TEST_KILL_COMMIT") else {
+        return;
+    };
+    let old_end = std::fs::metadata(&path).expect("database").len();
+    let mut db = tdb_pure::Tdb::open(&path, &read_write()).expect("open");
+    db.transaction_start().expect("start");
+    for i in 0..300 {
+        let key = format!("new{i}");
+        db.store(key.as_bytes(), &[7; 1200], tdb_pure::StoreFlag::Replace)
+            .expect("store");
+    }
+    db.set_fault_hook(Some(Box::new(move |point| match point {
+        FaultPoint::Write { off, len: 4096 } if u64::from(off) >= old_end => FaultAction::Crash,
+        _ => FaultAction::Proceed,
+    })));
+    let _ = db.transaction_commit();
+    std::process::exit(3);
+}
+
+fn read_write() -> tdb_pure::OpenFlags {
+    tdb_pure::OpenFlags {
+        hash_size: 0,
+        tdb_flags: 0,
+        open_flags: libc::O_RDWR | libc::O_CREAT,
+        mode: 0o600,
+    }
+}
+
+#[test]
+fn recover_rolls_back_a_killed_commit() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("killed.tdb");
+    {
+        let mut db = tdb_pure::Tdb::open(&db_path, &read_write()).expect("create");
+        for round in 0..3 {
+            db.transaction_start().expect("start");
+            for i in 0..100 {
+                let key = format!("old{i}");
+                db.store(
+                    key.as_bytes(),
+                    format!("v{round}").as_bytes(),
+                    tdb_pure::StoreFlag::Replace,
+                )
+                .expect("store");
+            }
+            db.transaction_commit().expect("commit");
+        }
+    }
+    let status = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "helper_killed_commit",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("TDB_REPLAY_TEST_KILL_COMMIT", &db_path)
+        .status()
+        .expect("helper runs");
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    let file = db_path.to_str().expect("utf-8");
+
+    // check and dump open read-only: they refuse the file and say what to do.
+    let output = tdb_replay(&["check", file]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("tdb-replay recover"),
+        "{}",
+        text(&output)
+    );
+
+    let output = tdb_replay(&["recover", file]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("rolled back the commit a crash had interrupted"),
+        "{out}"
+    );
+    assert!(out.contains("sound (c backend), 100 records"), "{out}");
+    assert!(
+        !out.contains("skipped"),
+        "tdb-pure's recovery reclaims the space: {out}"
+    );
+    let output = tdb_replay(&["recover", file]);
+    assert!(
+        text(&output).contains("no interrupted commit"),
+        "{}",
+        text(&output)
+    );
+    let dump = text(&tdb_replay(&["dump", file]));
+    assert_eq!(dump.matches("data(2) = \"v2\"").count(), 100, "{dump}");
+    assert!(!dump.contains("new"), "{dump}");
+}

@@ -10,13 +10,42 @@ use crate::backend::{Backend, OpenOptions, TdbResult, TraverseKind};
 
 /// Open an existing database read-only (no creation, no locking by tdb's rules).
 pub fn open_existing<B: Backend>(path: &Path) -> TdbResult<B> {
-    let options = OpenOptions {
+    B::open(path, &read_only())
+}
+
+fn read_only() -> OpenOptions {
+    OpenOptions {
         hash_size: 0,
         tdb_flags: 0,
         open_flags: libc::O_RDONLY,
         mode: 0,
+    }
+}
+
+/// Open the file read-write with engine `B` and close it again: the open rolls back a
+/// commit that a crash interrupted.
+pub fn open_read_write<B: Backend>(path: &Path) -> Result<(), String> {
+    let options = OpenOptions {
+        open_flags: libc::O_RDWR,
+        ..read_only()
     };
-    B::open(path, &options)
+    let db: B = B::open(path, &options)
+        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::NAME))?;
+    db.close()
+        .map_err(|error| format!("{}: {} cannot close it: {error}", path.display(), B::NAME))
+}
+
+/// Whether the file holds a valid recovery area (a commit was interrupted after making
+/// it valid): tdb-pure refuses to open such a file read-only.
+pub fn needs_recovery(path: &Path) -> bool {
+    matches!(open_existing::<tdb_pure::Tdb>(path),
+        Err(error) if error.to_string().contains("needs recovery"))
+}
+
+/// What tdb-pure's check of the file at `path` skipped as a killed commit's leftovers,
+/// described for the user (`None` when there is nothing of the kind).
+pub fn crash_leftovers(path: &Path) -> Option<String> {
+    crate::backend::pure::crash_leftovers(path, &read_only()).map(|report| report.to_string())
 }
 
 /// Every record of the database, by key.

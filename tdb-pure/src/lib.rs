@@ -46,12 +46,14 @@ mod mmap;
 pub mod mutex;
 mod open;
 pub mod record;
+mod recovery;
 mod transaction;
 mod traverse;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+pub use check::CheckReport;
 pub use error::{code, Error, Result};
 pub use freelist::{expand_increment, wanted_len};
 pub use hash::HashKind;

@@ -12,12 +12,11 @@ use crate::fault::{FaultHook, Hook};
 use crate::hash::HashKind;
 use crate::header::{
     data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, FEATURE_FLAGS_OFS, FEATURE_FLAG_MAGIC,
-    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MUTEX_SIZE_OFS, RECOVERY_HEAD,
+    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MUTEX_SIZE_OFS,
 };
 use crate::io::Io;
 use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
 use crate::mutex::{self, MutexArea};
-use crate::record::{REC_HDR, TDB_RECOVERY_MAGIC};
 use crate::{flags, Tdb, TravLock, OPEN_FILES};
 
 /// The arguments of `tdb_open`.
@@ -398,82 +397,5 @@ impl Tdb {
             self.io.set_base(0)?;
         }
         Ok(image[..HEADER_SIZE as usize].to_vec())
-    }
-
-    /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
-    pub(crate) fn needs_recovery(&mut self) -> bool {
-        let Ok(start) = self.io.read_u32(RECOVERY_HEAD) else {
-            return true;
-        };
-        if start == 0 {
-            return false;
-        }
-        match self.io.read_rec_raw(start) {
-            Ok(rec) => rec.magic == TDB_RECOVERY_MAGIC,
-            Err(_) => true,
-        }
-    }
-
-    /// `tdb_lock_and_recover`: take the committer's locks in its order and recover.
-    pub(crate) fn lock_and_recover(&mut self) -> Result<()> {
-        self.locks
-            .raw(Some(LockType::Write), HEADER_SIZE, 0, true)?;
-        if let Err(e) = self.locks.raw(Some(LockType::Write), OPEN_LOCK, 1, true) {
-            let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
-            return Err(e);
-        }
-        let mut r = self.recover_if_needed();
-        if r.is_ok() && self.needs_recovery() {
-            // Unreadable recovery data: C fails here rather than retrying forever.
-            r = Err(Error::io("cannot read the recovery area"));
-        }
-        let _ = self.locks.raw(None, OPEN_LOCK, 1, false);
-        let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
-        r
-    }
-
-    /// Replay a valid recovery area left by a crashed commit (`tdb_transaction_recover`).
-    pub(crate) fn recover_if_needed(&mut self) -> Result<()> {
-        let start = self.io.read_u32(RECOVERY_HEAD)?;
-        if start == 0 {
-            return Ok(());
-        }
-        let Ok(rec) = self.io.read_rec_raw(start) else {
-            return Ok(());
-        };
-        if rec.magic != TDB_RECOVERY_MAGIC {
-            return Ok(());
-        }
-        if self.read_only {
-            return Err(Error::corrupt(
-                "database needs recovery but is opened read-only",
-            ));
-        }
-        let payload = self
-            .io
-            .read_vec(start + REC_HDR, rec.data_len)
-            .map_err(|_| Error::corrupt(format!("recovery area at {start} has a bad length")))?;
-        let order = self.io.order;
-        let mut at = 0usize;
-        while payload.len() - at > 8 {
-            let ofs = order.get_at(&payload, at);
-            let len = order.get_at(&payload, at + 4) as usize;
-            at += 8;
-            if payload.len() - at < len {
-                return Err(Error::corrupt("recovery entry overruns the recovery area"));
-            }
-            let end = u64::from(ofs) + len as u64;
-            if end > self.io.size {
-                self.io.grow(end)?;
-            }
-            self.io.write(ofs, &payload[at..at + len])?;
-            at += len;
-        }
-        self.io.sync()?;
-        if rec.key_len <= start {
-            self.io.write_u32(RECOVERY_HEAD, 0)?;
-        }
-        self.io.write_u32(start + 20, 0)?;
-        self.io.sync()
     }
 }

@@ -153,3 +153,12 @@ impl Backend for Tdb {
 
 /// The pure backend type, for callers that name backends by type.
 pub use tdb_pure::Tdb as PureTdb;
+
+/// What tdb-pure's check skipped in the file at `path` as the leftovers of a commit
+/// killed while it wrote the space it had added (`None`: nothing, or the check failed).
+/// C's `tdb_check` rejects such a file; tdb-pure's report says why that is no harm.
+pub fn crash_leftovers(path: &Path, options: &OpenOptions) -> Option<tdb_pure::CheckReport> {
+    let mut db = <Tdb as Backend>::open(path, options).ok()?;
+    let report = db.check_report().ok()?;
+    report.has_leftovers().then_some(report)
+}

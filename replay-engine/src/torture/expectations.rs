@@ -127,10 +127,15 @@ pub struct Verified {
     pub private_checked: usize,
     /// Shared records whose value was found among those written.
     pub shared_checked: usize,
-    /// A complaint of the engine's `check` that is C tdb's known misreading of the
-    /// zeros a rolled-back growing commit leaves at the end of the file (see
-    /// [`is_dead_space_to_end_of_file`]), accepted.
+    /// A complaint of C's `check` that is accepted: its known misreading of the zeros a
+    /// rolled-back growing commit leaves at the end of the file (see
+    /// [`is_dead_space_to_end_of_file`]), or its rejection of what such a commit, killed
+    /// while writing the space it had added, leaves past the old end of file (which
+    /// tdb-pure's check skips and reports in `leftovers`).
     pub tolerated_check: Option<String>,
+    /// What tdb-pure's check skipped as a killed commit's leftovers
+    /// (`tdb_pure::CheckReport`), shown to the user.
+    pub leftovers: Option<String>,
 }
 
 /// Whether a `check` failure is C tdb's complaint about dead space that runs to the end
@@ -169,9 +174,12 @@ pub fn verify<R: Backend>(
         options.tdb_flags |= crate::backend::tdb_flags::MUTEX_LOCKING;
     }
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
+    let leftovers =
+        crate::backend::pure::crash_leftovers(db_path, &options).map(|report| report.to_string());
     let tolerated_check = match db.check() {
         Ok(()) => None,
         Err(error) if is_dead_space_to_end_of_file(&error.to_string()) => Some(error.to_string()),
+        Err(error) if leftovers.is_some() => Some(error.to_string()),
         Err(error) => return Err(fail(format!("check fails: {error}"))),
     };
     let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -189,6 +197,7 @@ pub fn verify<R: Backend>(
         private_checked: 0,
         shared_checked: 0,
         tolerated_check,
+        leftovers,
     };
     let written_by_any = |key: &[u8], value: &[u8]| {
         all.iter()

@@ -1,0 +1,134 @@
+//! Crash recovery (`tdb_transaction_recover`): a commit that died after making its
+//! recovery area valid is rolled back by the next process to take a lock or open the
+//! file, from the old blocks the area holds.
+
+use crate::error::{Error, Result};
+use crate::header::{data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
+use crate::lock::{LockType, OPEN_LOCK};
+use crate::record::{Record, ALIGNMENT, REC_HDR, TDB_FREE_MAGIC, TDB_RECOVERY_MAGIC};
+use crate::Tdb;
+
+impl Tdb {
+    /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
+    pub(crate) fn needs_recovery(&mut self) -> bool {
+        let Ok(start) = self.io.read_u32(RECOVERY_HEAD) else {
+            return true;
+        };
+        if start == 0 {
+            return false;
+        }
+        match self.io.read_rec_raw(start) {
+            Ok(rec) => rec.magic == TDB_RECOVERY_MAGIC,
+            Err(_) => true,
+        }
+    }
+
+    /// `tdb_lock_and_recover`: take the committer's locks in its order and recover.
+    pub(crate) fn lock_and_recover(&mut self) -> Result<()> {
+        self.locks
+            .raw(Some(LockType::Write), HEADER_SIZE, 0, true)?;
+        if let Err(e) = self.locks.raw(Some(LockType::Write), OPEN_LOCK, 1, true) {
+            let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+            return Err(e);
+        }
+        let mut r = self.recover_if_needed();
+        if r.is_ok() && self.needs_recovery() {
+            // Unreadable recovery data: C fails here rather than retrying forever.
+            r = Err(Error::io("cannot read the recovery area"));
+        }
+        let _ = self.locks.raw(None, OPEN_LOCK, 1, false);
+        let _ = self.locks.raw(None, HEADER_SIZE, 0, false);
+        r
+    }
+
+    /// Replay a valid recovery area left by a crashed commit (`tdb_transaction_recover`).
+    pub(crate) fn recover_if_needed(&mut self) -> Result<()> {
+        let start = self.io.read_u32(RECOVERY_HEAD)?;
+        if start == 0 {
+            return Ok(());
+        }
+        let Ok(rec) = self.io.read_rec_raw(start) else {
+            return Ok(());
+        };
+        if rec.magic != TDB_RECOVERY_MAGIC {
+            return Ok(());
+        }
+        if self.read_only {
+            return Err(Error::corrupt(
+                "database needs recovery but is opened read-only",
+            ));
+        }
+        let payload = self
+            .io
+            .read_vec(start + REC_HDR, rec.data_len)
+            .map_err(|_| Error::corrupt(format!("recovery area at {start} has a bad length")))?;
+        let order = self.io.order;
+        let mut at = 0usize;
+        while payload.len() - at > 8 {
+            let ofs = order.get_at(&payload, at);
+            let len = order.get_at(&payload, at + 4) as usize;
+            at += 8;
+            if payload.len() - at < len {
+                return Err(Error::corrupt("recovery entry overruns the recovery area"));
+            }
+            let end = u64::from(ofs) + len as u64;
+            if end > self.io.size {
+                self.io.grow(end)?;
+            }
+            self.io.write(ofs, &payload[at..at + len])?;
+            at += len;
+        }
+        self.io.sync()?;
+        // Still under the valid magic, so a recovery killed from here on is run again.
+        let old_eof = u64::from(rec.key_len);
+        let unused_end = if u64::from(start) >= old_eof {
+            u64::from(start)
+        } else {
+            self.io.refresh_size()?
+        };
+        self.reclaim_unused_space(old_eof, unused_end)?;
+        if rec.key_len <= start {
+            self.io.write_u32(RECOVERY_HEAD, 0)?;
+        }
+        self.io.write_u32(start + 20, 0)?;
+        self.io.sync()
+    }
+
+    /// Put `[from, to)` on the freelist as one free record: the space the rolled-back
+    /// commit had added past the old end of file, and begun to write. Nothing references
+    /// it once the old blocks are back, and C's recovery leaves it so, which both checks
+    /// then reject as soon as a later commit has moved the recovery area's end-of-file
+    /// mark past it. Run again by a repeated recovery, it finds the record already
+    /// linked at the head of the freelist (the recovery rewrites the head's block only
+    /// if the commit had changed it, and then rewrites it to the old head).
+    fn reclaim_unused_space(&mut self, from: u64, to: u64) -> Result<()> {
+        let align = u64::from(ALIGNMENT);
+        let min = u64::from(REC_HDR) + align;
+        if from < data_start(self.hash_size)
+            || !from.is_multiple_of(align)
+            || !to.is_multiple_of(align)
+            || to < from + min
+            || to > self.io.size
+        {
+            return Ok(());
+        }
+        let head = self.io.read_u32(FREELIST_TOP)?;
+        if u64::from(head) == from {
+            return Ok(());
+        }
+        let (Ok(at), Ok(total)) = (u32::try_from(from), u32::try_from(to - from)) else {
+            return Ok(());
+        };
+        let rec = Record {
+            next: head,
+            rec_len: total - REC_HDR,
+            key_len: 0,
+            data_len: 0,
+            full_hash: 0,
+            magic: TDB_FREE_MAGIC,
+        };
+        self.io.write_u32(at + total - 4, total)?;
+        self.io.write_rec(at, &rec)?;
+        self.io.write_u32(FREELIST_TOP, at)
+    }
+}
