@@ -21,7 +21,7 @@ use crate::commands::{
 };
 use crate::output::{latency_reports, ms, us, LatencyReport, Out};
 use crate::progress::Progress;
-use replay_engine::replay::latency::{self, LatencySummary};
+use replay_engine::replay::latency::LatencySummary;
 use serde::Serialize;
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
@@ -111,7 +111,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         ));
     }
     out.line(format!("dependencies      {}", plan.stats.dependencies));
-    let clock = latency::clock_cost_ns();
+    let clock = replay_engine::replay::clock::cost_ns();
     out.line(format!("clock read        {clock:10.1} ns (per timed op)"));
     let mut doc = BenchJson {
         command: "bench",

@@ -87,9 +87,10 @@ impl Tdb {
             self.io.refresh_size()?
         };
         self.reclaim_unused_space(old_eof, unused_end)?;
-        if rec.key_len <= start {
-            self.io.write_u32(RECOVERY_HEAD, 0)?;
-        }
+        // C also takes the header's pointer off an area past the old end of file, which
+        // leaves the area itself in the file with nothing referencing it (both checks
+        // then trip over it, and no later commit reuses it). Kept, it is an invalidated
+        // recovery area like any other, ready for the next commit.
         self.io.write_u32(start + 20, 0)?;
         self.io.sync()
     }

@@ -334,17 +334,19 @@ fn recovery_start(image: &[u8]) -> usize {
 
 /// Where C's and tdb-pure's recoveries of `image` may differ: tdb-pure puts the space
 /// the crashed commit had added past the old end of file (`key_len` of the recovery area)
-/// on the freelist, as one free record up to the recovery area or the end of the file.
-/// Returns C's file with that change made, or `None` if there is no such space.
+/// on the freelist, as one free record up to the recovery area or the end of the file,
+/// and it keeps the header's pointer to an area past that end, which C clears.
+/// Returns C's file with those changes made.
 fn with_space_reclaimed(image: &[u8], by_c: &[u8]) -> Option<Vec<u8>> {
     let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
     let start = recovery_start(image);
     let old_eof = word(image, start + 8) as usize;
     let end = if start >= old_eof { start } else { by_c.len() };
-    if end < old_eof + 28 {
-        return None;
-    }
     let mut out = by_c.to_vec();
+    out[44..48].copy_from_slice(&(start as u32).to_le_bytes());
+    if end < old_eof + 28 {
+        return Some(out);
+    }
     let total = (end - old_eof) as u32;
     let head = word(by_c, 168);
     let header = [head, total - 24, 0, 0, 0, 0xd9fe_e666];

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
+use super::clock::OpClock;
 use super::latency::{op_type, OpLatencies};
 use super::shared::{monotonic_ns, Activity, SharedState};
 use crate::analysis::{Dep, Groups, ReplayMode};
@@ -42,8 +42,10 @@ pub struct Executor<'a> {
     pub latencies: OpLatencies,
     /// Whether to time every op.
     timing: bool,
-    /// When the previous op (or the last dependency wait) ended.
-    mark: Instant,
+    /// The op clock (see [`super::clock`]).
+    clock: OpClock,
+    /// When the previous op (or the last dependency wait) ended, on `clock`.
+    mark: u64,
 }
 
 /// Shorthand for the executor's results.
@@ -69,7 +71,8 @@ impl<'a> Executor<'a> {
             ops_run: 0,
             latencies: OpLatencies::default(),
             timing: true,
-            mark: Instant::now(),
+            clock: OpClock::get(),
+            mark: 0,
         }
     }
 
@@ -83,7 +86,7 @@ impl<'a> Executor<'a> {
     pub fn run<B: Backend>(&mut self, db: &mut B) -> Result<(), ExecError> {
         let mut at = 0;
         let total = self.trace.ops.len();
-        self.mark = Instant::now();
+        self.mark = self.clock.now();
         while at < total {
             at = self.run_op(db, at)?;
         }
@@ -135,7 +138,7 @@ impl<'a> Executor<'a> {
             shared.set_activity(self.index, Activity::Running);
             if self.timing {
                 // The wait is not the op's time.
-                self.mark = Instant::now();
+                self.mark = self.clock.now();
             }
             if !released {
                 return Err(ExecError::Aborted);
@@ -148,8 +151,8 @@ impl<'a> Executor<'a> {
     fn finish(&mut self, at: usize) {
         self.ops_run += 1;
         if self.timing {
-            let now = Instant::now();
-            let ns = now.duration_since(self.mark).as_nanos() as u64;
+            let now = self.clock.now();
+            let ns = self.clock.ns_between(self.mark, now);
             self.latencies.record(op_type(&self.trace.ops[at].kind), ns);
             self.mark = now;
         }

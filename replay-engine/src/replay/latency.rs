@@ -2,7 +2,7 @@
 //! sub-buckets per power of two, so every recorded value is kept to within 1/32 = 3%),
 //! one per op type, and their summaries (count, total, p50, p99, p99.9, max).
 //!
-//! The executor reads the monotonic clock (`Instant`, `CLOCK_MONOTONIC` through the vDSO)
+//! The executor reads the op clock ([`super::clock`], the CPU's time-stamp counter)
 //! once per op, when the op finishes: an op's latency is the time from the end of the
 //! previous op of its trace (or the end of the dependency wait before it) to its own end,
 //! so waiting for other traces is never counted. A traverse start counts until its first
@@ -402,23 +402,6 @@ pub fn merge_into(
             latencies: latencies.clone(),
         }),
     }
-}
-
-/// What reading the clock costs, in nanoseconds per read (the best of a few rounds).
-pub fn clock_cost_ns() -> f64 {
-    let rounds = 5;
-    let reads = 100_000u32;
-    let mut best = f64::MAX;
-    for _ in 0..rounds {
-        let started = std::time::Instant::now();
-        let mut last = started;
-        for _ in 0..reads {
-            last = std::hint::black_box(std::time::Instant::now());
-        }
-        let elapsed = last.duration_since(started).as_nanos() as f64;
-        best = best.min(elapsed / f64::from(reads));
-    }
-    best
 }
 
 #[cfg(test)]

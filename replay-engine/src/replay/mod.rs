@@ -4,6 +4,7 @@
 //! from a fresh database.
 
 pub mod backoff_cache;
+pub mod clock;
 pub mod database;
 pub mod executor;
 pub mod latency;
@@ -261,6 +262,10 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     } else {
         None
     };
+    if options.latency {
+        // Calibrate the op clock here, once, for the workers forked below to inherit.
+        clock::OpClock::get();
+    }
     while report.runs.len() < options.runs.max(1) {
         let attempt_started = Instant::now();
         database::prepare::<Even>(db_path, traces, &analysis.preexisting, options.locking)
