@@ -215,6 +215,9 @@ struct BackendJson {
     backend: &'static str,
     replay_best_ms: f64,
     replay_median_ms: f64,
+    untimed_best_ms: f64,
+    untimed_median_ms: f64,
+    timed_over_untimed: RatioJson,
     backoffs: usize,
     reruns: usize,
     bare_best_ms: Option<f64>,
@@ -334,8 +337,10 @@ fn side_by_side(
 }
 
 /// Replay with the traces at even positions on `Even` and the others on `Odd` (the same
-/// engine but for the mixed replay), `--runs` times, printing the line `replay (label)`.
-/// Returns the timing and the plan, with whatever back-offs the runs learned.
+/// engine but for the mixed replay), `--runs` times with every op timed, alternating with
+/// as many runs without timing (so that the cost of the per-op clock is measured in the
+/// same conditions), printing the lines `replay (label)` and `untimed`. Returns the
+/// timings and the plan, with whatever back-offs the runs learned.
 fn replays<Even: Backend, Odd: Backend>(
     args: &BenchArgs,
     traces: &[Trace],
@@ -343,31 +348,58 @@ fn replays<Even: Backend, Odd: Backend>(
     out: Out,
 ) -> Result<ReplayFigures> {
     let runs = args.runs.max(1) as usize;
-    let options = ReplayOptions {
-        runs,
-        ..ReplayOptions::default()
-    };
     // Each backend replays with a plan of its own: the analysis follows the backend's
     // locking model (the mixed replay's, like `replay --backend mixed`, the first
     // trace's engine), and a replay learns its back-offs into the plan.
     let mut plan = analyse_traces::<Even>(traces)?;
-    let report = replay::replay_mixed::<Even, Odd>(&args.tdbfile, traces, &mut plan, &options)?;
-    let timing = Timing::of(report.runs.iter().map(|r| r.elapsed).collect());
-    let latency = latency_reports(report.runs.iter().map(|r| &r.latencies))
+    let (mut timed, mut untimed, mut latencies) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut backoffs, mut reruns) = (0, 0);
+    for _ in 0..runs {
+        for latency in [true, false] {
+            let options = ReplayOptions {
+                runs: 1,
+                latency,
+                ..ReplayOptions::default()
+            };
+            let report =
+                replay::replay_mixed::<Even, Odd>(&args.tdbfile, traces, &mut plan, &options)?;
+            backoffs += report.backoffs.len() + report.predicted_backoffs.len();
+            reruns += report.reruns;
+            for run in report.runs {
+                if latency {
+                    timed.push(run.elapsed);
+                    latencies.push(run.latencies);
+                } else {
+                    untimed.push(run.elapsed);
+                }
+            }
+        }
+    }
+    let timing = Timing::of(timed);
+    let untimed = Timing::of(untimed);
+    let latency = latency_reports(&latencies)
         .into_iter()
         .find(|l| l.backend == Even::NAME);
     let label = format!("replay ({label})");
     out.line(format!(
-        "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {} back-offs",
+        "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {backoffs} back-offs",
         millis(timing.best),
         millis(timing.median),
-        report.backoffs.len(),
+    ));
+    let (best, median) = timing.ratio_to(untimed);
+    out.line(format!(
+        "{:<18}{:10.1} ms best, {:.1} ms median of {runs} without per-op timing; timed / \
+         untimed {best:.3} (best), {median:.3} (median)",
+        "  untimed",
+        millis(untimed.best),
+        millis(untimed.median),
     ));
     Ok(ReplayFigures {
         timing,
+        untimed,
         plan,
-        backoffs: report.backoffs.len() + report.predicted_backoffs.len(),
-        reruns: report.reruns,
+        backoffs,
+        reruns,
         latency,
     })
 }
@@ -375,6 +407,7 @@ fn replays<Even: Backend, Odd: Backend>(
 /// What [`replays`] measured.
 struct ReplayFigures {
     timing: Timing,
+    untimed: Timing,
     plan: Analysis,
     backoffs: usize,
     reruns: usize,
@@ -437,10 +470,14 @@ fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<B
     let runs = args.runs.max(1) as usize;
     let figures = replays::<B, B>(args, traces, B::NAME, out)?;
     let (replay, plan) = (figures.timing, figures.plan);
+    let (best, median) = replay.ratio_to(figures.untimed);
     let mut json = BackendJson {
         backend: B::NAME,
         replay_best_ms: millis(replay.best),
         replay_median_ms: millis(replay.median),
+        untimed_best_ms: millis(figures.untimed.best),
+        untimed_median_ms: millis(figures.untimed.median),
+        timed_over_untimed: RatioJson { best, median },
         backoffs: figures.backoffs,
         reruns: figures.reruns,
         bare_best_ms: None,

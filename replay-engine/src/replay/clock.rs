@@ -68,5 +68,9 @@ mod tests {
             "{ns} ns against {reference} ns"
         );
         assert!(cost_ns() > 0.0);
+        // A raw difference converts like the readings it came from (the executor keeps
+        // only differences).
+        let (a, b) = (clock.now(), clock.now() + 3_000_000);
+        assert_eq!(clock.ns_between(0, b - a), clock.ns_between(a, b));
     }
 }

@@ -38,8 +38,12 @@ pub struct Executor<'a> {
     pub tolerated: Vec<String>,
     /// Ops run (including traverse entries).
     pub ops_run: u64,
-    /// Each op's latency by type, when timing (see [`super::latency`]).
-    pub latencies: OpLatencies,
+    /// Each op's latency by type, when timing (see [`super::latency`]); complete once
+    /// [`Executor::take_latencies`] has binned the samples.
+    latencies: OpLatencies,
+    /// Each timed op's index and duration in raw clock units, binned after the run so
+    /// that the run itself pays one clock read and one sequential store per op.
+    samples: Vec<(u32, u32)>,
     /// Whether to time every op.
     timing: bool,
     /// The op clock (see [`super::clock`]).
@@ -70,6 +74,7 @@ impl<'a> Executor<'a> {
             tolerated: Vec::new(),
             ops_run: 0,
             latencies: OpLatencies::default(),
+            samples: Vec::new(),
             timing: true,
             clock: OpClock::get(),
             mark: 0,
@@ -79,7 +84,20 @@ impl<'a> Executor<'a> {
     /// Time every op (the default) or not.
     pub fn with_timing(mut self, timing: bool) -> Self {
         self.timing = timing;
+        if timing {
+            self.samples.reserve(self.trace.ops.len());
+        }
         self
+    }
+
+    /// The latencies of the ops run, by op type (the samples binned into histograms).
+    pub fn take_latencies(&mut self) -> OpLatencies {
+        for (at, raw) in std::mem::take(&mut self.samples) {
+            let ns = self.clock.ns_between(0, u64::from(raw));
+            self.latencies
+                .record(op_type(&self.trace.ops[at as usize].kind), ns);
+        }
+        std::mem::take(&mut self.latencies)
     }
 
     /// Run every op of the trace.
@@ -152,8 +170,14 @@ impl<'a> Executor<'a> {
         self.ops_run += 1;
         if self.timing {
             let now = self.clock.now();
-            let ns = self.clock.ns_between(self.mark, now);
-            self.latencies.record(op_type(&self.trace.ops[at].kind), ns);
+            match u32::try_from(now.saturating_sub(self.mark)) {
+                Ok(raw) => self.samples.push((at as u32, raw)),
+                // Over about a second: recorded at once.
+                Err(_) => {
+                    let ns = self.clock.ns_between(self.mark, now);
+                    self.latencies.record(op_type(&self.trace.ops[at].kind), ns);
+                }
+            }
             self.mark = now;
         }
         if let Some(shared) = self.shared {

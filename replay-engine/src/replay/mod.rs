@@ -527,6 +527,7 @@ fn run_in_process<B: Backend>(
     let started = Instant::now();
     let result = executor.run(&mut db);
     let elapsed = started.elapsed();
+    let latencies = executor.take_latencies();
     let closed = db.close();
     match result {
         Ok(()) => {}
@@ -548,7 +549,7 @@ fn run_in_process<B: Backend>(
         latencies: if timing {
             vec![latency::BackendLatencies {
                 backend: B::NAME,
-                latencies: executor.latencies,
+                latencies,
             }]
         } else {
             Vec::new()

@@ -187,7 +187,7 @@ fn worker_main<B: Backend>(
             .with_timing(options.latency);
         let result = executor.run(&mut db);
         if result.is_ok() && options.latency {
-            shared.latencies(index).store(&executor.latencies);
+            shared.latencies(index).store(&executor.take_latencies());
         }
         let mut text = format!("ops {}\n", executor.ops_run);
         for note in executor.tolerated.iter().take(MAX_NOTES) {
