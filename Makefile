@@ -21,6 +21,8 @@ test: vendor
 lint: vendor
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+	# The fuzz crate builds the engine without backends.
+	$(CARGO) clippy -p replay-engine --no-default-features --release -- -D warnings
 
 ## Prove the committed bindgen output matches a fresh generation (needs libclang).
 bindings-check: vendor

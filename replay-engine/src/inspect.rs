@@ -37,6 +37,7 @@ pub fn open_read_write<B: Backend>(path: &Path) -> Result<(), String> {
 
 /// Whether the file holds a valid recovery area (a commit was interrupted after making
 /// it valid): tdb-pure refuses to open such a file read-only.
+#[cfg(feature = "pure")]
 pub fn needs_recovery(path: &Path) -> bool {
     matches!(open_existing::<tdb_pure::Tdb>(path),
         Err(error) if error.to_string().contains("needs recovery"))
@@ -44,6 +45,7 @@ pub fn needs_recovery(path: &Path) -> bool {
 
 /// What tdb-pure's check of the file at `path` skipped as a killed commit's leftovers,
 /// described for the user (`None` when there is nothing of the kind).
+#[cfg(feature = "pure")]
 pub fn crash_leftovers(path: &Path) -> Option<String> {
     crate::backend::pure::crash_leftovers(path, &read_only()).map(|report| report.to_string())
 }

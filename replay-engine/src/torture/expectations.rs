@@ -174,8 +174,11 @@ pub fn verify<R: Backend>(
         options.tdb_flags |= crate::backend::tdb_flags::MUTEX_LOCKING;
     }
     let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
+    #[cfg(feature = "pure")]
     let leftovers =
         crate::backend::pure::crash_leftovers(db_path, &options).map(|report| report.to_string());
+    #[cfg(not(feature = "pure"))]
+    let leftovers: Option<String> = None;
     let tolerated_check = match db.check() {
         Ok(()) => None,
         Err(error) if is_dead_space_to_end_of_file(&error.to_string()) => Some(error.to_string()),
