@@ -318,19 +318,34 @@ impl Tdb {
     }
 
     /// `tdb_rec_read`: read and validate a chain member's header.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn rec_read(&mut self, off: u32) -> Result<Record> {
-        let rec = self.io.read_rec_raw(off)?;
-        // The hot path of every chain walk: a sound header within the known size.
+        match self.io.mapped_rec(off) {
+            Some(rec) if self.rec_sound(off, &rec) => Ok(rec),
+            _ => self.rec_read_unmapped(off),
+        }
+    }
+
+    /// Whether a chain member's header is sound within the known size (the check of every
+    /// chain walk's hot path; [`Tdb::rec_read_checked`] says what is wrong).
+    #[inline(always)]
+    fn rec_sound(&self, off: u32, rec: &Record) -> bool {
         let size = self.io.size;
         let next_ok = rec.next == 0
             || (u64::from(rec.next) >= data_start(self.hash_size)
                 && u64::from(rec.next) + u64::from(REC_HDR) <= size);
-        if (rec.magic == TDB_MAGIC || rec.magic == TDB_DEAD_MAGIC)
+        (rec.magic == TDB_MAGIC || rec.magic == TDB_DEAD_MAGIC)
             && rec.payload().is_some_and(|p| p <= rec.rec_len)
             && u64::from(off) + rec.total() <= size
             && next_ok
-        {
+    }
+
+    /// [`Tdb::rec_read`] off the mapping (or of an unsound header).
+    #[cold]
+    #[inline(never)]
+    fn rec_read_unmapped(&mut self, off: u32) -> Result<Record> {
+        let rec = self.io.read_rec_raw(off)?;
+        if self.rec_sound(off, &rec) {
             return Ok(rec);
         }
         self.rec_read_checked(off, rec)

@@ -97,6 +97,18 @@ impl Map {
         Some(unsafe { std::ptr::read_unaligned(self.ptr.as_ptr().add(start).cast::<[u8; N]>()) })
     }
 
+    /// The `N` native-order 32-bit words at `off`, if covered: one bounds check, then
+    /// plain word loads (a chain walk's `next` word goes straight into a register).
+    #[inline(always)]
+    pub fn words<const N: usize>(&self, off: u64) -> Option<[u32; N]> {
+        let start = self.range(off, 4 * N)?;
+        Some(std::array::from_fn(|i| {
+            // SAFETY: `start + 4 * N <= self.len` was checked, so each word lies inside the
+            // live mapping; `read_unaligned` needs no alignment and any bits are a valid u32.
+            unsafe { std::ptr::read_unaligned(self.ptr.as_ptr().add(start + 4 * i).cast::<u32>()) }
+        }))
+    }
+
     /// The address of `[off, off + len)` inside a writable mapping, for memory that
     /// other code (robust pthread mutexes) works on in place; `None` if not covered.
     /// Dereferencing it is the caller's business: the pointer is valid while `self` lives.
