@@ -166,11 +166,57 @@ pub struct ReplayArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub record: RecordArgs,
-    /// The scratch database (created afresh for every run, kept afterwards).
+    /// The scratch database (created afresh for every run, kept afterwards), then the
+    /// trace files, one per process (plain, .gz or .zst). Without a TDBFILE (the first
+    /// path is an existing trace file) the tool makes a new directory under the system's
+    /// temporary directory and prints the database's path there.
+    #[arg(required = true, value_name = "[TDBFILE] TRACES")]
+    pub paths: Vec<PathBuf>,
+    /// The scratch database, from `paths` ([`ReplayArgs::resolve_paths`]).
+    #[arg(skip)]
     pub tdbfile: PathBuf,
-    /// Trace files, one per process (plain, .gz or .zst).
-    #[arg(required = true)]
+    /// The trace files, from `paths`.
+    #[arg(skip)]
     pub traces: Vec<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// Split `paths` into the scratch database and the traces: the first path is the
+    /// database unless it is an existing file that reads as a trace (or the only path).
+    pub fn resolve_paths(
+        &mut self,
+        fresh: impl FnOnce() -> std::io::Result<PathBuf>,
+    ) -> std::io::Result<()> {
+        let first_is_trace = self.paths.len() == 1 || looks_like_trace(&self.paths[0]);
+        if first_is_trace {
+            if let Some(missing) = self.paths.iter().find(|path| !path.is_file()) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{}: no such trace file", missing.display()),
+                ));
+            }
+            self.tdbfile = fresh()?;
+            self.traces = self.paths.clone();
+        } else {
+            self.tdbfile = self.paths[0].clone();
+            self.traces = self.paths[1..].to_vec();
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is an existing file that starts as a trace does: zstd or gzip magic,
+/// or a line starting with a digit (a tdb file starts with "TDB file").
+pub fn looks_like_trace(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 4];
+    let Ok(n) = std::fs::File::open(path).and_then(|mut file| file.read(&mut start)) else {
+        return false;
+    };
+    let start = &start[..n];
+    start.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || start.starts_with(&[0x1f, 0x8b])
+        || start.first().is_some_and(u8::is_ascii_digit)
 }
 
 /// Recording what a run does, as tdb's own trace files.
@@ -360,7 +406,12 @@ pub struct TortureArgs {
     pub overwrite: bool,
     #[command(flatten)]
     pub record: RecordArgs,
-    /// The database to create and torture (kept afterwards).
+    /// The database to create and torture (kept afterwards). Without it, the tool makes
+    /// a new directory under the system's temporary directory and prints the path.
+    #[arg(value_name = "TDBFILE")]
+    pub path: Option<PathBuf>,
+    /// The database: `path`, or the fresh one chosen for it.
+    #[arg(skip)]
     pub tdbfile: PathBuf,
 }
 

@@ -720,6 +720,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
                 record: Some(record_dir.clone()),
                 layout: LayoutArg::Ccan,
             },
+            path: Some(db.clone()),
             tdbfile: db.clone(),
         })?;
         let paths = record::dir::traces_of(&record_dir, "example.tdb")
@@ -770,6 +771,7 @@ pub fn example(args: &ExampleArgs) -> Result<()> {
                 record: None,
                 layout: LayoutArg::Ccan,
             },
+            paths: Vec::new(),
             tdbfile,
             overwrite: false,
             traces: traces.clone(),
@@ -822,6 +824,19 @@ pub fn check(args: &InspectArgs) -> Result<()> {
         BackendChoice::C => check_with::<CBackend>(&args.tdbfile),
         BackendChoice::Pure => check_with::<PureBackend>(&args.tdbfile),
     }
+}
+
+/// A path for a database the user did not name: `name` in a new directory under the
+/// system's temporary directory (kept, like every scratch database), announced on
+/// stderr.
+pub fn fresh_database(name: &str) -> std::io::Result<PathBuf> {
+    let dir = tempfile::Builder::new()
+        .prefix("tdb-replay-")
+        .tempdir()?
+        .keep();
+    let path = dir.join(name);
+    eprintln!("Database: {}", path.display());
+    Ok(path)
 }
 
 /// `recover`: open the file read-write with the chosen engine (the open rolls back an

@@ -27,11 +27,28 @@ const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay(args) => commands::replay(&args),
+        Command::Replay(mut args) => args
+            .resolve_paths(|| commands::fresh_database("replay.tdb"))
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => commands::BadInput(error.to_string()).into(),
+                _ => anyhow::Error::from(error),
+            })
+            .and_then(|()| commands::replay(&args)),
         Command::Diff(args) => diff::run(&args),
         Command::Shrink(args) => shrink::run(&args),
         Command::Analyse(args) => commands::analyse(&args),
-        Command::Torture(args) => torture::run(&args),
+        Command::Torture(mut args) => match args.path.clone() {
+            Some(path) => {
+                args.tdbfile = path;
+                torture::run(&args)
+            }
+            None => commands::fresh_database("torture.tdb")
+                .map_err(anyhow::Error::from)
+                .and_then(|path| {
+                    args.tdbfile = path;
+                    torture::run(&args)
+                }),
+        },
         Command::Generate(args) => commands::generate(&args),
         Command::Example(args) => commands::example(&args),
         Command::Bench(args) => bench::run(&args),

@@ -961,3 +961,42 @@ fn recover_rolls_back_a_killed_commit() {
     assert_eq!(dump.matches("data(2) = \"v2\"").count(), 100, "{dump}");
     assert!(!dump.contains("new"), "{dump}");
 }
+
+#[test]
+fn without_a_database_path_replay_and_torture_pick_a_fresh_one() {
+    let output = tdb_replay(&["replay", &fixture("a.trace"), &fixture("b.trace")]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("Database: "))
+        .unwrap_or_else(|| panic!("no database path printed: {out}"));
+    let db = Path::new(line.trim_start_matches("Database: "));
+    assert!(db.ends_with("replay.tdb"), "{line}");
+    assert!(db.is_file(), "{line}");
+    assert!(out.contains("all results matched"), "{out}");
+    let dir = db.parent().expect("its own directory").to_path_buf();
+
+    let output = tdb_replay(&["torture", "--ops", "40", "--procs", "2"]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("Database: "))
+        .unwrap_or_else(|| panic!("no database path printed: {out}"));
+    let tortured = Path::new(line.trim_start_matches("Database: "));
+    assert!(tortured.is_file(), "{line}");
+    assert_ne!(
+        tortured.parent(),
+        Some(dir.as_path()),
+        "a new directory each time"
+    );
+
+    // A missing trace is bad input, and no directory is made for it.
+    let output = tdb_replay(&["replay", "/nonexistent/x.trace"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(!text(&output).contains("Database: "), "{}", text(&output));
+    for made in [dir.as_path(), tortured.parent().expect("dir")] {
+        std::fs::remove_dir_all(made).expect("clean up");
+    }
+}

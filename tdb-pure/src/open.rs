@@ -282,7 +282,11 @@ impl Tdb {
             self.locks
                 .nest_lock(ACTIVE_LOCK, LockType::Read, true, false, limit)?;
         }
-        self.recover_if_needed()
+        self.recover_if_needed()?;
+        if !self.read_only {
+            self.drop_pointer_to_unwritten_area()?;
+        }
+        Ok(())
     }
 
     /// A robust-mutex file (`tdb_mutex_open_ok` and what follows it in `tdb_open_ex`).

@@ -132,4 +132,26 @@ impl Tdb {
         self.io.write_rec(at, &rec)?;
         self.io.write_u32(FREELIST_TOP, at)
     }
+
+    /// At open, under the open lock (which a committer holds from before it writes the
+    /// recovery area's offset until it is done): a header pointing at a recovery area
+    /// whose header is still all zeros is what a commit killed between writing the
+    /// offset and writing the area leaves. C's next commit would free those zeros as an
+    /// area of length 0 and corrupt the freelist; the offset is taken out instead (the
+    /// area was never valid, so there is nothing to recover from it).
+    pub(crate) fn drop_pointer_to_unwritten_area(&mut self) -> Result<()> {
+        let start = self.io.read_u32(RECOVERY_HEAD)?;
+        if start == 0 || u64::from(start) + u64::from(REC_HDR) > self.io.size {
+            return Ok(());
+        }
+        let header: [u8; REC_HDR as usize] = {
+            let mut b = [0u8; REC_HDR as usize];
+            self.io.read(start, &mut b)?;
+            b
+        };
+        if header.iter().all(|&b| b == 0) {
+            self.io.write_u32(RECOVERY_HEAD, 0)?;
+        }
+        Ok(())
+    }
 }

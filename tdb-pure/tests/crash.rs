@@ -609,6 +609,8 @@ struct Landings {
     c_check_blind: usize,
     /// Kills after which C's recovery left the killed commit's new space unreferenced.
     c_leftovers: usize,
+    /// Kills that left the header pointing at a recovery area not yet written.
+    zero_area: usize,
     /// Transactions committed in all.
     commits: u64,
 }
@@ -745,9 +747,13 @@ fn random_kills(engine: Engine, kills: usize, seed: u64) -> Landings {
         // a file whose checks can pass after the next commit (see `has_leftovers`).
         let c_left = has_leftovers(&dir.join("by-c.tdb"));
         land.c_leftovers += usize::from(c_left);
+        // Nor can C commit on a file whose header points at a recovery area never written
+        // (see `points_at_zeros`); tdb-pure's open takes that pointer out.
+        let zero_area = points_at_zeros(&db);
+        land.zero_area += usize::from(zero_area);
         match rng.below(3) {
             0 => copy(&dir.join("by-pure.tdb"), &db),
-            _ if c_left => copy(&dir.join("by-pure.tdb"), &db),
+            _ if c_left || zero_area => copy(&dir.join("by-pure.tdb"), &db),
             1 => copy(&dir.join("by-c.tdb"), &db),
             _ => {}
         }
@@ -889,12 +895,16 @@ struct FaultCounts {
     /// so that after C's next commit both checks reject the file (C's flaw; tdb-pure's
     /// recovery of the same file reclaims the space and passes).
     c_leftovers_after_commit: usize,
+    /// Kills that left the header pointing at an area not yet written (taken out by
+    /// tdb-pure's open).
+    zero_area: usize,
 }
 
 /// Whether the header points at a recovery area whose header is still all zeros: a
 /// commit was killed between writing the area's offset and the area. C tdb's next commit
 /// takes the zeros for an empty area and frees it, making a free record of length 0:
-/// the file is corrupt from then on (tdb-pure ignores such an area).
+/// the file is corrupt from then on (tdb-pure ignores such an area, and its read-write
+/// open takes the pointer out).
 fn points_at_zeros(path: &Path) -> bool {
     let b = std::fs::read(path).unwrap();
     let start = u32::from_ne_bytes(b[44..48].try_into().unwrap()) as usize;
@@ -1010,6 +1020,11 @@ fn fault_points(shape: &str, counts: &mut FaultCounts) {
                 )
             });
             expect(r.gen, &r.state);
+            assert!(
+                !points_at_zeros(&dir.join("by-pure.tdb")),
+                "{shape}: tdb-pure's open left the pointer to an unwritten area (point {k})"
+            );
+            counts.zero_area += usize::from(points_at_zeros(&work));
             if !torn {
                 gens.push(r.gen);
             } else {

@@ -222,11 +222,12 @@ pub fn torture_catches_a_broken_engine() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("broken.tdb");
     // Every process's n-th store writes a wrong first byte: a later read of that key, or
-    // the final check, must see it (unless a later write of that key hides it: so
-    // several n are tried, and most must be caught).
+    // the final check, must see it (unless a later write of that key hides it, which
+    // depends on how the processes interleave: so twelve n are tried, and a third must be
+    // caught; under load 2 to 5 of 5 were).
     let options = torture_options(61, None, Layout::Ccan);
     let mut caught = 0;
-    for n in [10, 30, 50, 70, 90] {
+    for n in (10..=120).step_by(10) {
         inject(Fault::NthStoredByte(n));
         let outcome = torture::run::<Faulty<PureTdb>, Faulty<PureTdb>>(&db, &options);
         inject(Fault::None);
@@ -238,7 +239,7 @@ pub fn torture_catches_a_broken_engine() {
             Ok(report) => torture::verify::<CTdb>(&db, 5, &report.expectations).is_err(),
         });
     }
-    let caught = caught >= 3;
+    let caught = caught >= 4;
     assert!(caught, "a store of wrong bytes went unnoticed");
 
     // The same engine unbroken passes.
