@@ -962,30 +962,31 @@ fn recover_rolls_back_a_killed_commit() {
     assert!(!dump.contains("new"), "{dump}");
 }
 
+/// The path of the `Database: PATH` line a command prints when it picked the path.
+fn database_printed(out: &str) -> std::path::PathBuf {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("Database: "))
+        .unwrap_or_else(|| panic!("no database path printed: {out}"));
+    std::path::PathBuf::from(line.trim_start_matches("Database: "))
+}
+
 #[test]
 fn without_a_database_path_replay_and_torture_pick_a_fresh_one() {
     let output = tdb_replay(&["replay", &fixture("a.trace"), &fixture("b.trace")]);
     let out = text(&output);
     assert!(output.status.success(), "{out}");
-    let line = out
-        .lines()
-        .find(|line| line.starts_with("Database: "))
-        .unwrap_or_else(|| panic!("no database path printed: {out}"));
-    let db = Path::new(line.trim_start_matches("Database: "));
-    assert!(db.ends_with("replay.tdb"), "{line}");
-    assert!(db.is_file(), "{line}");
+    let db = database_printed(&out);
+    assert!(db.ends_with("replay.tdb"), "{out}");
+    assert!(db.is_file(), "{out}");
     assert!(out.contains("all results matched"), "{out}");
     let dir = db.parent().expect("its own directory").to_path_buf();
 
     let output = tdb_replay(&["torture", "--ops", "40", "--procs", "2"]);
     let out = text(&output);
     assert!(output.status.success(), "{out}");
-    let line = out
-        .lines()
-        .find(|line| line.starts_with("Database: "))
-        .unwrap_or_else(|| panic!("no database path printed: {out}"));
-    let tortured = Path::new(line.trim_start_matches("Database: "));
-    assert!(tortured.is_file(), "{line}");
+    let tortured = database_printed(&out);
+    assert!(tortured.is_file(), "{out}");
     assert_ne!(
         tortured.parent(),
         Some(dir.as_path()),

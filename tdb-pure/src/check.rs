@@ -22,6 +22,21 @@ use crate::Tdb;
 /// List id for the freelist in the membership map.
 const FREE_LIST: i64 = -1;
 
+/// What the linear scan of [`Tdb::check`] knows and gathers.
+struct Scan {
+    /// The file's size.
+    size: u64,
+    /// The header's recovery-area offset (0: none).
+    recovery_start: u32,
+    /// Offset of every record met -> the list it must be on.
+    members: HashMap<u32, i64>,
+    /// Whether the scan met the recovery area at `recovery_start`.
+    found_recovery: bool,
+    /// Bytes of keys and data that skipping leftovers may still read (see
+    /// `Tdb::resync`).
+    resync_budget: u64,
+}
+
 /// What a passing check found besides valid records.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -118,29 +133,29 @@ impl Tdb {
 
     /// The first offset after `off` where a record (or a run of dead space) checks out,
     /// or `size`: where a scan that failed inside a killed commit's leftovers resumes.
-    #[allow(clippy::too_many_arguments)]
+    /// `None` once the records tried there would have the check read more than its budget
+    /// of keys and data (a hostile file can put a plausible header every few bytes).
     fn resync(
         &mut self,
         off: u64,
-        size: u64,
-        recovery_start: u32,
-        members: &mut HashMap<u32, i64>,
-        found_recovery: &mut bool,
+        scan: &mut Scan,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> u64 {
+    ) -> Option<u64> {
         let mut p = (off + 1).next_multiple_of(u64::from(ALIGNMENT));
-        while p + u64::from(REC_HDR) <= size {
-            if self
-                .check_record(p, size, recovery_start, members, found_recovery, f)
-                .is_ok()
-            {
+        while p + u64::from(REC_HDR) <= scan.size {
+            let rec = self.io.read_rec_raw(p as u32).ok()?;
+            if rec.magic == TDB_MAGIC || rec.magic == TDB_DEAD_MAGIC {
+                let cost = u64::from(rec.key_len) + u64::from(rec.data_len);
+                scan.resync_budget = scan.resync_budget.checked_sub(cost)?;
+            }
+            if self.check_record(p, scan, f).is_ok() {
                 // Scanned again by the caller from here on.
-                members.remove(&(p as u32));
-                return p;
+                scan.members.remove(&(p as u32));
+                return Some(p);
             }
             p += u64::from(ALIGNMENT);
         }
-        size
+        Some(scan.size)
     }
 
     fn check_header(&mut self) -> Result<u32> {
@@ -235,9 +250,13 @@ impl Tdb {
         if size < ds {
             return Err(Error::corrupt("file smaller than its hash table"));
         }
-        // Offset -> list the record must be on.
-        let mut members: HashMap<u32, i64> = HashMap::new();
-        let mut found_recovery = false;
+        let mut scan = Scan {
+            size,
+            recovery_start,
+            members: HashMap::new(),
+            found_recovery: false,
+            resync_budget: 4 * size + (64 << 20),
+        };
         let mut off = ds;
         let mut dead_from: Option<u64> = None;
         let old_eof = self.last_commit_old_eof(recovery_start, size);
@@ -245,14 +264,7 @@ impl Tdb {
         let mut leftover_ranges: Vec<(u64, u64)> =
             old_eof.map(|eof| (eof, size)).into_iter().collect();
         while off < size {
-            match self.check_record(
-                off,
-                size,
-                recovery_start,
-                &mut members,
-                &mut found_recovery,
-                f,
-            ) {
+            match self.check_record(off, &mut scan, f) {
                 Ok((next, dead)) => {
                     dead_from = if dead { dead_from.or(Some(off)) } else { None };
                     off = next;
@@ -265,7 +277,8 @@ impl Tdb {
                         .crash_leftovers(from, size, recovery_start)?
                         .filter(|&(_, end)| end > off)
                     {
-                        members.retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
+                        scan.members
+                            .retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
                         leftover_ranges.push((area_eof, end));
                         report.crash_leftovers.push((from, end));
                         dead_from = None;
@@ -279,21 +292,22 @@ impl Tdb {
                     if old_eof.is_none_or(|eof| from < eof) {
                         return Err(e);
                     }
-                    let end = self.resync(
-                        off,
-                        size,
-                        recovery_start,
-                        &mut members,
-                        &mut found_recovery,
-                        f,
-                    );
-                    members.retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
+                    let Some(end) = self.resync(off, &mut scan, f) else {
+                        return Err(e);
+                    };
+                    scan.members
+                        .retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
                     report.crash_leftovers.push((from, end));
                     dead_from = None;
                     off = end;
                 }
             }
         }
+        let Scan {
+            members,
+            found_recovery,
+            ..
+        } = scan;
         if recovery_start != 0 && !found_recovery {
             return Err(Error::corrupt(format!(
                 "recovery_start {recovery_start} does not point at a record boundary"
@@ -356,12 +370,10 @@ impl Tdb {
     fn check_record(
         &mut self,
         off: u64,
-        size: u64,
-        recovery_start: u32,
-        members: &mut HashMap<u32, i64>,
-        found_recovery: &mut bool,
+        scan: &mut Scan,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
+        let (size, recovery_start) = (scan.size, scan.recovery_start);
         if off + u64::from(REC_HDR) > size {
             return Err(Error::corrupt(format!("truncated record header at {off}")));
         }
@@ -397,12 +409,13 @@ impl Tdb {
                         )));
                     }
                 }
-                members.insert(off32, i64::from(rec.full_hash % self.hash_size));
+                scan.members
+                    .insert(off32, i64::from(rec.full_hash % self.hash_size));
                 Ok((off + rec.total(), false))
             }
             TDB_FREE_MAGIC => {
                 self.check_generic(off32, &rec, size)?;
-                members.insert(off32, FREE_LIST);
+                scan.members.insert(off32, FREE_LIST);
                 Ok((off + rec.total(), false))
             }
             TDB_RECOVERY_MAGIC | 0 | TDB_PAD_U32 if off32 == recovery_start => {
@@ -411,7 +424,7 @@ impl Tdb {
                         "recovery area at {off} runs past EOF"
                     )));
                 }
-                *found_recovery = true;
+                scan.found_recovery = true;
                 Ok((off + rec.total(), false))
             }
             TDB_RECOVERY_MAGIC => Err(Error::corrupt(format!(
