@@ -48,7 +48,9 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RecoverArgs {
     /// Engine that runs the recovery (`pure` also puts the space the interrupted commit
-    /// had added back on the freelist; C's recovery leaves it unreferenced).
+    /// had added back on the freelist, and so does it for a commit C's recovery rolled
+    /// back earlier, as long as nothing references that space yet; C's recovery leaves
+    /// it unreferenced).
     #[arg(long, value_enum, default_value = "pure")]
     pub backend: BackendChoice,
     /// The database file.

@@ -861,6 +861,16 @@ pub fn recover(args: &RecoverArgs) -> Result<()> {
             "no interrupted commit to roll back"
         }
     );
+    if args.backend == BackendChoice::Pure {
+        let reclaimed = inspect::reclaim_crash_leftovers(path).map_err(anyhow::Error::msg)?;
+        if reclaimed > 0 {
+            println!(
+                "{}: put the {reclaimed} bytes a killed commit had left past the old end of \
+                 file back on the freelist",
+                path.display()
+            );
+        }
+    }
     check_with::<PureBackend>(path)?;
     check_with::<CBackend>(path)
 }
@@ -877,7 +887,9 @@ fn check_with<B: Backend>(path: &Path) -> Result<()> {
                 "\n(tdb-pure's check {leftovers}: a commit killed while writing the space it \
                  had added leaves those bytes, and C's recovery leaves them as they were \
                  (tdb-pure's puts them back on the freelist); no list uses them. \
-                 `check --backend pure` explains and accepts them)"
+                 `check --backend pure` explains and accepts them, and `tdb-replay recover \
+                 {}` reclaims them while nothing uses that space yet)",
+                path.display()
             )
         } else if text.contains("needs recovery") || text.contains("recover read only") {
             format!(

@@ -862,7 +862,7 @@ fn torture_with_kills_restarts_processes_and_the_database_survives() {
 
 /// Child half of [`recover_rolls_back_a_killed_commit`]: run only when the parent sets
 /// `TDB_REPLAY_TEST_KILL_COMMIT` to a database, it commits a transaction that grows the
-/// file and is killed (`SIGKILL`, by tdb-pure's fault hook) at the first block it writes
+/// file and is killed (`SIGKILL`, by tdb-pure's fault hook) at the second block it writes
 /// past the old end of file.
 #[test]
 fn helper_killed_commit() {
@@ -878,8 +878,18 @@ fn helper_killed_commit() {
         db.store(key.as_bytes(), &[7; 1200], tdb_pure::StoreFlag::Replace)
             .expect("store");
     }
+    // The second block past the old end: the first, with the new free record's header at
+    // the old end, is written, its tailer is not.
+    let mut new_blocks = 0;
     db.set_fault_hook(Some(Box::new(move |point| match point {
-        FaultPoint::Write { off, len: 4096 } if u64::from(off) >= old_end => FaultAction::Crash,
+        FaultPoint::Write { off, len: 4096 } if u64::from(off) >= old_end => {
+            new_blocks += 1;
+            if new_blocks == 2 {
+                FaultAction::Crash
+            } else {
+                FaultAction::Proceed
+            }
+        }
         _ => FaultAction::Proceed,
     })));
     let _ = db.transaction_commit();
@@ -929,6 +939,9 @@ fn recover_rolls_back_a_killed_commit() {
         .expect("helper runs");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     let file = db_path.to_str().expect("utf-8");
+    let by_c_path = dir.path().join("by-c.tdb");
+    std::fs::copy(&db_path, &by_c_path).expect("copy");
+    let by_c = by_c_path.to_str().expect("utf-8");
 
     // check and dump open read-only: they refuse the file and say what to do.
     let output = tdb_replay(&["check", file]);
@@ -960,6 +973,20 @@ fn recover_rolls_back_a_killed_commit() {
     let dump = text(&tdb_replay(&["dump", file]));
     assert_eq!(dump.matches("data(2) = \"v2\"").count(), 100, "{dump}");
     assert!(!dump.contains("new"), "{dump}");
+
+    // C's recovery of the same file leaves the half-written space: C's check rejects it,
+    // tdb-pure's explains it, and a recover with tdb-pure reclaims it.
+    let output = tdb_replay(&["recover", "--backend", "c", by_c]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("rolled back the commit"), "{out}");
+    assert!(out.contains("skipped what a killed commit left"), "{out}");
+    let output = tdb_replay(&["recover", by_c]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("back on the freelist"), "{out}");
+    assert!(out.contains("sound (c backend), 100 records"), "{out}");
+    assert_eq!(text(&tdb_replay(&["dump", by_c])), dump);
 }
 
 /// The path of the `Database: PATH` line a command prints when it picked the path.

@@ -35,6 +35,18 @@ pub fn open_read_write<B: Backend>(path: &Path) -> Result<(), String> {
         .map_err(|error| format!("{}: {} cannot close it: {error}", path.display(), B::NAME))
 }
 
+/// Put what a killed commit left past the old end of file, once C's recovery rolled it
+/// back, on the freelist (tdb-pure, read-write): the bytes reclaimed.
+#[cfg(feature = "pure")]
+pub fn reclaim_crash_leftovers(path: &Path) -> Result<u64, String> {
+    let options = OpenOptions {
+        open_flags: libc::O_RDWR,
+        ..read_only()
+    };
+    crate::backend::pure::reclaim_crash_leftovers(path, &options)
+        .map_err(|error| format!("{}: tdb-pure cannot reclaim: {error}", path.display()))
+}
+
 /// Whether the file holds a valid recovery area (a commit was interrupted after making
 /// it valid): tdb-pure refuses to open such a file read-only.
 #[cfg(feature = "pure")]

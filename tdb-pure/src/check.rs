@@ -122,7 +122,7 @@ impl Tdb {
 
     /// The end of file before the last commit that used the recovery area (its
     /// `key_len`), if the area is readable and that end lies inside the file.
-    fn last_commit_old_eof(&mut self, recovery_start: u32, size: u64) -> Option<u64> {
+    pub(crate) fn last_commit_old_eof(&mut self, recovery_start: u32, size: u64) -> Option<u64> {
         if recovery_start == 0 {
             return None;
         }
@@ -238,7 +238,10 @@ impl Tdb {
         Ok(len)
     }
 
-    fn check_inner(&mut self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<CheckReport> {
+    pub(crate) fn check_inner(
+        &mut self,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         let recovery_start = self.check_header()?;
         if self.io.tx.is_some() {

@@ -3,7 +3,7 @@
 //! file, from the old blocks the area holds.
 
 use crate::error::{Error, Result};
-use crate::header::{data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
+use crate::header::{bucket_top, data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
 use crate::lock::{LockType, OPEN_LOCK};
 use crate::record::{Record, ALIGNMENT, REC_HDR, TDB_FREE_MAGIC, TDB_RECOVERY_MAGIC};
 use crate::Tdb;
@@ -153,5 +153,74 @@ impl Tdb {
             self.io.write_u32(RECOVERY_HEAD, 0)?;
         }
         Ok(())
+    }
+
+    /// Put what a commit killed while writing the space it had added left past the old
+    /// end of file, once C's recovery rolled it back, on the freelist: the leftovers
+    /// [`crate::CheckReport`] describes. Only where nothing references that space: the
+    /// whole of it from the old end of file (the recovery area's mark) to the end of the
+    /// file, or to the recovery area where that lies past the mark. Returns the bytes
+    /// reclaimed (0 when the check found no leftovers or a list reaches into the space).
+    /// Takes the all-record write lock; fails as `check` does on a corrupt file.
+    pub fn reclaim_crash_leftovers(&mut self) -> Result<u64> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        self.lockall(LockType::Write, true, false)?;
+        let r = self.reclaim_locked();
+        let u = self.unlockall(LockType::Write, false);
+        let reclaimed = self.note(r)?;
+        self.note(u)?;
+        Ok(reclaimed)
+    }
+
+    fn reclaim_locked(&mut self) -> Result<u64> {
+        if !self.check_inner(&mut |_, _| true)?.has_leftovers() {
+            return Ok(0);
+        }
+        let start = self.io.read_u32(RECOVERY_HEAD)?;
+        let size = self.io.refresh_size()?;
+        let Some(old_eof) = self.last_commit_old_eof(start, size) else {
+            return Ok(0);
+        };
+        let end = if u64::from(start) >= old_eof {
+            u64::from(start)
+        } else {
+            size
+        };
+        if self.any_list_reaches(old_eof, end)? {
+            return Ok(0);
+        }
+        let head_before = self.io.read_u32(FREELIST_TOP)?;
+        self.reclaim_unused_space(old_eof, end)?;
+        let linked = u64::from(self.io.read_u32(FREELIST_TOP)?) == old_eof
+            && u64::from(head_before) != old_eof;
+        Ok(if linked { end - old_eof } else { 0 })
+    }
+
+    /// Whether a hash chain or the freelist links to a record in `[from, to)`.
+    fn any_list_reaches(&mut self, from: u64, to: u64) -> Result<bool> {
+        let limit = self.walk_limit();
+        for list in 0..=self.hash_size {
+            // List `hash_size` stands for the freelist.
+            let top = if list == self.hash_size {
+                FREELIST_TOP
+            } else {
+                bucket_top(list)
+            };
+            let mut cur = self.io.read_u32(top)?;
+            let mut steps = 0u64;
+            while cur != 0 {
+                if (from..to).contains(&u64::from(cur)) {
+                    return Ok(true);
+                }
+                steps += 1;
+                if steps > limit {
+                    return Err(Error::corrupt(format!("list {list} contains a cycle")));
+                }
+                cur = self.io.read_rec_raw(cur)?.next;
+            }
+        }
+        Ok(false)
     }
 }

@@ -162,3 +162,13 @@ pub fn crash_leftovers(path: &Path, options: &OpenOptions) -> Option<tdb_pure::C
     let report = db.check_report().ok()?;
     report.has_leftovers().then_some(report)
 }
+
+/// Open the file at `path` read-write with tdb-pure and put what a killed commit left
+/// past the old end of file on the freelist (`tdb_pure::Tdb::reclaim_crash_leftovers`):
+/// the bytes reclaimed.
+pub fn reclaim_crash_leftovers(path: &Path, options: &OpenOptions) -> TdbResult<u64> {
+    let mut db = <Tdb as Backend>::open(path, options)?;
+    let reclaimed = db.reclaim_crash_leftovers().map_err(convert)?;
+    Tdb::close(db).map_err(convert)?;
+    Ok(reclaimed)
+}
