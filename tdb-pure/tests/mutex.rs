@@ -7,7 +7,6 @@
 mod util;
 
 use std::io::{BufRead, BufReader, Write};
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,21 +113,6 @@ fn records(n: u32, tag: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
             )
         })
         .collect()
-}
-
-fn sorted(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    v.sort();
-    v
-}
-
-fn c_entries(c: &mut tdb_sys::Tdb) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    c.traverse_read(|_, k, d| {
-        out.push((k.to_vec(), d.to_vec()));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    out
 }
 
 /// C writes a mutex file (stores, a transaction, deletes); tdb-pure opens it with

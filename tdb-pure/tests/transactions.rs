@@ -63,21 +63,6 @@ fn child(path: &Path, op: &str) -> bool {
     }
 }
 
-fn c_entries(c: &mut tdb_sys::Tdb) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    c.traverse_read(|_, k, d| {
-        out.push((k.to_vec(), d.to_vec()));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    out
-}
-
-fn sorted(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    v.sort();
-    v
-}
-
 /// C's view of a closed file: tdb_check passes, tdbtool agrees, and the contents.
 fn c_verify(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut c = c_open(path, 0, 0);

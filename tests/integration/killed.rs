@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use integration_tests::{analyse, check_final_database, files_in, load};
+use integration_tests::{analyse, check_final_database, diff_agrees, files_in, load};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::replay::{self, ReplayOptions};
@@ -74,14 +74,7 @@ pub fn a_killed_torture_set_replays_as_the_recovery_left_it() {
         );
     }
     let plan = analyse(&traces);
-    let report = replay_engine::diff::diff::<CTdb, PureTdb>(
-        &traces,
-        &plan,
-        &dir.path().join("diff-c.tdb"),
-        &dir.path().join("diff-pure.tdb"),
-        None,
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    let report = diff_agrees(&traces, &plan, dir.path(), "diff");
     assert!(report.divergence.is_none(), "{:?}", report.divergence);
 }
 

@@ -4,15 +4,15 @@
 //! file keeps the mutex feature and passes C's check; the engines agree in lock step;
 //! and `--locking fcntl` replays the same set on a plain file to the same records.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use integration_tests::{check_final_database, has_mutex_feature};
+use integration_tests::{
+    analyse_unless_known_gap, check_final_database, diff_agrees, has_mutex_feature, records,
+};
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
-use replay_engine::backend::{tdb_flags, Backend, TraverseKind};
-use replay_engine::diff;
+use replay_engine::backend::{tdb_flags, Backend};
 use replay_engine::record::{self, Layout, RecordOptions};
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayOptions};
@@ -67,26 +67,8 @@ fn recorded_mutex_set(dir: &Path, seed: u64) -> Option<(Vec<Trace>, Analysis)> {
         let wanted = tdb_flags::MUTEX_LOCKING | tdb_flags::CLEAR_IF_FIRST;
         assert_eq!(trace.open.tdb_flags & wanted, wanted, "{}", trace.name);
     }
-    match analysis::analyse(&traces, CTdb::LOCKING) {
-        Ok(plan) => Some((traces, plan)),
-        Err(error) if error.message.contains("circle") => {
-            eprintln!("known analysis gap: {error}");
-            None
-        }
-        Err(error) => panic!("{error}"),
-    }
-}
-
-fn records<B: Backend>(db: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let mut handle: B = replay_engine::inspect::open_existing(db).expect("opens");
-    let mut all = BTreeMap::new();
-    handle
-        .traverse(TraverseKind::Read, &mut |_, key, data| {
-            all.insert(key.to_vec(), data.to_vec());
-            std::ops::ControlFlow::Continue(())
-        })
-        .expect("traverse");
-    all
+    let plan = analyse_unless_known_gap(&traces)?;
+    Some((traces, plan))
 }
 
 pub fn a_mutex_torture_set_replays_with_mutexes_on_every_engine() {
@@ -142,17 +124,7 @@ pub fn a_mutex_torture_set_replays_with_mutexes_on_every_engine() {
         "every replay leaves the same records"
     );
     // In lock step, on two mutex files: the same results and byte-identical files.
-    let report = diff::diff::<CTdb, PureTdb>(
-        &traces,
-        &plan,
-        &dir.path().join("diff-c.tdb"),
-        &dir.path().join("diff-pure.tdb"),
-        None,
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    if let Some(divergence) = report.divergence {
-        panic!("{divergence}");
-    }
+    let report = diff_agrees(&traces, &plan, dir.path(), "diff");
     assert!(report.identical_files);
     assert!(has_mutex_feature(&dir.path().join("diff-pure.tdb")));
 }

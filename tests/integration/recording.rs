@@ -4,16 +4,14 @@
 //! recorded with `--record` replays again to the same database; and a broken engine
 //! does not get through a torture run.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use integration_tests::check_final_database;
 use integration_tests::faulty::{inject, Fault, Faulty};
+use integration_tests::{analyse_unless_known_gap, check_final_database, diff_agrees, records};
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
-use replay_engine::backend::{Backend, TraverseKind};
-use replay_engine::diff;
+use replay_engine::backend::Backend;
 use replay_engine::record::{self, Layout, RecordOptions};
 use replay_engine::replay::{self, ReplayOptions};
 use replay_engine::torture::{self, Mix, TortureOptions};
@@ -74,27 +72,8 @@ fn plan_for(paths: &[PathBuf], flavour: FlavourChoice) -> Option<(Vec<Trace>, An
         progress: None,
     };
     let traces = load_traces(paths, &options).unwrap_or_else(|error| panic!("{error}"));
-    match analysis::analyse(&traces, CTdb::LOCKING) {
-        Ok(plan) => Some((traces, plan)),
-        Err(error) if error.message.contains("circle") => {
-            eprintln!("known analysis gap: {error}");
-            None
-        }
-        Err(error) => panic!("{error}"),
-    }
-}
-
-/// Every record of a database, read by engine `B`.
-fn records<B: Backend>(db: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let mut handle: B = replay_engine::inspect::open_existing(db).expect("opens");
-    let mut all = BTreeMap::new();
-    handle
-        .traverse(TraverseKind::Read, &mut |_, key, data| {
-            all.insert(key.to_vec(), data.to_vec());
-            std::ops::ControlFlow::Continue(())
-        })
-        .expect("traverse");
-    all
+    let plan = analyse_unless_known_gap(&traces)?;
+    Some((traces, plan))
 }
 
 /// The traces replay with every result matching on C, on tdb-pure and mixed, and the
@@ -117,17 +96,7 @@ fn replays_everywhere(dir: &Path, traces: &[Trace], plan: &Analysis) {
         finals.push(records::<PureTdb>(&db));
     }
     assert!(!finals[0].is_empty());
-    let report = diff::diff::<CTdb, PureTdb>(
-        traces,
-        plan,
-        &dir.join("diff-c.tdb"),
-        &dir.join("diff-pure.tdb"),
-        None,
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    if let Some(divergence) = report.divergence {
-        panic!("{divergence}");
-    }
+    let report = diff_agrees(traces, plan, dir, "diff");
     assert!(report.identical_files);
     assert_eq!(report.ops, ops);
 }
@@ -206,14 +175,7 @@ pub fn a_recorded_replay_replays_to_the_same_database() {
             records::<CTdb>(&second),
             "the recording of a replay replays to the same records"
         );
-        let report = diff::diff::<CTdb, PureTdb>(
-            &again,
-            &again_plan,
-            &dir.path().join("d-c.tdb"),
-            &dir.path().join("d-pure.tdb"),
-            None,
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        let report = diff_agrees(&again, &again_plan, dir.path(), "d");
         assert!(report.divergence.is_none(), "{:?}", report.divergence);
     }
 }

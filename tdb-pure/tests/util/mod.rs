@@ -99,3 +99,20 @@ pub fn c_open(path: &Path, hash_size: u32, tdb_flags: u32) -> tdb_sys::Tdb {
     )
     .unwrap()
 }
+
+/// Every record C reads, in traverse order.
+pub fn c_entries(c: &mut tdb_sys::Tdb) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    c.traverse_read(|_, k, d| {
+        out.push((k.to_vec(), d.to_vec()));
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    out
+}
+
+/// Records in key order.
+pub fn sorted(mut v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    v.sort();
+    v
+}
