@@ -81,11 +81,7 @@ impl Tdb {
         self.io.sync()?;
         // Still under the valid magic, so a recovery killed from here on is run again.
         let old_eof = u64::from(rec.key_len);
-        let unused_end = if u64::from(start) >= old_eof {
-            u64::from(start)
-        } else {
-            self.io.refresh_size()?
-        };
+        let unused_end = self.end_of_unused_space(start, old_eof)?;
         self.reclaim_unused_space(old_eof, unused_end)?;
         // C also takes the header's pointer off an area past the old end of file, which
         // leaves the area itself in the file with nothing referencing it (both checks
@@ -95,14 +91,25 @@ impl Tdb {
         self.io.sync()
     }
 
+    /// Where the space a commit added past `old_eof` ends: at the recovery area (at
+    /// `start`) if that lies past `old_eof`, else at the end of the file.
+    fn end_of_unused_space(&mut self, start: u32, old_eof: u64) -> Result<u64> {
+        if u64::from(start) >= old_eof {
+            Ok(u64::from(start))
+        } else {
+            self.io.refresh_size()
+        }
+    }
+
     /// Put `[from, to)` on the freelist as one free record: the space the rolled-back
     /// commit had added past the old end of file, and begun to write. Nothing references
     /// it once the old blocks are back, and C's recovery leaves it so, which both checks
     /// then reject as soon as a later commit has moved the recovery area's end-of-file
     /// mark past it. Run again by a repeated recovery, it finds the record already
     /// linked at the head of the freelist (the recovery rewrites the head's block only
-    /// if the commit had changed it, and then rewrites it to the old head).
-    fn reclaim_unused_space(&mut self, from: u64, to: u64) -> Result<()> {
+    /// if the commit had changed it, and then rewrites it to the old head). Returns the
+    /// bytes it linked (0 when it did nothing).
+    fn reclaim_unused_space(&mut self, from: u64, to: u64) -> Result<u64> {
         let align = u64::from(ALIGNMENT);
         let min = u64::from(REC_HDR) + align;
         if from < data_start(self.hash_size)
@@ -111,14 +118,14 @@ impl Tdb {
             || to < from + min
             || to > self.io.size
         {
-            return Ok(());
+            return Ok(0);
         }
         let head = self.io.read_u32(FREELIST_TOP)?;
         if u64::from(head) == from {
-            return Ok(());
+            return Ok(0);
         }
         let (Ok(at), Ok(total)) = (u32::try_from(from), u32::try_from(to - from)) else {
-            return Ok(());
+            return Ok(0);
         };
         let rec = Record {
             next: head,
@@ -130,7 +137,8 @@ impl Tdb {
         };
         self.io.write_u32(at + total - 4, total)?;
         self.io.write_rec(at, &rec)?;
-        self.io.write_u32(FREELIST_TOP, at)
+        self.io.write_u32(FREELIST_TOP, at)?;
+        Ok(u64::from(total))
     }
 
     /// At open, under the open lock (which a committer holds from before it writes the
@@ -183,19 +191,11 @@ impl Tdb {
         let Some(old_eof) = self.last_commit_old_eof(start, size) else {
             return Ok(0);
         };
-        let end = if u64::from(start) >= old_eof {
-            u64::from(start)
-        } else {
-            size
-        };
+        let end = self.end_of_unused_space(start, old_eof)?;
         if self.any_list_reaches(old_eof, end)? {
             return Ok(0);
         }
-        let head_before = self.io.read_u32(FREELIST_TOP)?;
-        self.reclaim_unused_space(old_eof, end)?;
-        let linked = u64::from(self.io.read_u32(FREELIST_TOP)?) == old_eof
-            && u64::from(head_before) != old_eof;
-        Ok(if linked { end - old_eof } else { 0 })
+        self.reclaim_unused_space(old_eof, end)
     }
 
     /// Whether a hash chain or the freelist links to a record in `[from, to)`.
