@@ -14,7 +14,7 @@
 //! closed transaction, and the earlier close becomes a nested one that the replay skips.
 //! A nested cancel dooms the outer transaction, whose commit is then replayed as a cancel.
 
-use super::AnalysisError;
+use super::{AnalysisError, AnalysisErrorKind};
 use crate::backend::{ChainLockOp, LockAllOp, TraverseKind};
 use crate::trace::{OpKind, Trace};
 
@@ -148,6 +148,7 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
     let mut walk_start: Option<u32> = None;
 
     let fail = |op: usize, message: String| AnalysisError {
+        kind: AnalysisErrorKind::Structure,
         file: trace.name.clone(),
         line: trace.ops[op].line,
         message,

@@ -23,12 +23,35 @@ use order::Initial;
 /// The traces cannot be replayed as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalysisError {
+    /// What kind of problem; what callers branch on (the message is for people).
+    pub kind: AnalysisErrorKind,
     /// The trace file.
     pub file: String,
     /// 1-based line.
     pub line: u32,
     /// What is wrong.
     pub message: String,
+}
+
+/// The kinds of [`AnalysisError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisErrorKind {
+    /// One trace's own structure is broken (a transaction, traverse or lock that does
+    /// not nest).
+    Structure,
+    /// The uses of one key cannot be ordered so that every recorded result holds.
+    UnorderableKey,
+    /// The dependencies make the traces wait for each other in a circle (the analysis's
+    /// one known gap on some self-recorded sets).
+    Cycle,
+}
+
+impl AnalysisError {
+    /// Whether this is the dependency circle.
+    pub fn is_cycle(&self) -> bool {
+        self.kind == AnalysisErrorKind::Cycle
+    }
 }
 
 impl fmt::Display for AnalysisError {
@@ -418,6 +441,7 @@ fn unresolvable(
         }
     }
     AnalysisError {
+        kind: AnalysisErrorKind::UnorderableKey,
         file: trace.name.clone(),
         line: trace.ops[first.rep as usize].line,
         message: format!(
@@ -448,6 +472,7 @@ fn cycle_error(traces: &[Trace], cycle: &deps::Cycle) -> AnalysisError {
     let first = cycle.0[0];
     let trace = &traces[first.file as usize];
     AnalysisError {
+        kind: AnalysisErrorKind::Cycle,
         file: trace.name.clone(),
         line: trace.ops[first.op as usize].line,
         message: format!(

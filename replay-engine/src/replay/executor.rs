@@ -14,16 +14,7 @@ use super::shared::{monotonic_ns, Activity, SharedState};
 use crate::analysis::{Dep, Groups, ReplayMode};
 use crate::backend::{Backend, ChainLockOp, ErrorKind, LockAllOp, StoreFlag, TdbResult};
 use crate::trace::{Append, OpKind, Rec, Trace};
-
-/// Why a trace stopped before its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecError {
-    /// A result differed from the trace, or the backend failed where the trace did not;
-    /// the message starts with `file:line:`.
-    Mismatch(String),
-    /// The supervisor aborted the run (another trace failed, or a deadlock back-off).
-    Aborted,
-}
+pub use super::mismatch::{ExecError, Mismatch, MismatchKind};
 
 /// Runs one trace.
 pub struct Executor<'a> {
@@ -117,12 +108,16 @@ impl<'a> Executor<'a> {
     }
 
     fn mismatch(&self, at: usize, message: impl AsRef<str>) -> ExecError {
-        ExecError::Mismatch(format!(
-            "{}:{}: {}",
-            self.trace.name,
-            self.trace.ops[at].line,
-            message.as_ref()
-        ))
+        // Transitional: the whole message as `got` until every check builds its fields.
+        let op = &self.trace.ops[at];
+        ExecError::Mismatch(Mismatch {
+            trace: self.trace.name.clone(),
+            line: op.line,
+            op: op.kind.name().to_string(),
+            kind: MismatchKind::Failed,
+            expected: String::new(),
+            got: message.as_ref().to_string(),
+        })
     }
 
     fn note(&mut self, at: usize, message: impl AsRef<str>) {

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod database;
 pub mod executor;
 pub mod latency;
+pub mod mismatch;
 mod proc_state;
 pub mod shared;
 mod worker;
@@ -531,7 +532,9 @@ fn run_in_process<B: Backend>(
     let closed = db.close();
     match result {
         Ok(()) => {}
-        Err(ExecError::Mismatch(message)) => return Err(ReplayError::Mismatch(vec![message])),
+        Err(ExecError::Mismatch(mismatch)) => {
+            return Err(ReplayError::Mismatch(vec![mismatch.to_string()]))
+        }
         Err(ExecError::Aborted) => {
             return Err(ReplayError::System("the in-process run was aborted".into()))
         }

@@ -202,9 +202,9 @@ fn worker_main<B: Backend>(
                     1
                 }
             },
-            Err(ExecError::Mismatch(message)) => {
+            Err(ExecError::Mismatch(mismatch)) => {
                 shared.set_activity(index, Activity::Failed);
-                text.push_str(&format!("fail {}\n", one_line(&message)));
+                text.push_str(&format!("fail {}\n", one_line(&mismatch.to_string())));
                 1
             }
             Err(ExecError::Aborted) => 3,
