@@ -101,16 +101,10 @@ pub fn replay_c(db: &Path, traces: &[Trace], plan: &mut Analysis, runs: usize) -
     replay::replay::<CTdb>(db, traces, plan, &options).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// Whether the file at `db` is a robust-mutex tdb (header: feature-flag marker and the
-/// mutex feature, little-endian as written on this host).
+/// Whether the file at `db` is a robust-mutex tdb (its header, read by tdb-pure's header
+/// module, has the feature-flag marker and the mutex feature).
 pub fn has_mutex_feature(db: &Path) -> bool {
-    let bytes = std::fs::read(db).unwrap_or_default();
-    let word = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    };
-    word(40) == Some(0x0BAD_1A52) && word(60).is_some_and(|flags| flags & 1 != 0)
+    tdb_pure::header::Header::read_file(db).is_ok_and(|header| header.has_mutexes())
 }
 
 /// C tdb's own `tdb_check` on a file (a mutex file is opened with its mutexes, as C

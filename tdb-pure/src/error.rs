@@ -1,34 +1,10 @@
-//! Errors, carrying tdb's own error codes (`enum TDB_ERROR`).
+//! Errors, carrying tdb's own error codes (`enum TDB_ERROR`) as the workspace's shared
+//! [`ErrorKind`] (numbers in [`code`]).
 
 use std::fmt;
 
-/// The `TDB_ERR_*` numeric codes.
-pub mod code {
-    /// `TDB_SUCCESS`.
-    pub const SUCCESS: i32 = 0;
-    /// `TDB_ERR_CORRUPT`.
-    pub const CORRUPT: i32 = 1;
-    /// `TDB_ERR_IO`.
-    pub const IO: i32 = 2;
-    /// `TDB_ERR_LOCK`.
-    pub const LOCK: i32 = 3;
-    /// `TDB_ERR_OOM`.
-    pub const OOM: i32 = 4;
-    /// `TDB_ERR_EXISTS`.
-    pub const EXISTS: i32 = 5;
-    /// `TDB_ERR_NOLOCK`.
-    pub const NOLOCK: i32 = 6;
-    /// `TDB_ERR_LOCK_TIMEOUT`.
-    pub const LOCK_TIMEOUT: i32 = 7;
-    /// `TDB_ERR_NOEXIST`.
-    pub const NOEXIST: i32 = 8;
-    /// `TDB_ERR_EINVAL`.
-    pub const EINVAL: i32 = 9;
-    /// `TDB_ERR_RDONLY`.
-    pub const RDONLY: i32 = 10;
-    /// `TDB_ERR_NESTING`.
-    pub const NESTING: i32 = 11;
-}
+pub use tdb_vocab::code;
+use tdb_vocab::ErrorKind;
 
 /// A failed tdb operation.
 #[derive(Debug)]
@@ -66,22 +42,27 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The `TDB_ERR_*` code C would report for this failure (`Unsupported`, an open-time
-    /// errno in C, reports `TDB_ERR_EINVAL`).
-    pub fn code(&self) -> i32 {
+    /// The kind of `TDB_ERR_*` code C would report for this failure (`Unsupported`, an
+    /// open-time errno in C, reports `TDB_ERR_EINVAL`).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Corrupt(_) => code::CORRUPT,
-            Error::Io(_) => code::IO,
-            Error::Lock(_) => code::LOCK,
-            Error::Oom(_) => code::OOM,
-            Error::Exists => code::EXISTS,
-            Error::NoLock => code::NOLOCK,
-            Error::NoExist => code::NOEXIST,
-            Error::Einval(_) | Error::Unsupported(_) => code::EINVAL,
-            Error::ReadOnly => code::RDONLY,
-            Error::Nesting => code::NESTING,
-            Error::Unchanged(c, _) => *c,
+            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::Io(_) => ErrorKind::Io,
+            Error::Lock(_) => ErrorKind::Lock,
+            Error::Oom(_) => ErrorKind::Oom,
+            Error::Exists => ErrorKind::Exists,
+            Error::NoLock => ErrorKind::NoLock,
+            Error::NoExist => ErrorKind::NoExist,
+            Error::Einval(_) | Error::Unsupported(_) => ErrorKind::Einval,
+            Error::ReadOnly => ErrorKind::ReadOnly,
+            Error::Nesting => ErrorKind::Nesting,
+            Error::Unchanged(c, _) => ErrorKind::of_failure(*c),
         }
+    }
+
+    /// The numeric `TDB_ERR_*` code of [`Error::kind`] (what `tdb_error()` reports).
+    pub fn code(&self) -> i32 {
+        self.kind().code()
     }
 
     pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
@@ -94,18 +75,19 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// The kind in the workspace's wording, then what this engine knows about it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Corrupt(m) => write!(f, "corrupt database: {m}"),
-            Error::Io(m) => write!(f, "IO error: {m}"),
-            Error::Lock(m) => write!(f, "locking error: {m}"),
-            Error::Oom(m) => write!(f, "out of memory: {m}"),
-            Error::Exists => f.write_str("record exists"),
-            Error::NoLock => f.write_str("lock exists on other keys"),
-            Error::NoExist => f.write_str("record does not exist"),
-            Error::Einval(m) => write!(f, "invalid parameter: {m}"),
-            Error::ReadOnly => f.write_str("write not permitted"),
-            Error::Nesting => f.write_str("nested transaction not allowed"),
+            Error::Corrupt(m)
+            | Error::Io(m)
+            | Error::Lock(m)
+            | Error::Oom(m)
+            | Error::Einval(m) => {
+                write!(f, "{}: {m}", self.kind())
+            }
+            Error::Exists | Error::NoLock | Error::NoExist | Error::ReadOnly | Error::Nesting => {
+                write!(f, "{}", self.kind())
+            }
             Error::Unsupported(m) => write!(f, "unsupported tdb file: {m}"),
             Error::Unchanged(_, m) => f.write_str(m),
         }

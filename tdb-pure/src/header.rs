@@ -17,6 +17,9 @@
 //! 172  4*hs  bucket heads
 //! ```
 
+use std::io::Read;
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::hash::HashKind;
 use crate::record::TDB_MAGIC;
@@ -224,6 +227,19 @@ impl Header {
         Ok(header)
     }
 
+    /// Read and decode the header at the start of the file at `path`, without opening
+    /// the database (no locks, no recovery): its byte order, hash size, format marker and
+    /// feature flags ([`Header::has_mutexes`]). A robust-mutex file starts with the same
+    /// header as the one behind its mutex area.
+    pub fn read_file(path: impl AsRef<Path>) -> Result<Header> {
+        let path = path.as_ref();
+        let mut raw = [0u8; HEADER_SIZE as usize];
+        std::fs::File::open(path)
+            .and_then(|mut file| file.read_exact(&mut raw))
+            .map_err(|e| Error::io(format!("cannot read the header of {}: {e}", path.display())))?;
+        Header::decode(&raw)
+    }
+
     /// Whether this is a robust-mutex file.
     pub fn has_mutexes(&self) -> bool {
         self.rwlocks == FEATURE_FLAG_MAGIC && self.feature_flags & FEATURE_FLAG_MUTEX != 0
@@ -304,6 +320,22 @@ mod tests {
             assert_eq!(h.hash_size, 7);
             assert_eq!(h.select_hash(false).unwrap(), HashKind::Jenkins);
         }
+    }
+
+    #[test]
+    fn read_file_reports_the_mutex_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.tdb");
+        let mut img =
+            Header::new_file_image(7, HashKind::Jenkins, FEATURE_FLAG_MAGIC, ByteOrder::Big);
+        ByteOrder::Big.put_at(&mut img, FEATURE_FLAGS_OFS as usize, FEATURE_FLAG_MUTEX);
+        std::fs::write(&path, &img).unwrap();
+        let header = Header::read_file(&path).unwrap();
+        assert!(header.has_mutexes());
+        assert_eq!((header.order, header.hash_size), (ByteOrder::Big, 7));
+        std::fs::write(&path, &img[..100]).unwrap();
+        assert!(matches!(Header::read_file(&path), Err(Error::Io(_))));
+        assert!(Header::read_file(dir.path().join("absent")).is_err());
     }
 
     #[test]

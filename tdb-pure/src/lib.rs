@@ -59,65 +59,14 @@ pub use freelist::{expand_increment, wanted_len};
 pub use hash::HashKind;
 pub use header::ByteOrder;
 pub use open::OpenFlags;
+/// The `TDB_*` open flags (the workspace's one definition, in `tdb-vocab`).
+pub use tdb_vocab::tdb_flags as flags;
+pub use tdb_vocab::{ErrorKind, OpenOptions, StoreFlag};
 
 use header::{data_start, hash_top, SEQNUM_OFS};
 use io::Io;
 use lock::{lock_offset, LockType, Locks, SEQNUM_LOCK};
 use record::{Record, REC_HDR, TDB_DEAD_MAGIC, TDB_MAGIC};
-
-/// The `TDB_*` open flags, with their C values.
-pub mod flags {
-    /// `TDB_DEFAULT`.
-    pub const DEFAULT: u32 = 0;
-    /// `TDB_CLEAR_IF_FIRST`.
-    pub const CLEAR_IF_FIRST: u32 = 1;
-    /// `TDB_INTERNAL`.
-    pub const INTERNAL: u32 = 2;
-    /// `TDB_NOLOCK`.
-    pub const NOLOCK: u32 = 4;
-    /// `TDB_NOMMAP`.
-    pub const NOMMAP: u32 = 8;
-    /// `TDB_CONVERT`.
-    pub const CONVERT: u32 = 16;
-    /// `TDB_BIGENDIAN`.
-    pub const BIGENDIAN: u32 = 32;
-    /// `TDB_NOSYNC`.
-    pub const NOSYNC: u32 = 64;
-    /// `TDB_SEQNUM`.
-    pub const SEQNUM: u32 = 128;
-    /// `TDB_VOLATILE`.
-    pub const VOLATILE: u32 = 256;
-    /// `TDB_ALLOW_NESTING`.
-    pub const ALLOW_NESTING: u32 = 512;
-    /// `TDB_DISALLOW_NESTING`.
-    pub const DISALLOW_NESTING: u32 = 1024;
-    /// `TDB_INCOMPATIBLE_HASH`.
-    pub const INCOMPATIBLE_HASH: u32 = 2048;
-    /// `TDB_MUTEX_LOCKING`.
-    pub const MUTEX_LOCKING: u32 = 4096;
-}
-
-/// The `flag` argument of `tdb_store`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StoreFlag {
-    /// `TDB_REPLACE` (1; 0 and unknown values behave the same): insert or replace.
-    Replace,
-    /// `TDB_INSERT` (2): fail with `Exists` if present.
-    Insert,
-    /// `TDB_MODIFY` (3): fail with `NoExist` if absent.
-    Modify,
-}
-
-impl StoreFlag {
-    /// The flag C applies for a numeric value.
-    pub fn from_code(code: u32) -> StoreFlag {
-        match code {
-            2 => StoreFlag::Insert,
-            3 => StoreFlag::Modify,
-            _ => StoreFlag::Replace,
-        }
-    }
-}
 
 /// Files (dev, inode) open in this process: C refuses a second open (EBUSY), because
 /// closing any descriptor drops all of the process's fcntl locks on the file.

@@ -19,18 +19,9 @@ use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
 use crate::mutex::{self, MutexArea};
 use crate::{flags, Tdb, TravLock, OPEN_FILES};
 
-/// The arguments of `tdb_open`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpenFlags {
-    /// Number of hash chains for a new file (0 = 131); ignored for existing files.
-    pub hash_size: u32,
-    /// `TDB_*` flags ([`crate::flags`]).
-    pub tdb_flags: u32,
-    /// `open(2)` flags (`libc::O_RDWR | libc::O_CREAT`, ...).
-    pub open_flags: i32,
-    /// Mode of a created file.
-    pub mode: u32,
-}
+/// The arguments of `tdb_open` (the workspace's one [`tdb_vocab::OpenOptions`], under the
+/// name this crate has always used).
+pub use tdb_vocab::OpenOptions as OpenFlags;
 
 impl Tdb {
     /// `tdb_open(path, hash_size, tdb_flags, open_flags, mode)`.

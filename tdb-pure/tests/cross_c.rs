@@ -10,6 +10,7 @@ use util::*;
 
 fn c_flag(f: StoreFlag) -> tdb_sys::StoreFlag {
     match f {
+        StoreFlag::Default => tdb_sys::StoreFlag::Default,
         StoreFlag::Replace => tdb_sys::StoreFlag::Replace,
         StoreFlag::Insert => tdb_sys::StoreFlag::Insert,
         StoreFlag::Modify => tdb_sys::StoreFlag::Modify,
@@ -19,7 +20,7 @@ fn c_flag(f: StoreFlag) -> tdb_sys::StoreFlag {
 fn c_result<T>(r: tdb_sys::Result<T>) -> i32 {
     match r {
         Ok(_) => 0,
-        Err(e) => e.code().raw() as i32,
+        Err(e) => e.code().code(),
     }
 }
 
@@ -238,7 +239,7 @@ fn run_both_ops(seed: u64, hash_size: u32, tdb_flags: u32, n: usize, keys: u64, 
             return;
         }
         if std::env::var_os("DEBUG_ECODE").is_some() {
-            let ce = c.error().map_or(0, |e| e.raw() as i32);
+            let ce = c.error().map_or(0, |e| e.code());
             if ce != p.error() {
                 eprintln!("seed {seed} op {i} {op:?}: ecode C {ce} P {}", p.error());
             }

@@ -12,9 +12,10 @@ use std::os::raw::c_int;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
+use crate::data::{borrow_datum, datum};
 use crate::error::Result;
 use crate::ffi;
-use crate::handle::{borrow_datum, datum, Tdb};
+use crate::handle::Tdb;
 
 type Panic = Box<dyn Any + Send>;
 

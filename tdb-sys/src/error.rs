@@ -1,109 +1,23 @@
-//! Errors of the safe API: tdb's own error code plus what tdb logged about it.
+//! Errors of the safe API: tdb's own error code (the shared [`ErrorKind`]) plus what tdb
+//! logged about it.
 
 use std::fmt;
 use std::io;
 
+use tdb_vocab::ErrorKind;
+
 use crate::ffi;
 
-/// tdb's error codes (`enum TDB_ERROR` in tdb.h).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `TDB_ERR_CORRUPT`: the file is not a sound tdb.
-    Corrupt,
-    /// `TDB_ERR_IO`: a read, write, mmap, sync or open failed.
-    Io,
-    /// `TDB_ERR_LOCK`: a lock could not be taken or released, or was taken out of order.
-    Lock,
-    /// `TDB_ERR_OOM`: out of memory.
-    Oom,
-    /// `TDB_ERR_EXISTS`: an insert found the key already present.
-    Exists,
-    /// `TDB_ERR_NOLOCK`: an unlock without the matching lock.
-    NoLock,
-    /// `TDB_ERR_LOCK_TIMEOUT`: a lock timed out.
-    LockTimeout,
-    /// `TDB_ERR_NOEXIST`: the record does not exist.
-    NoExist,
-    /// `TDB_ERR_EINVAL`: invalid parameter or state.
-    Einval,
-    /// `TDB_ERR_RDONLY`: write to a read-only database, or inside a read traverse.
-    ReadOnly,
-    /// `TDB_ERR_NESTING`: nested transaction not allowed.
-    Nesting,
-    /// The call failed but `tdb_error()` still says `TDB_SUCCESS`: a few failure paths
-    /// (e.g. `tdb_transaction_commit` without a transaction) leave the code untouched.
-    Unset,
-    /// A code this crate does not know, carried verbatim.
-    Unknown(u32),
-}
-
-impl ErrorCode {
-    /// The code for a `tdb_error()` value; `TDB_SUCCESS` becomes [`ErrorCode::Unset`].
-    pub fn from_raw(code: ffi::TDB_ERROR) -> ErrorCode {
-        match code {
-            ffi::TDB_ERROR_TDB_SUCCESS => ErrorCode::Unset,
-            ffi::TDB_ERROR_TDB_ERR_CORRUPT => ErrorCode::Corrupt,
-            ffi::TDB_ERROR_TDB_ERR_IO => ErrorCode::Io,
-            ffi::TDB_ERROR_TDB_ERR_LOCK => ErrorCode::Lock,
-            ffi::TDB_ERROR_TDB_ERR_OOM => ErrorCode::Oom,
-            ffi::TDB_ERROR_TDB_ERR_EXISTS => ErrorCode::Exists,
-            ffi::TDB_ERROR_TDB_ERR_NOLOCK => ErrorCode::NoLock,
-            ffi::TDB_ERROR_TDB_ERR_LOCK_TIMEOUT => ErrorCode::LockTimeout,
-            ffi::TDB_ERROR_TDB_ERR_NOEXIST => ErrorCode::NoExist,
-            ffi::TDB_ERROR_TDB_ERR_EINVAL => ErrorCode::Einval,
-            ffi::TDB_ERROR_TDB_ERR_RDONLY => ErrorCode::ReadOnly,
-            ffi::TDB_ERROR_TDB_ERR_NESTING => ErrorCode::Nesting,
-            other => ErrorCode::Unknown(other),
-        }
-    }
-
-    /// The `TDB_ERROR` value (`TDB_SUCCESS`, 0, for [`ErrorCode::Unset`]).
-    pub fn raw(self) -> ffi::TDB_ERROR {
-        match self {
-            ErrorCode::Unset => ffi::TDB_ERROR_TDB_SUCCESS,
-            ErrorCode::Corrupt => ffi::TDB_ERROR_TDB_ERR_CORRUPT,
-            ErrorCode::Io => ffi::TDB_ERROR_TDB_ERR_IO,
-            ErrorCode::Lock => ffi::TDB_ERROR_TDB_ERR_LOCK,
-            ErrorCode::Oom => ffi::TDB_ERROR_TDB_ERR_OOM,
-            ErrorCode::Exists => ffi::TDB_ERROR_TDB_ERR_EXISTS,
-            ErrorCode::NoLock => ffi::TDB_ERROR_TDB_ERR_NOLOCK,
-            ErrorCode::LockTimeout => ffi::TDB_ERROR_TDB_ERR_LOCK_TIMEOUT,
-            ErrorCode::NoExist => ffi::TDB_ERROR_TDB_ERR_NOEXIST,
-            ErrorCode::Einval => ffi::TDB_ERROR_TDB_ERR_EINVAL,
-            ErrorCode::ReadOnly => ffi::TDB_ERROR_TDB_ERR_RDONLY,
-            ErrorCode::Nesting => ffi::TDB_ERROR_TDB_ERR_NESTING,
-            ErrorCode::Unknown(code) => code,
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    /// `tdb_errorstr()`'s wording where it has one.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            ErrorCode::Corrupt => "Corrupt database",
-            ErrorCode::Io => "IO Error",
-            ErrorCode::Lock => "Locking error",
-            ErrorCode::Oom => "Out of memory",
-            ErrorCode::Exists => "Record exists",
-            ErrorCode::NoLock => "Lock exists on other keys",
-            ErrorCode::LockTimeout => "Lock timeout",
-            ErrorCode::NoExist => "Record does not exist",
-            ErrorCode::Einval => "Invalid parameter",
-            ErrorCode::ReadOnly => "write not permitted",
-            ErrorCode::Nesting => "Nested transactions not permitted",
-            ErrorCode::Unset => "failed without setting an error code",
-            ErrorCode::Unknown(code) => return write!(f, "unknown tdb error {code}"),
-        };
-        f.write_str(text)
-    }
+/// The kind of a `tdb_error()` value; `TDB_SUCCESS` (a failure that set no code) becomes
+/// [`ErrorKind::UNSET`].
+pub(crate) fn kind_of_raw(code: ffi::TDB_ERROR) -> ErrorKind {
+    ErrorKind::of_failure(code as i32)
 }
 
 /// A failed tdb call: the error code, and what tdb logged while failing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
-    code: ErrorCode,
+    code: ErrorKind,
     message: Option<String>,
     os_error: Option<i32>,
 }
@@ -113,7 +27,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// An error with `code` and nothing else.
-    pub fn new(code: ErrorCode) -> Error {
+    pub fn new(code: ErrorKind) -> Error {
         Error {
             code,
             message: None,
@@ -135,7 +49,7 @@ impl Error {
     ///
     /// A failed open has no handle to ask: its code comes from `errno` (`EINVAL` →
     /// `Einval`, `ENOMEM` → `Oom`, anything else → `Io`); see [`Error::os_error`].
-    pub fn code(&self) -> ErrorCode {
+    pub fn code(&self) -> ErrorKind {
         self.code
     }
 
@@ -156,8 +70,8 @@ impl Error {
     }
 }
 
-impl From<ErrorCode> for Error {
-    fn from(code: ErrorCode) -> Self {
+impl From<ErrorKind> for Error {
+    fn from(code: ErrorKind) -> Self {
         Error::new(code)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Conventions of the C API this module hides:
 //! - calls return -1 and leave the reason in `tdb_error()`; some failure paths leave the
-//!   previous code there (see [`ErrorCode::Unset`]);
+//!   previous code there (see [`ErrorKind::UNSET`]);
 //! - keys and data go in as `TDB_DATA` by value (an empty slice is passed as `tdb_null`,
 //!   NULL with length 0), and come out as `malloc`ed buffers the caller frees ([`Data`]);
 //! - fcntl locks belong to the process: tdb refuses to open a file twice in one process
@@ -13,7 +13,6 @@ use std::ffi::CString;
 use std::fmt;
 use std::io;
 use std::mem::ManuallyDrop;
-use std::ops::Deref;
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 use std::os::unix::ffi::OsStrExt;
@@ -23,192 +22,16 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::sync::{Mutex, PoisonError};
 
-use crate::error::{Error, ErrorCode, Result};
+use tdb_vocab::{ErrorKind, OpenOptions, StoreFlag};
+
+use crate::data::{datum, Data};
+use crate::error::{kind_of_raw, Error, Result};
 use crate::ffi;
 use crate::log::{LogHandler, LogMessage, LogSink};
 
 /// tdb keeps a process-wide list of open databases that `tdb_open_ex` and `tdb_close`
 /// update without locking; every open and close goes through this lock.
 static OPEN_CLOSE: Mutex<()> = Mutex::new(());
-
-/// The `TDB_*` flags of `tdb_open` (see tdb.h for each one's meaning).
-pub mod flags {
-    use crate::ffi;
-
-    /// `TDB_DEFAULT`.
-    pub const DEFAULT: u32 = ffi::TDB_DEFAULT;
-    /// `TDB_CLEAR_IF_FIRST`: wipe the database if this is the first open.
-    pub const CLEAR_IF_FIRST: u32 = ffi::TDB_CLEAR_IF_FIRST;
-    /// `TDB_INTERNAL`: in memory only.
-    pub const INTERNAL: u32 = ffi::TDB_INTERNAL;
-    /// `TDB_NOLOCK`: no locking at all.
-    pub const NOLOCK: u32 = ffi::TDB_NOLOCK;
-    /// `TDB_NOMMAP`: plain reads and writes.
-    pub const NOMMAP: u32 = ffi::TDB_NOMMAP;
-    /// `TDB_CONVERT`: foreign byte order (set by tdb itself).
-    pub const CONVERT: u32 = ffi::TDB_CONVERT;
-    /// `TDB_BIGENDIAN`: create a big-endian file.
-    pub const BIGENDIAN: u32 = ffi::TDB_BIGENDIAN;
-    /// `TDB_NOSYNC`: no fsync in transactions.
-    pub const NOSYNC: u32 = ffi::TDB_NOSYNC;
-    /// `TDB_SEQNUM`: maintain the sequence number.
-    pub const SEQNUM: u32 = ffi::TDB_SEQNUM;
-    /// `TDB_VOLATILE`: keep up to 5 dead records per chain.
-    pub const VOLATILE: u32 = ffi::TDB_VOLATILE;
-    /// `TDB_ALLOW_NESTING`: nested transactions (1.4.8's default).
-    pub const ALLOW_NESTING: u32 = ffi::TDB_ALLOW_NESTING;
-    /// `TDB_DISALLOW_NESTING`: a nested `transaction_start` fails with `Nesting`.
-    pub const DISALLOW_NESTING: u32 = ffi::TDB_DISALLOW_NESTING;
-    /// `TDB_INCOMPATIBLE_HASH`: the Jenkins hash.
-    pub const INCOMPATIBLE_HASH: u32 = ffi::TDB_INCOMPATIBLE_HASH;
-    /// `TDB_MUTEX_LOCKING`: robust mutexes for chain locks.
-    pub const MUTEX_LOCKING: u32 = ffi::TDB_MUTEX_LOCKING;
-}
-
-/// How to open a database: the arguments of `tdb_open` after the name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpenOptions {
-    /// Number of hash chains; 0 means tdb's default (131).
-    pub hash_size: u32,
-    /// `TDB_*` flags (see [`flags`]).
-    pub tdb_flags: u32,
-    /// `open(2)` flags.
-    pub open_flags: i32,
-    /// Mode of a created file.
-    pub mode: u32,
-}
-
-impl Default for OpenOptions {
-    /// Default hash size, no flags, `O_RDWR | O_CREAT`, mode 0600.
-    fn default() -> Self {
-        OpenOptions {
-            hash_size: 0,
-            tdb_flags: flags::DEFAULT,
-            open_flags: libc::O_RDWR | libc::O_CREAT,
-            mode: 0o600,
-        }
-    }
-}
-
-/// The `flag` argument of `tdb_store`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum StoreFlag {
-    /// 0: insert or replace.
-    #[default]
-    Default,
-    /// `TDB_REPLACE` (1): insert or replace (tdb treats it like 0).
-    Replace,
-    /// `TDB_INSERT` (2): fail with `Exists` if the key is present.
-    Insert,
-    /// `TDB_MODIFY` (3): fail with `NoExist` if the key is absent.
-    Modify,
-}
-
-impl StoreFlag {
-    /// The C value.
-    pub fn raw(self) -> c_int {
-        let flag = match self {
-            StoreFlag::Default => ffi::TDB_DEFAULT,
-            StoreFlag::Replace => ffi::TDB_REPLACE,
-            StoreFlag::Insert => ffi::TDB_INSERT,
-            StoreFlag::Modify => ffi::TDB_MODIFY,
-        };
-        flag as c_int
-    }
-}
-
-/// A buffer tdb allocated with `malloc` (a fetched record or a key), freed on drop.
-pub struct Data {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: `Data` exclusively owns a malloc'd buffer; malloc'd memory may be read from and
-// freed on any thread.
-unsafe impl Send for Data {}
-// SAFETY: shared access only reads the buffer.
-unsafe impl Sync for Data {}
-
-impl Data {
-    /// Takes ownership of a `TDB_DATA` tdb returned; `None` if its pointer is NULL.
-    ///
-    /// # Safety
-    /// A non-NULL `datum.dptr` is a `malloc`ed buffer of at least `datum.dsize` initialised
-    /// bytes that nothing else frees.
-    unsafe fn from_datum(datum: ffi::TDB_DATA) -> Option<Data> {
-        NonNull::new(datum.dptr).map(|ptr| Data {
-            ptr,
-            len: datum.dsize,
-        })
-    }
-
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: per `from_datum`, `ptr` holds `len` initialised bytes owned by self.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Deref for Data {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        self.as_slice()
-    }
-}
-
-impl AsRef<[u8]> for Data {
-    fn as_ref(&self) -> &[u8] {
-        self.as_slice()
-    }
-}
-
-impl fmt::Debug for Data {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Data").field(&self.as_slice()).finish()
-    }
-}
-
-impl PartialEq<[u8]> for Data {
-    fn eq(&self, other: &[u8]) -> bool {
-        self.as_slice() == other
-    }
-}
-
-impl Drop for Data {
-    fn drop(&mut self) {
-        // SAFETY: the buffer came from tdb's malloc (same libc, linked statically into
-        // this binary) and is freed exactly once, here.
-        unsafe { libc::free(self.ptr.as_ptr().cast()) };
-    }
-}
-
-/// A key or data argument for C: `tdb_null` (NULL, 0) for an empty slice, else the
-/// slice's bytes. tdb never writes through key/data arguments (its API lacks `const`).
-pub(crate) fn datum(bytes: &[u8]) -> ffi::TDB_DATA {
-    ffi::TDB_DATA {
-        dptr: if bytes.is_empty() {
-            ptr::null_mut()
-        } else {
-            bytes.as_ptr().cast_mut()
-        },
-        dsize: bytes.len(),
-    }
-}
-
-/// Borrows the bytes of a `TDB_DATA` tdb hands to a callback (NULL → empty).
-///
-/// # Safety
-/// A non-NULL `datum.dptr` points to `datum.dsize` bytes that stay valid and unchanged for
-/// `'a`.
-pub(crate) unsafe fn borrow_datum<'a>(datum: &ffi::TDB_DATA) -> &'a [u8] {
-    if datum.dptr.is_null() {
-        &[]
-    } else {
-        // SAFETY: per the contract.
-        unsafe { std::slice::from_raw_parts(datum.dptr, datum.dsize) }
-    }
-}
 
 /// The open C context and its log sink. Shared (`Rc`) between the [`Tdb`] and any walk in
 /// progress, so that the context outlives every C call that uses it.
@@ -266,9 +89,9 @@ impl Inner {
         Error::new(self.error_code()).with_message(self.log().explanation_since(mark))
     }
 
-    fn error_code(&self) -> ErrorCode {
+    fn error_code(&self) -> ErrorKind {
         // SAFETY: the context is open (it is only closed in `shutdown`).
-        ErrorCode::from_raw(unsafe { ffi::tdb_error(self.ctx()) })
+        kind_of_raw(unsafe { ffi::tdb_error(self.ctx()) })
     }
 
     /// Closes the context and frees the sink, returning close's result and any panic of
@@ -288,7 +111,7 @@ impl Inner {
         let result = if rc == 0 {
             Ok(())
         } else {
-            Err(Error::new(ErrorCode::Io)
+            Err(Error::new(ErrorKind::Io)
                 .with_os_error(errno)
                 .with_message(self.log().explanation_since(mark)))
         };
@@ -365,10 +188,10 @@ impl Tdb {
 
     fn open_inner(path: &Path, options: &OpenOptions, handler: Option<LogHandler>) -> Result<Tdb> {
         let name = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-            Error::new(ErrorCode::Einval).with_message(Some("path contains a NUL byte".into()))
+            Error::new(ErrorKind::Einval).with_message(Some("path contains a NUL byte".into()))
         })?;
         let hash_size = c_int::try_from(options.hash_size).map_err(|_| {
-            Error::new(ErrorCode::Einval).with_message(Some("hash_size exceeds INT_MAX".into()))
+            Error::new(ErrorKind::Einval).with_message(Some("hash_size exceeds INT_MAX".into()))
         })?;
         let log = LogSink::allocate(handler);
         let log_ctx = ffi::tdb_logging_context {
@@ -418,9 +241,9 @@ impl Tdb {
                     panic::resume_unwind(payload);
                 }
                 let code = match errno {
-                    Some(libc::EINVAL) => ErrorCode::Einval,
-                    Some(libc::ENOMEM) => ErrorCode::Oom,
-                    _ => ErrorCode::Io,
+                    Some(libc::EINVAL) => ErrorKind::Einval,
+                    Some(libc::ENOMEM) => ErrorKind::Oom,
+                    _ => ErrorKind::Io,
                 };
                 Err(Error::new(code).with_os_error(errno).with_message(message))
             }
@@ -438,7 +261,10 @@ impl Tdb {
         }
     }
 
-    fn call_unit(&self, call: impl FnOnce(*mut ffi::tdb_context) -> c_int) -> Result<()> {
+    pub(crate) fn call_unit(
+        &self,
+        call: impl FnOnce(*mut ffi::tdb_context) -> c_int,
+    ) -> Result<()> {
         self.inner.call_rc(call).map(drop)
     }
 
@@ -446,7 +272,7 @@ impl Tdb {
     pub fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> Result<()> {
         // SAFETY: the context is open; key and data point to their slices' bytes, which
         // tdb only reads during the call.
-        self.call_unit(|ctx| unsafe { ffi::tdb_store(ctx, datum(key), datum(data), flag.raw()) })
+        self.call_unit(|ctx| unsafe { ffi::tdb_store(ctx, datum(key), datum(data), flag.code()) })
     }
 
     /// `tdb_fetch`: the record in a buffer tdb allocated (no copy), or `None` when the key
@@ -462,7 +288,7 @@ impl Tdb {
             Some(data) => Ok(Some(data)),
             None => {
                 let error = self.inner.error_since(mark);
-                if error.code() == ErrorCode::NoExist {
+                if error.code() == ErrorKind::NoExist {
                     Ok(None)
                 } else {
                     Err(error)
@@ -547,9 +373,9 @@ impl Tdb {
 
     /// `tdb_error`: the code of the last failure (`None` for `TDB_SUCCESS`). Sticky: tdb
     /// does not reset it on success.
-    pub fn error(&self) -> Option<ErrorCode> {
+    pub fn error(&self) -> Option<ErrorKind> {
         match self.inner.error_code() {
-            ErrorCode::Unset => None,
+            ErrorKind::UNSET => None,
             code => Some(code),
         }
     }
@@ -614,7 +440,7 @@ impl Tdb {
     pub fn nextkey(&mut self, key: &[u8]) -> Result<Option<Data>> {
         if let Some(cursor_len) = self.inner.cursor_key_len.get() {
             if key.len() > cursor_len {
-                return Err(Error::new(ErrorCode::Einval).with_message(Some(format!(
+                return Err(Error::new(ErrorKind::Einval).with_message(Some(format!(
                     "nextkey: a {}-byte key is longer than the {}-byte key under the \
                      cursor; tdb would read past its buffer",
                     key.len(),
@@ -637,7 +463,7 @@ impl Tdb {
         let result = match key {
             Some(key) => Ok(Some(key)),
             None => match self.inner.error_code() {
-                ErrorCode::Unset => Ok(None),
+                ErrorKind::UNSET => Ok(None),
                 _ => Err(self.inner.error_since(mark)),
             },
         };
@@ -649,14 +475,6 @@ impl Tdb {
             Err(_) => Some(0),
         });
         result
-    }
-
-    /// The keys in traverse order, through `tdb_firstkey`/`tdb_nextkey`.
-    pub fn keys(&mut self) -> Keys<'_> {
-        Keys {
-            tdb: self,
-            state: KeysState::Start,
-        }
     }
 
     /// Installs a log handler, called for every message tdb logs on this handle
@@ -679,142 +497,5 @@ impl Tdb {
     /// Forgets the remembered messages.
     pub fn clear_log(&mut self) {
         self.inner.log().clear();
-    }
-}
-
-/// Chain locks: one call of the `tdb_chainlock*` family each, on the chain of `key`.
-impl Tdb {
-    fn chain_call(
-        &mut self,
-        key: &[u8],
-        call: unsafe extern "C" fn(*mut ffi::tdb_context, ffi::TDB_DATA) -> c_int,
-    ) -> Result<()> {
-        // SAFETY: `call` is one of the chain-lock functions, which take an open context
-        // and a key they only read during the call.
-        self.call_unit(|ctx| unsafe { call(ctx, datum(key)) })
-    }
-
-    /// `tdb_chainlock`: blocking write lock on the chain of `key`.
-    pub fn chainlock(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock)
-    }
-
-    /// `tdb_chainlock_nonblock`: `Err(Lock)` if another process holds the chain.
-    pub fn chainlock_nonblock(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock_nonblock)
-    }
-
-    /// `tdb_chainlock_read`: blocking read lock.
-    pub fn chainlock_read(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock_read)
-    }
-
-    /// `tdb_chainlock_read_nonblock`.
-    pub fn chainlock_read_nonblock(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock_read_nonblock)
-    }
-
-    /// `tdb_chainlock_mark`: count the chain as write-locked without taking the lock.
-    pub fn chainlock_mark(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock_mark)
-    }
-
-    /// `tdb_chainlock_unmark`.
-    pub fn chainlock_unmark(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainlock_unmark)
-    }
-
-    /// `tdb_chainunlock`.
-    pub fn chainunlock(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainunlock)
-    }
-
-    /// `tdb_chainunlock_read`.
-    pub fn chainunlock_read(&mut self, key: &[u8]) -> Result<()> {
-        self.chain_call(key, ffi::tdb_chainunlock_read)
-    }
-}
-
-/// The all-record lock: one call of the `tdb_lockall*`/`tdb_unlockall*` family each.
-impl Tdb {
-    fn all_call(
-        &mut self,
-        call: unsafe extern "C" fn(*mut ffi::tdb_context) -> c_int,
-    ) -> Result<()> {
-        // SAFETY: `call` is one of the lockall functions, which take an open context.
-        self.call_unit(|ctx| unsafe { call(ctx) })
-    }
-
-    /// `tdb_lockall`: blocking write lock on every chain.
-    pub fn lockall(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall)
-    }
-
-    /// `tdb_lockall_nonblock`.
-    pub fn lockall_nonblock(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall_nonblock)
-    }
-
-    /// `tdb_lockall_read`.
-    pub fn lockall_read(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall_read)
-    }
-
-    /// `tdb_lockall_read_nonblock`.
-    pub fn lockall_read_nonblock(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall_read_nonblock)
-    }
-
-    /// `tdb_lockall_mark`.
-    pub fn lockall_mark(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall_mark)
-    }
-
-    /// `tdb_lockall_unmark`.
-    pub fn lockall_unmark(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_lockall_unmark)
-    }
-
-    /// `tdb_unlockall`.
-    pub fn unlockall(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_unlockall)
-    }
-
-    /// `tdb_unlockall_read`.
-    pub fn unlockall_read(&mut self) -> Result<()> {
-        self.all_call(ffi::tdb_unlockall_read)
-    }
-}
-
-/// The keys of a database, from [`Tdb::keys`]; stops after the first error.
-pub struct Keys<'a> {
-    tdb: &'a mut Tdb,
-    state: KeysState,
-}
-
-enum KeysState {
-    Start,
-    After(Vec<u8>),
-    Done,
-}
-
-impl Iterator for Keys<'_> {
-    type Item = Result<Vec<u8>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let result = match std::mem::replace(&mut self.state, KeysState::Done) {
-            KeysState::Start => self.tdb.firstkey(),
-            KeysState::After(previous) => self.tdb.nextkey(&previous),
-            KeysState::Done => return None,
-        };
-        match result {
-            Ok(Some(key)) => {
-                let key = key.to_vec();
-                self.state = KeysState::After(key.clone());
-                Some(Ok(key))
-            }
-            Ok(None) => None,
-            Err(error) => Some(Err(error)),
-        }
     }
 }

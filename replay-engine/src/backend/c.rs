@@ -5,7 +5,7 @@
 //! error keeps the exact `tdb_error()` code C reported. That code is sometimes stale: a
 //! few failure paths in tdb (unlocking a lock that is not held, committing without a
 //! transaction, a `tdb_check` callback's veto) do not set it, so the code is whatever an
-//! earlier call left, and [`ErrorKind::Other(0)`](ErrorKind::Other) when that was
+//! earlier call left, and [`ErrorKind::UNSET`](super::ErrorKind::UNSET) when that was
 //! `TDB_SUCCESS`. tdb's log explanation, when it gave one, becomes the error's detail.
 
 use std::path::Path;
@@ -13,8 +13,8 @@ use std::path::Path;
 use tdb_sys as sys;
 
 use super::{
-    Backend, ChainLockOp, ErrorKind, LockAllOp, LockingModel, OpenOptions, StoreFlag, TdbError,
-    TdbResult, TraverseFn, TraverseKind,
+    Backend, ChainLockOp, LockAllOp, LockingModel, OpenOptions, StoreFlag, TdbError, TdbResult,
+    TraverseFn, TraverseKind,
 };
 
 /// A database opened with the C tdb.
@@ -47,16 +47,10 @@ impl From<sys::Tdb> for CTdb {
     }
 }
 
-/// The kind for a `tdb-sys` error code: the same `TDB_ERR_*` number.
-fn kind_of(code: sys::ErrorCode) -> ErrorKind {
-    // `Unset` is TDB_SUCCESS (0), which `from_code` does not treat as an error.
-    ErrorKind::from_code(code.raw() as i32).unwrap_or(ErrorKind::Other(0))
-}
-
 /// A `tdb-sys` error as a backend error: the code, plus tdb's log explanation and the OS
 /// error (of a failed open or close) as the detail.
 fn to_tdb_error(error: sys::Error) -> TdbError {
-    let kind = kind_of(error.code());
+    let kind = error.code();
     let detail = match (error.message(), error.os_error()) {
         (Some(message), Some(os)) => Some(format!("{message} ({os})")),
         (Some(message), None) => Some(message.to_string()),
@@ -68,15 +62,6 @@ fn to_tdb_error(error: sys::Error) -> TdbError {
 
 fn check<T>(result: sys::Result<T>) -> TdbResult<T> {
     result.map_err(to_tdb_error)
-}
-
-fn store_flag(flag: StoreFlag) -> sys::StoreFlag {
-    match flag {
-        StoreFlag::Default => sys::StoreFlag::Default,
-        StoreFlag::Replace => sys::StoreFlag::Replace,
-        StoreFlag::Insert => sys::StoreFlag::Insert,
-        StoreFlag::Modify => sys::StoreFlag::Modify,
-    }
 }
 
 impl Backend for CTdb {
@@ -94,13 +79,7 @@ impl Backend for CTdb {
     };
 
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self> {
-        let options = sys::OpenOptions {
-            hash_size: options.hash_size,
-            tdb_flags: options.tdb_flags,
-            open_flags: options.open_flags,
-            mode: options.mode,
-        };
-        check(sys::Tdb::open(path, &options)).map(CTdb::from)
+        check(sys::Tdb::open(path, options)).map(CTdb::from)
     }
 
     fn close(self) -> TdbResult<()> {
@@ -108,7 +87,7 @@ impl Backend for CTdb {
     }
 
     fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> TdbResult<()> {
-        check(self.tdb.store(key, data, store_flag(flag)))
+        check(self.tdb.store(key, data, flag))
     }
 
     fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> TdbResult<R> {
@@ -218,7 +197,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::backend::tdb_flags;
+    use crate::backend::{tdb_flags, ErrorKind};
 
     fn options(tdb_flags: u32) -> OpenOptions {
         OpenOptions {

@@ -6,25 +6,16 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use tdb_pure::{OpenFlags, Tdb};
+use tdb_pure::Tdb;
 
 use super::{
-    Backend, ChainLockOp, ErrorKind, LockAllOp, LockingModel, OpenOptions, StoreFlag, TdbError,
-    TdbResult, TraverseFn, TraverseKind,
+    Backend, ChainLockOp, LockAllOp, LockingModel, OpenOptions, StoreFlag, TdbError, TdbResult,
+    TraverseFn, TraverseKind,
 };
 
 /// tdb-pure's error as the replay's: the same `TDB_ERR_*` code, plus its message.
 fn convert(error: tdb_pure::Error) -> TdbError {
-    let kind = ErrorKind::from_code(error.code()).unwrap_or(ErrorKind::Other(0));
-    TdbError::with_detail(kind, error.to_string())
-}
-
-fn store_flag(flag: StoreFlag) -> tdb_pure::StoreFlag {
-    match flag {
-        StoreFlag::Default | StoreFlag::Replace => tdb_pure::StoreFlag::Replace,
-        StoreFlag::Insert => tdb_pure::StoreFlag::Insert,
-        StoreFlag::Modify => tdb_pure::StoreFlag::Modify,
-    }
+    TdbError::with_detail(error.kind(), error.to_string())
 }
 
 impl Backend for Tdb {
@@ -36,13 +27,7 @@ impl Backend for Tdb {
     };
 
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self> {
-        let flags = OpenFlags {
-            hash_size: options.hash_size,
-            tdb_flags: options.tdb_flags,
-            open_flags: options.open_flags,
-            mode: options.mode,
-        };
-        Tdb::open(path, &flags).map_err(convert)
+        Tdb::open(path, options).map_err(convert)
     }
 
     fn close(self) -> TdbResult<()> {
@@ -50,7 +35,7 @@ impl Backend for Tdb {
     }
 
     fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> TdbResult<()> {
-        Tdb::store(self, key, data, store_flag(flag)).map_err(convert)
+        Tdb::store(self, key, data, flag).map_err(convert)
     }
 
     fn fetch_with<R>(&mut self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> TdbResult<R> {

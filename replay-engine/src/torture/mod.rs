@@ -110,15 +110,11 @@ impl fmt::Display for TortureError {
 
 impl std::error::Error for TortureError {}
 
-/// Whether the file at `path` is a robust-mutex tdb: its header carries the feature-flag
-/// marker (0x0BAD1A52 at byte 40) and the mutex feature (bit 0 at byte 60), in the
-/// host's byte order (as a file made here is).
+/// Whether the file at `path` is a robust-mutex tdb: its header, read by tdb-pure's header
+/// module in whichever byte order it was written, carries the feature-flag marker and the
+/// mutex feature. A file without a readable header is not one.
 pub fn has_mutex_feature(path: &Path) -> bool {
-    let mut header = [0u8; 64];
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header));
-    let word = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-    read.is_ok() && word(40) == 0x0BAD_1A52 && word(60) & 1 != 0
+    tdb_pure::header::Header::read_file(path).is_ok_and(|header| header.has_mutexes())
 }
 
 /// How every process opens the database.
