@@ -36,8 +36,9 @@ mod open_flags {
     /// `O_RDWR`, 2 on every Unix.
     pub const O_RDWR: i32 = 2;
 
-    /// `O_CREAT` where it is 0x100: Linux on MIPS.
-    #[cfg(all(
+    /// `O_CREAT`: 0x100 on Linux for MIPS; 0x200 on the BSDs, Apple's systems and Linux
+    /// for SPARC; Linux's generic 0o100 everywhere else.
+    pub const O_CREAT: i32 = if cfg!(all(
         any(target_os = "linux", target_os = "android"),
         any(
             target_arch = "mips",
@@ -45,11 +46,9 @@ mod open_flags {
             target_arch = "mips32r6",
             target_arch = "mips64r6"
         )
-    ))]
-    pub const O_CREAT: i32 = 0x100;
-
-    /// `O_CREAT` where it is 0x200: the BSDs, Apple's systems, Linux on SPARC.
-    #[cfg(any(
+    )) {
+        0x100
+    } else if cfg!(any(
         target_vendor = "apple",
         target_os = "freebsd",
         target_os = "netbsd",
@@ -59,29 +58,9 @@ mod open_flags {
             target_os = "linux",
             any(target_arch = "sparc", target_arch = "sparc64")
         )
-    ))]
-    pub const O_CREAT: i32 = 0x200;
-
-    /// `O_CREAT` everywhere else: Linux's generic value, 0o100.
-    #[cfg(not(any(
-        all(
-            any(target_os = "linux", target_os = "android"),
-            any(
-                target_arch = "mips",
-                target_arch = "mips64",
-                target_arch = "mips32r6",
-                target_arch = "mips64r6"
-            )
-        ),
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        all(
-            target_os = "linux",
-            any(target_arch = "sparc", target_arch = "sparc64")
-        )
-    )))]
-    pub const O_CREAT: i32 = 0o100;
+    )) {
+        0x200
+    } else {
+        0o100
+    };
 }
