@@ -2,7 +2,7 @@
 //! lucky pass cannot hide a flaky one) and every LDB trace, on C tdb, each final database
 //! checked by C's tdb_check and Samba's tdbtool.
 
-use integration_tests::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
+use crate::util::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 

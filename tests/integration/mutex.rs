@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use integration_tests::{
+use crate::util::{
     analyse_unless_known_gap, check_final_database, diff_agrees, has_mutex_feature, records,
 };
 use replay_engine::analysis::{self, Analysis};

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use integration_tests::faulty::{inject, Fault, Faulty};
-use integration_tests::{analyse_unless_known_gap, check_final_database, diff_agrees, records};
+use crate::util::faulty::{inject, Fault, Faulty};
+use crate::util::{analyse_unless_known_gap, check_final_database, diff_agrees, records};
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
