@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -13,12 +14,35 @@ pub fn tdb_replay(args: &[&str]) -> Output {
 }
 
 /// Runs `tdb-replay ARGS` with extra environment variables.
+///
+/// The tests run in parallel, but at most one of them at a time runs a multi-process
+/// workload (see [`runs_processes`]): the replay's deadlock detection counts a worker
+/// that sleeps for 20 ms as stuck, and two such workloads on a small machine can starve
+/// each other's workers that long.
 pub fn tdb_replay_with_env(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+    static ONE_WORKLOAD_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = runs_processes(args).then(|| {
+        ONE_WORKLOAD_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    });
     Command::new(env!("CARGO_BIN_EXE_tdb-replay"))
         .args(args)
         .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
+}
+
+/// Whether `tdb-replay ARGS` runs processes concurrently on one database: a replay
+/// (`bench` and `shrink --backend` replay too), `torture` and the commands built on it,
+/// or `diff --concurrent`.
+fn runs_processes(args: &[&str]) -> bool {
+    let command = args.first().copied().unwrap_or_default();
+    [
+        "replay", "bench", "shrink", "torture", "generate", "example",
+    ]
+    .contains(&command)
+        || args.contains(&"--concurrent")
 }
 
 /// Everything a run printed: stdout, then stderr.
