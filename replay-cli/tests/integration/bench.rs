@@ -2,8 +2,8 @@
 //! own, and the scratch files cleaned up or refused.
 
 use crate::util::{
-    arg, assert_says, exits_with, figure, fixture, generated_set, reports_known_analysis_gap,
-    succeeds, tdb_replay, text, write,
+    arg, assert_says, exits_with, figure, fixture, generated_set, on_fixture,
+    reports_known_analysis_gap, succeeds, tdb_replay, text, write,
 };
 
 #[test]
@@ -76,15 +76,7 @@ fn bench_measures_both_backends_and_prints_their_ratio() {
     let mine = dir.path().join("mine.tdb");
     let out = exits_with(
         2,
-        &[
-            "bench",
-            "-n",
-            "1",
-            "--tdbfile",
-            arg(&mine),
-            &fixture("a.trace"),
-            &fixture("b.trace"),
-        ],
+        &on_fixture(&["bench", "-n", "1", "--tdbfile", arg(&mine)]),
     );
     assert_says(&out, &["mine.diff-pure.tdb"]);
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");

@@ -4,21 +4,14 @@
 use std::path::Path;
 
 use crate::util::{
-    arg, assert_says, exits_with, fixture, succeeds, tdb_replay_with_env, text, write,
+    arg, assert_says, exits_with, fixture, on_fixture, succeeds, tdb_replay_with_env, text, write,
 };
 
 #[test]
 fn diff_agrees_on_the_handwritten_set_and_cleans_up() {
     let dir = tempfile::tempdir().expect("temp dir");
     let work = dir.path().join("work");
-    let out = succeeds(&[
-        "diff",
-        "--concurrent",
-        "--dir",
-        arg(&work),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let out = succeeds(&on_fixture(&["diff", "--concurrent", "--dir", arg(&work)]));
     assert_says(
         &out,
         &[
@@ -46,16 +39,7 @@ fn diff_agrees_on_the_handwritten_set_and_cleans_up() {
 fn shrink_of_a_set_that_does_not_fail_is_bad_input_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out_dir = dir.path().join("out");
-    let out = exits_with(
-        2,
-        &[
-            "shrink",
-            "--out",
-            arg(&out_dir),
-            &fixture("a.trace"),
-            &fixture("b.trace"),
-        ],
-    );
+    let out = exits_with(2, &on_fixture(&["shrink", "--out", arg(&out_dir)]));
     assert_says(
         &out,
         &["the set does not fail under diff; nothing to shrink"],

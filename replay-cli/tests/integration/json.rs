@@ -4,18 +4,17 @@
 
 use serde_json::Value;
 
-use crate::util::{after, arg, close, fixture, json_run};
+use crate::util::{after, arg, close, json_run, on_fixture};
 
 /// `replay --json OPTIONS` of the handwritten fixture on a scratch database: the JSON
 /// document and the human report.
 fn replay_json(options: &[&str]) -> (Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("replay.tdb");
-    let (a, b) = (fixture("a.trace"), fixture("b.trace"));
     let mut args = vec!["replay", "--json"];
     args.extend_from_slice(options);
-    args.extend([arg(&db), a.as_str(), b.as_str()]);
-    json_run(&args)
+    args.push(arg(&db));
+    json_run(&on_fixture(&args))
 }
 
 #[test]
@@ -106,15 +105,7 @@ fn no_latency_times_nothing() {
 
 #[test]
 fn analyse_stats_are_right_on_the_handwritten_set() {
-    let (json, human) = json_run(&[
-        "analyse",
-        "--json",
-        "--stats",
-        "--top",
-        "3",
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let (json, human) = json_run(&on_fixture(&["analyse", "--json", "--stats", "--top", "3"]));
     assert_eq!(json["command"], "analyse");
     assert_eq!(json["dependencies"], 3);
     let stats = &json["stats"];
@@ -181,7 +172,7 @@ fn analyse_stats_are_right_on_the_handwritten_set() {
 
 #[test]
 fn diff_json_agrees_with_the_human_report() {
-    let (json, human) = json_run(&["diff", "--json", &fixture("a.trace"), &fixture("b.trace")]);
+    let (json, human) = json_run(&on_fixture(&["diff", "--json"]));
     assert_eq!(json["command"], "diff");
     assert_eq!(json["verdict"], "agree");
     assert!(json["divergence"].is_null());
@@ -217,16 +208,14 @@ fn microbench_json_has_every_row() {
 fn bench_json_agrees_and_shows_both_backends_latency() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("bench.tdb");
-    let (json, human) = json_run(&[
+    let (json, human) = json_run(&on_fixture(&[
         "bench",
         "--json",
         "-n",
         "1",
         "--tdbfile",
         arg(&db),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    ]));
     assert_eq!(json["command"], "bench");
     assert_eq!(json["ops"], 25);
     close(

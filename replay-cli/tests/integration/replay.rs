@@ -2,22 +2,15 @@
 //! scratch database they keep, and the files they refuse to touch.
 
 use crate::util::{
-    arg, assert_says, database_printed, exits_with, files_starting_with, fixture, succeeds,
-    tdb_replay, text, write,
+    arg, assert_says, database_printed, exits_with, files_starting_with, fixture, on_fixture,
+    succeeds, tdb_replay, text, write,
 };
 
 #[test]
 fn replays_the_handwritten_set_and_keeps_the_database() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("out.tdb");
-    let out = succeeds(&[
-        "replay",
-        "-n",
-        "2",
-        arg(&db),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let out = succeeds(&on_fixture(&["replay", "-n", "2", arg(&db)]));
     assert_says(
         &out,
         &[
@@ -34,15 +27,7 @@ fn replays_the_handwritten_set_and_keeps_the_database() {
 fn quiet_prints_one_figure_per_run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("q.tdb");
-    let output = tdb_replay(&[
-        "replay",
-        "--quiet",
-        "-n",
-        "3",
-        arg(&db),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let output = tdb_replay(&on_fixture(&["replay", "--quiet", "-n", "3", arg(&db)]));
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -55,12 +40,7 @@ fn quiet_prints_one_figure_per_run() {
 
 #[test]
 fn analyse_lists_dependencies_and_preexisting_records() {
-    let out = succeeds(&[
-        "analyse",
-        "--dependencies",
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let out = succeeds(&on_fixture(&["analyse", "--dependencies"]));
     assert_says(&out, &["a.trace:3 waits for", "b.trace:3 waits for"]);
 }
 
@@ -87,16 +67,14 @@ fn the_example_records_and_replays() {
 fn pure_backend_replays_the_handwritten_set() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("p.tdb");
-    let out = succeeds(&[
+    let out = succeeds(&on_fixture(&[
         "replay",
         "--backend",
         "pure",
         "-n",
         "2",
         arg(&db),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    ]));
     assert_says(&out, &["all results matched"]);
     // C checks what tdb-pure wrote.
     succeeds(&["check", "--backend", "c", arg(&db)]);
@@ -106,14 +84,7 @@ fn pure_backend_replays_the_handwritten_set() {
 fn mixed_replay_checks_the_file_with_both_engines() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("mixed.tdb");
-    let out = succeeds(&[
-        "replay",
-        "--backend",
-        "mixed",
-        arg(&db),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let out = succeeds(&on_fixture(&["replay", "--backend", "mixed", arg(&db)]));
     assert_says(&out, &["all results matched", "sound to both engines"]);
 }
 
@@ -121,28 +92,19 @@ fn mixed_replay_checks_the_file_with_both_engines() {
 fn a_file_the_tool_did_not_create_is_never_overwritten() {
     let dir = tempfile::tempdir().expect("temp dir");
     let notes = write(dir.path(), "notes.txt", "my notes\n");
-    let traces = [fixture("a.trace"), fixture("b.trace")];
     for command in [vec!["replay"], vec!["bench", "-n", "1", "--tdbfile"]] {
         let mut args: Vec<&str> = command.clone();
         args.push(&notes);
-        args.extend(traces.iter().map(String::as_str));
-        assert_says(&exits_with(2, &args), &["--overwrite"]);
+        assert_says(&exits_with(2, &on_fixture(&args)), &["--overwrite"]);
         assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
     }
     // Its own scratch file it replaces freely, run after run.
     let own = dir.path().join("own.tdb");
     for _ in 0..2 {
-        succeeds(&["replay", "-q", arg(&own), &traces[0], &traces[1]]);
+        succeeds(&on_fixture(&["replay", "-q", arg(&own)]));
     }
     // And a user's file only with --overwrite.
-    succeeds(&[
-        "replay",
-        "-q",
-        "--overwrite",
-        &notes,
-        &traces[0],
-        &traces[1],
-    ]);
+    succeeds(&on_fixture(&["replay", "-q", "--overwrite", &notes]));
     assert_ne!(std::fs::read(&notes).unwrap(), b"my notes\n");
 }
 
@@ -152,7 +114,7 @@ fn replay_records_what_it_did_in_either_layout() {
     for layout in ["ccan", "samba"] {
         let rec = dir.path().join(layout);
         let db = dir.path().join("first.tdb");
-        let out = succeeds(&[
+        let out = succeeds(&on_fixture(&[
             "replay",
             "-n",
             "2",
@@ -161,9 +123,7 @@ fn replay_records_what_it_did_in_either_layout() {
             "--layout",
             layout,
             arg(&db),
-            &fixture("a.trace"),
-            &fixture("b.trace"),
-        ]);
+        ]));
         assert_says(&out, &["Recorded the first run as 2 traces"]);
         // Every file but the tool's hidden markers.
         let traces = files_starting_with(&rec, "first.tdb.trace.");
@@ -182,7 +142,7 @@ fn replay_records_what_it_did_in_either_layout() {
 
 #[test]
 fn without_a_database_path_replay_and_torture_pick_a_fresh_one() {
-    let out = succeeds(&["replay", &fixture("a.trace"), &fixture("b.trace")]);
+    let out = succeeds(&on_fixture(&["replay"]));
     let db = database_printed(&out);
     assert!(db.ends_with("replay.tdb"), "{out}");
     assert!(db.is_file(), "{out}");

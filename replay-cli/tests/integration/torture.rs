@@ -6,6 +6,17 @@ use crate::util::{
     tdb_replay, text, write,
 };
 
+/// A mixed torture run of three processes, 300 ops each (options follow).
+const MIXED_TORTURE: [&str; 7] = [
+    "torture",
+    "--backend",
+    "mixed",
+    "--procs",
+    "3",
+    "--ops",
+    "300",
+];
+
 /// What every torture run that passed says about the final database.
 const BOTH_CHECKS_PASSED: [&str; 2] = ["c     check passed", "pure  check passed"];
 
@@ -14,21 +25,15 @@ fn torture_mixed_checks_the_database_and_records_traces_that_replay() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("t.tdb");
     let rec = dir.path().join("rec");
-    let out = succeeds(&[
-        "torture",
-        "--backend",
-        "mixed",
-        "--procs",
-        "3",
-        "--ops",
-        "300",
+    let options = [
         "--transactions",
         "--seed",
         "5",
         "--record",
         arg(&rec),
         arg(&db),
-    ]);
+    ];
+    let out = succeeds(&[&MIXED_TORTURE[..], &options].concat());
     assert_says(&out, &["seed 5"]);
     assert_says(&out, &BOTH_CHECKS_PASSED);
     let traces = files_starting_with(&rec, "t.tdb.trace.");
@@ -94,20 +99,8 @@ fn torture_refuses_a_users_file_and_a_foreign_trace() {
 fn torture_with_kills_restarts_processes_and_the_database_survives() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("k.tdb");
-    let out = succeeds(&[
-        "torture",
-        "--backend",
-        "mixed",
-        "--procs",
-        "3",
-        "--ops",
-        "300",
-        "--kill",
-        "10",
-        "--seed",
-        "9",
-        arg(&db),
-    ]);
+    let options = ["--kill", "10", "--seed", "9", arg(&db)];
+    let out = succeeds(&[&MIXED_TORTURE[..], &options].concat());
     assert_says(
         &out,
         &["every write is in a transaction", "killed and restarted"],

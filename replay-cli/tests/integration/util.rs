@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -87,6 +87,20 @@ pub fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
+}
+
+/// The handwritten fixture's two traces, `a.trace` and `b.trace`.
+pub fn fixture_set() -> [&'static str; 2] {
+    static SET: OnceLock<[String; 2]> = OnceLock::new();
+    let set = SET.get_or_init(|| [fixture("a.trace"), fixture("b.trace")]);
+    [&set[0], &set[1]]
+}
+
+/// `args` followed by the handwritten fixture's two traces.
+pub fn on_fixture<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(fixture_set());
+    all
 }
 
 /// `path` as the `&str` an argument list takes.

@@ -10,6 +10,8 @@ pub use integration_tests::*;
 use replay_engine::analysis::Analysis;
 use replay_engine::backend::Backend;
 use replay_engine::generate::{generate, GenerateOptions};
+use replay_engine::record::{Layout, RecordOptions};
+use replay_engine::torture::{Mix, TortureOptions};
 use replay_engine::trace::Trace;
 
 /// Records a workload on engine `B` (`generate` with `options`) and analyses it for `B`.
@@ -45,4 +47,35 @@ pub fn recorded_set<B: Backend>(dir: &Path, name: &str, seed: u64) -> (Vec<Trace
         ..GenerateOptions::default()
     };
     record_analysable::<B>(dir, name, &options)
+}
+
+/// A torture run of `processes` processes of `ops` top-level ops each, with
+/// transactions, over 12 keys of each kind and 5 hash chains (so chains collide), no
+/// kills; recorded into `record` in `layout` when given.
+pub fn torture_options(
+    processes: usize,
+    ops: usize,
+    seed: u64,
+    record: Option<&Path>,
+    layout: Layout,
+) -> TortureOptions {
+    TortureOptions {
+        processes,
+        mix: Mix {
+            ops,
+            keys: 12,
+            transactions: true,
+            exotic: false,
+            always_transactions: false,
+        },
+        seed,
+        hash_size: 5,
+        record: record.map(|dir| RecordOptions {
+            dir: dir.to_path_buf(),
+            layout,
+            retry_lock_errors: true,
+        }),
+        kills: 0,
+        mutex: false,
+    }
 }
