@@ -14,7 +14,9 @@ vendor:
 example: vendor
 	$(CARGO) run --release --bin tdb-replay -- example
 
-## The whole test suite (corpus tests run when TDB_REPLAY_CORPUS is set).
+## The whole test suite (corpus tests run when TDB_REPLAY_CORPUS is set). Test binaries
+## run their tests in parallel; the one whose replays fork workers (tests/integration)
+## runs them one by one on its main thread (docs/TESTING.md).
 test: vendor
 	$(CARGO) test --workspace --release
 

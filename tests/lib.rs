@@ -1,7 +1,6 @@
 //! Shared helpers for the integration tests: where the corpus and the fixtures are,
-//! replaying on the C backend, and Samba's own tools as an independent oracle.
-
-pub mod faulty;
+//! replaying on the C backend, and Samba's own tools as an independent oracle. The
+//! integration binary reaches them through its `util` module.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +60,7 @@ pub fn analyse(traces: &[Trace]) -> Analysis {
 pub fn analyse_unless_known_gap(traces: &[Trace]) -> Option<Analysis> {
     match analysis::analyse(traces, CTdb::LOCKING) {
         Ok(plan) => Some(plan),
-        Err(error) if error.message.contains("circle") => {
+        Err(error) if error.is_cycle() => {
             eprintln!("known analysis gap: {error}");
             None
         }

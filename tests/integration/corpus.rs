@@ -2,7 +2,7 @@
 //! lucky pass cannot hide a flaky one) and every LDB trace, on C tdb, each final database
 //! checked by C's tdb_check and Samba's tdbtool.
 
-use integration_tests::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
+use crate::util::{analyse, check_final_database, corpus, files_in, load, replay_c, tdbdump};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 
@@ -11,8 +11,7 @@ pub fn every_torture_set_replays_three_times_on_c() {
         return;
     };
     let scratch = tempfile::tempdir().expect("temp dir");
-    let mut sets: Vec<_> = files_in_dirs(&corpus.join("torture"));
-    sets.sort();
+    let sets = torture_sets(&corpus);
     assert!(
         !sets.is_empty(),
         "no torture sets under {}",
@@ -82,12 +81,16 @@ pub fn users_ldb_needs_the_records_the_original_found() {
     assert_eq!(plan.preexisting.len(), 23);
 }
 
-fn files_in_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
+/// The corpus's torture sets (`torture/N-torture/`), sorted.
+fn torture_sets(corpus: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let dir = corpus.join("torture");
+    let mut sets: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.is_dir())
-        .collect()
+        .collect();
+    sets.sort();
+    sets
 }
 
 /// Every torture set and every LDB trace replays on tdb-pure too, with every result
@@ -100,11 +103,10 @@ pub fn every_trace_set_replays_on_pure_like_c() {
     };
     let scratch = tempfile::tempdir().expect("temp dir");
     // Each set with the number of runs the C tests give it: torture sets 3, LDB traces 2.
-    let mut sets: Vec<(Vec<std::path::PathBuf>, usize)> = files_in_dirs(&corpus.join("torture"))
+    let mut sets: Vec<(Vec<std::path::PathBuf>, usize)> = torture_sets(&corpus)
         .into_iter()
         .map(|dir| (files_in(&dir), 3))
         .collect();
-    sets.sort();
     sets.extend(
         files_in(&corpus.join("ldb"))
             .into_iter()
@@ -160,8 +162,7 @@ fn records(dump: &str) -> Vec<&str> {
 /// Every trace set of the corpus: the torture sets (their files together) and each LDB
 /// trace alone.
 fn every_set(corpus: &std::path::Path) -> Vec<Vec<std::path::PathBuf>> {
-    let mut sets: Vec<_> = files_in_dirs(&corpus.join("torture"));
-    sets.sort();
+    let sets = torture_sets(corpus);
     let mut all: Vec<Vec<std::path::PathBuf>> = sets.iter().map(|set| files_in(set)).collect();
     all.extend(
         files_in(&corpus.join("ldb"))
@@ -215,8 +216,7 @@ pub fn every_torture_set_replays_three_times_mixed() {
         return;
     };
     let scratch = tempfile::tempdir().expect("temp dir");
-    let mut sets: Vec<_> = files_in_dirs(&corpus.join("torture"));
-    sets.sort();
+    let sets = torture_sets(&corpus);
     for set in sets {
         let traces = load(&files_in(&set));
         let mut plan = analyse(&traces);

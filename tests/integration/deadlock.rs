@@ -4,7 +4,7 @@
 //! within its deadlock window, back off (waiting earlier would be circular, so a's
 //! traverse stops before that record), run again from a fresh database and succeed.
 
-use integration_tests::{analyse, check_final_database};
+use crate::util::{analyse, check_final_database};
 use replay_engine::analysis::{Analysis, Dep};
 use replay_engine::backend::c::CTdb;
 use replay_engine::replay::{self, ReplayOptions, Resolution};

@@ -5,35 +5,15 @@
 
 use std::path::Path;
 
-use integration_tests::faulty::{inject, Fault, Faulty};
-use integration_tests::{analyse, check_final_database, load};
+use crate::util::faulty::{inject, Fault, Faulty};
+use crate::util::{analyse, check_final_database, recorded_set};
 use replay_engine::analysis::{Analysis, ReplayMode};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::backend::Backend;
 use replay_engine::diff::{self, schedule::Schedule, DiffReport, DivergenceKind};
-use replay_engine::generate::{generate, GenerateOptions};
 use replay_engine::replay::{self, ReplayOptions};
 use replay_engine::trace::{parse_trace, LoadOptions, OpKind, Trace};
-
-/// A three-process set recorded on engine `B` (recorded again, at most twice, in the
-/// rare case the analysis cannot order it; see generated.rs).
-pub fn recorded_set<B: Backend>(dir: &Path, name: &str, seed: u64) -> (Vec<Trace>, Analysis) {
-    for attempt in 0..3 {
-        let options = GenerateOptions {
-            seed: seed + 100 * attempt,
-            ops: 300,
-            ..GenerateOptions::default()
-        };
-        let paths = generate::<B>(dir, name, &options).expect("workload runs");
-        let traces = load(&paths);
-        if let Ok(plan) = replay_engine::analysis::analyse(&traces, B::LOCKING) {
-            return (traces, plan);
-        }
-        eprintln!("{name}: known analysis gap, recording again");
-    }
-    panic!("{name}: no analysable set in three recordings");
-}
 
 fn run_diff<A: Backend, B: Backend>(dir: &Path, traces: &[Trace], plan: &Analysis) -> DiffReport {
     diff::diff::<A, B>(

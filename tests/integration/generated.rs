@@ -2,39 +2,10 @@
 //! (real seqnums, real races), and a single process using every op family, replayed on
 //! C tdb; the final files must pass C's checks.
 
-use integration_tests::{analyse, check_final_database, load, replay_c};
+use crate::util::{analyse, check_final_database, load, record_analysable, replay_c};
 use replay_engine::backend::c::CTdb;
 use replay_engine::generate::{generate, GenerateOptions};
 use replay_engine::replay::{self, ReplayOptions};
-
-/// Record a workload and analyse it. Known gap: about one heavily stalled set in a
-/// hundred (a process descheduled for hundreds of other processes' ops) still ends in a
-/// dependency cycle; record again then, at most twice, saying so.
-fn record_until_analysable(
-    dir: &std::path::Path,
-    name: &str,
-    options: &GenerateOptions,
-) -> (
-    Vec<replay_engine::trace::Trace>,
-    replay_engine::analysis::Analysis,
-) {
-    let mut retries = 2;
-    loop {
-        let paths = generate::<CTdb>(dir, name, options).expect("workload runs");
-        assert_eq!(paths.len(), 3);
-        let traces = load(&paths);
-        assert!(traces.iter().all(|t| t.closed && t.ops.len() > options.ops));
-        let locking = <CTdb as replay_engine::backend::Backend>::LOCKING;
-        match replay_engine::analysis::analyse(&traces, locking) {
-            Ok(plan) => return (traces, plan),
-            Err(error) if error.message.contains("circle") && retries > 0 => {
-                retries -= 1;
-                eprintln!("{name}: known analysis gap, recording again: {error}");
-            }
-            Err(error) => panic!("{error}"),
-        }
-    }
-}
 
 pub fn generated_concurrent_sets_replay_on_c() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -44,7 +15,9 @@ pub fn generated_concurrent_sets_replay_on_c() {
             ..GenerateOptions::default()
         };
         let name = format!("set{seed}");
-        let (traces, mut plan) = record_until_analysable(dir.path(), &name, &options);
+        let (traces, mut plan) = record_analysable::<CTdb>(dir.path(), &name, &options);
+        assert_eq!(traces.len(), 3);
+        assert!(traces.iter().all(|t| t.closed && t.ops.len() > options.ops));
         let db = dir.path().join(format!("{name}-replay.tdb"));
         let report = replay_c(&db, &traces, &mut plan, 2);
         assert_eq!(report.runs.len(), 2);

@@ -2,7 +2,7 @@
 //! result matches; then the same traces with one recorded result changed must fail at
 //! exactly that line.
 
-use integration_tests::{analyse, check_final_database, handwritten, load, replay_c, tdbdump};
+use crate::util::{analyse, check_final_database, handwritten, load, replay_c, tdbdump};
 use replay_engine::backend::c::CTdb;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
 use replay_engine::trace::{parse_trace, LoadOptions};

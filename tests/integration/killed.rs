@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use integration_tests::{analyse, check_final_database, diff_agrees, files_in, load};
+use crate::util::{analyse, check_final_database, diff_agrees, files_in, load};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::replay::{self, ReplayOptions};

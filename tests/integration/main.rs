@@ -1,10 +1,16 @@
 //! Workspace integration tests: whole replays on the C backend, of the project's own
 //! traces (always) and of the recorded corpus (when `TDB_REPLAY_CORPUS` is set).
 //!
-//! The replay forks one worker process per trace, and fork is only safe from a
-//! single-threaded process, so this binary has its own harness that runs every test on
-//! the main thread, one after the other. `cargo test -p integration-tests -- NAME` runs
-//! the tests whose names contain NAME.
+//! **Adding a test:** write `pub fn NAME() {` in the module of its area (a new module is
+//! a file here plus its `mod` line below); `build.rs` finds it. Helpers that are not tests
+//! are private to their module or live in [`util`].
+//!
+//! **Why not libtest:** a replay forks one worker process per trace, and fork is only
+//! safe from a single-threaded process (`replay_engine::process::spawn` refuses to fork
+//! while other threads run). libtest always runs a test on a thread of its own, so this
+//! binary has its own small harness (`harness = false`) that runs every test on the main
+//! thread, one after the other. `cargo test -p integration-tests -- NAME` runs the tests
+//! whose names contain NAME (`--exact`: whose names are NAME).
 
 mod corpus;
 mod deadlock;
@@ -15,131 +21,65 @@ mod killed;
 mod mutex;
 mod recording;
 mod shrink;
+mod util;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Every test, by name.
-const TESTS: &[(&str, fn())] = &[
-    (
-        "handwritten::handwritten_set_has_the_expected_dependencies",
-        handwritten::handwritten_set_has_the_expected_dependencies,
-    ),
-    (
-        "handwritten::handwritten_set_replays_and_leaves_a_sound_file",
-        handwritten::handwritten_set_replays_and_leaves_a_sound_file,
-    ),
-    (
-        "handwritten::a_missing_record_fails_at_its_line",
-        handwritten::a_missing_record_fails_at_its_line,
-    ),
-    (
-        "handwritten::a_samba_trace_with_nested_transactions_replays",
-        handwritten::a_samba_trace_with_nested_transactions_replays,
-    ),
-    (
-        "generated::generated_concurrent_sets_replay_on_c",
-        generated::generated_concurrent_sets_replay_on_c,
-    ),
-    (
-        "generated::single_process_with_every_op_family_replays_exactly",
-        generated::single_process_with_every_op_family_replays_exactly,
-    ),
-    (
-        "differential::diff_and_mixed_agree_on_sets_recorded_on_each_engine",
-        differential::diff_and_mixed_agree_on_sets_recorded_on_each_engine,
-    ),
-    (
-        "differential::diff_reports_a_changed_result_at_its_line",
-        differential::diff_reports_a_changed_result_at_its_line,
-    ),
-    (
-        "differential::diff_reports_a_changed_stored_byte_where_it_is_read",
-        differential::diff_reports_a_changed_stored_byte_where_it_is_read,
-    ),
-    (
-        "recording::torture_on_each_engine_leaves_what_its_operations_imply_and_its_traces_replay",
-        recording::torture_on_each_engine_leaves_what_its_operations_imply_and_its_traces_replay,
-    ),
-    (
-        "recording::a_recorded_replay_replays_to_the_same_database",
-        recording::a_recorded_replay_replays_to_the_same_database,
-    ),
-    (
-        "recording::torture_catches_a_broken_engine",
-        recording::torture_catches_a_broken_engine,
-    ),
-    (
-        "killed::a_killed_torture_set_replays_as_the_recovery_left_it",
-        killed::a_killed_torture_set_replays_as_the_recovery_left_it,
-    ),
-    (
-        "killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply",
-        killed::torture_with_kills_on_both_engines_leaves_what_the_commits_imply,
-    ),
-    (
-        "mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine",
-        mutex::a_mutex_torture_set_replays_with_mutexes_on_every_engine,
-    ),
-    (
-        "shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine",
-        shrink::shrink_minimises_a_set_that_diverges_on_a_broken_engine,
-    ),
-    (
-        "deadlock::a_lock_deadlock_is_detected_and_backed_off",
-        deadlock::a_lock_deadlock_is_detected_and_backed_off,
-    ),
-    (
-        "deadlock::a_stalled_run_is_aborted_with_positions",
-        deadlock::a_stalled_run_is_aborted_with_positions,
-    ),
-    (
-        "corpus::every_torture_set_replays_three_times_on_c",
-        corpus::every_torture_set_replays_three_times_on_c,
-    ),
-    (
-        "corpus::every_ldb_trace_replays_on_c",
-        corpus::every_ldb_trace_replays_on_c,
-    ),
-    (
-        "corpus::every_trace_set_replays_on_pure_like_c",
-        corpus::every_trace_set_replays_on_pure_like_c,
-    ),
-    (
-        "corpus::diff_agrees_on_every_trace_set",
-        corpus::diff_agrees_on_every_trace_set,
-    ),
-    (
-        "corpus::every_torture_set_replays_three_times_mixed",
-        corpus::every_torture_set_replays_three_times_mixed,
-    ),
-    (
-        "corpus::users_ldb_needs_the_records_the_original_found",
-        corpus::users_ldb_needs_the_records_the_original_found,
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/tests.rs"));
+
+/// Which tests the command line asks for, as libtest reads it.
+struct Selection {
+    /// Names or parts of names; empty means every test.
+    filters: Vec<String>,
+    /// `--exact`: a filter must be the whole name.
+    exact: bool,
+    /// `--ignored`: only ignored tests, and this binary has none.
+    ignored_only: bool,
+}
+
+impl Selection {
+    fn from_args() -> Selection {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        Selection {
+            // Other options cargo or a user may pass (`--nocapture`, ...) mean nothing here.
+            filters: args
+                .iter()
+                .filter(|a| !a.starts_with('-'))
+                .cloned()
+                .collect(),
+            exact: args.iter().any(|a| a == "--exact"),
+            ignored_only: args.iter().any(|a| a == "--ignored"),
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        !self.ignored_only
+            && (self.filters.is_empty()
+                || self.filters.iter().any(|filter| {
+                    if self.exact {
+                        name == filter
+                    } else {
+                        name.contains(filter.as_str())
+                    }
+                }))
+    }
+}
 
 fn main() -> ExitCode {
-    // Arguments starting with '-' are libtest options cargo may pass; ignore them.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let selection = Selection::from_args();
     let selected: Vec<&(&str, fn())> = TESTS
         .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| selection.wants(name))
         .collect();
     println!("\nrunning {} tests", selected.len());
     let started = Instant::now();
     let mut failed = Vec::new();
     for (name, test) in selected.iter().copied() {
-        let outcome = catch_unwind(AssertUnwindSafe(test));
-        println!(
-            "test {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        if outcome.is_err() {
+        let passed = catch_unwind(AssertUnwindSafe(test)).is_ok();
+        println!("test {name} ... {}", if passed { "ok" } else { "FAILED" });
+        if !passed {
             failed.push(*name);
         }
     }

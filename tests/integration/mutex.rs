@@ -6,17 +6,18 @@
 
 use std::path::{Path, PathBuf};
 
-use integration_tests::{
+use crate::util::{
     analyse_unless_known_gap, check_final_database, diff_agrees, has_mutex_feature, records,
+    torture_options,
 };
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::backend::{tdb_flags, Backend};
-use replay_engine::record::{self, Layout, RecordOptions};
+use replay_engine::record::{self, Layout};
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayOptions};
-use replay_engine::torture::{self, Mix, TortureOptions};
+use replay_engine::torture::{self, TortureOptions};
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
 
 /// Record a 3-process mutex torture run (C, tdb-pure, C) into `dir`; the traces, if the
@@ -26,23 +27,8 @@ fn recorded_mutex_set(dir: &Path, seed: u64) -> Option<(Vec<Trace>, Analysis)> {
     let db = dir.join(&name);
     record::dir::prepare(dir, &name).expect("record dir");
     let options = TortureOptions {
-        processes: 3,
-        mix: Mix {
-            ops: 300,
-            keys: 12,
-            transactions: true,
-            exotic: false,
-            always_transactions: false,
-        },
-        seed,
-        hash_size: 5,
-        record: Some(RecordOptions {
-            dir: dir.to_path_buf(),
-            layout: Layout::Samba,
-            retry_lock_errors: true,
-        }),
         mutex: true,
-        kills: 0,
+        ..torture_options(3, 300, seed, Some(dir), Layout::Samba)
     };
     let report =
         torture::run::<CTdb, PureTdb>(&db, &options).unwrap_or_else(|error| panic!("{error}"));

@@ -6,38 +6,18 @@
 
 use std::path::{Path, PathBuf};
 
-use integration_tests::faulty::{inject, Fault, Faulty};
-use integration_tests::{analyse_unless_known_gap, check_final_database, diff_agrees, records};
+use crate::util::faulty::{inject, Fault, Faulty};
+use crate::util::{
+    analyse_unless_known_gap, check_final_database, diff_agrees, records, torture_options,
+};
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::backend::Backend;
 use replay_engine::record::{self, Layout, RecordOptions};
 use replay_engine::replay::{self, ReplayOptions};
-use replay_engine::torture::{self, Mix, TortureOptions};
+use replay_engine::torture;
 use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, Trace};
-
-fn torture_options(seed: u64, dir: Option<&Path>, layout: Layout) -> TortureOptions {
-    TortureOptions {
-        processes: 4,
-        mix: Mix {
-            ops: 500,
-            keys: 12,
-            transactions: true,
-            exotic: false,
-            always_transactions: false,
-        },
-        seed,
-        hash_size: 5,
-        record: dir.map(|dir| RecordOptions {
-            dir: dir.to_path_buf(),
-            layout,
-            retry_lock_errors: true,
-        }),
-        kills: 0,
-        mutex: false,
-    }
-}
 
 /// Torture `db` with `Even`/`Odd` processes, recording into `dir`, and verify the result
 /// with both engines and Samba's tdbtool; returns the traces.
@@ -49,7 +29,7 @@ fn tortured<Even: Backend, Odd: Backend>(
 ) -> Vec<PathBuf> {
     let db = dir.join(format!("{name}.tdb"));
     record::dir::prepare(dir, &format!("{name}.tdb")).expect("record dir");
-    let options = torture_options(seed, Some(dir), layout);
+    let options = torture_options(4, 500, seed, Some(dir), layout);
     let report = torture::run::<Even, Odd>(&db, &options).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(report.traces.len(), 4, "one trace per process");
     for expect in &report.expectations {
@@ -187,7 +167,7 @@ pub fn torture_catches_a_broken_engine() {
     // the final check, must see it (unless a later write of that key hides it, which
     // depends on how the processes interleave: so twelve n are tried, and a third must be
     // caught; under load 2 to 5 of 5 were).
-    let options = torture_options(61, None, Layout::Ccan);
+    let options = torture_options(4, 500, 61, None, Layout::Ccan);
     let mut caught = 0;
     for n in (10..=120).step_by(10) {
         inject(Fault::NthStoredByte(n));

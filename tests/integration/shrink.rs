@@ -6,16 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use integration_tests::faulty::{inject, Fault, Faulty};
-use integration_tests::{analyse, load};
+use crate::util::faulty::{inject, Fault, Faulty};
+use crate::util::{analyse, load, recorded_set};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::diff::{self, DiffReport};
 use replay_engine::shrink::{self, DiffCheck, Shrunk};
 use replay_engine::trace::emit::emit_all;
 use replay_engine::trace::{OpKind, Trace};
-
-use crate::differential::recorded_set;
 
 /// Takes the fault out again however the test ends.
 struct Injected;

@@ -17,58 +17,61 @@ const INCOMPATIBLE_HASH: u32 = 0x800;
 /// tdb's hash size when the caller asks for 0.
 const DEFAULT_HASH_SIZE: u32 = 131;
 
-/// Ops of one type.
+/// Ops of one type. JSON: an element of a [`TraceMix`]'s `mix`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OpCount {
-    /// The op type (its traced name).
+    /// The op type (its traced name). JSON `op`, a string.
     pub op: &'static str,
-    /// How many.
+    /// How many. JSON `count`, an integer.
     pub count: u64,
 }
 
-/// One trace's op mix.
+/// One trace's op mix. JSON: an element of `stats.traces`, or `stats.total`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TraceMix {
-    /// The trace's name.
+    /// The trace's name (the file name; `total` for all traces). JSON `name`, a string.
     pub name: String,
-    /// Its ops (the open line excluded).
+    /// Its ops (the open line excluded). JSON `ops`, an integer.
     pub ops: u64,
-    /// Per op type, in the order of [`OP_TYPES`], types not seen left out.
+    /// Per op type, in the order of [`OP_TYPES`], types not seen left out. JSON `mix`,
+    /// an array of [`OpCount`].
     pub mix: Vec<OpCount>,
 }
 
-/// A key, a chain or an op and how many ops (or dependencies) it has.
+/// A key, a chain or an op and how many ops (or dependencies) it has. JSON: an element
+/// of `stats.hottest_keys`, `stats.hottest_chains` or `stats.most_waited_for`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Hot {
-    /// The key (`describe_key`), the chain number or the `file:line`.
+    /// The key (`describe_key`: quoted text, or hex), the chain number or the
+    /// `file:line`. JSON `what`, a string.
     pub what: String,
-    /// Its ops (or dependencies).
+    /// Its ops (or dependencies). JSON `count`, an integer.
     pub count: u64,
-    /// Its share of all of them (0..=1).
+    /// Its share of all of them (0..=1). JSON `share`, a float.
     pub share: f64,
 }
 
-/// Dependencies of one trace on another.
+/// Dependencies of one trace on another. JSON: an element of `stats.dependency_pairs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PairDeps {
-    /// The waiting trace.
+    /// The waiting trace. JSON `from`, a string.
     pub from: String,
-    /// The trace waited for.
+    /// The trace waited for. JSON `to`, a string.
     pub to: String,
-    /// How many dependencies.
+    /// How many dependencies. JSON `count`, an integer.
     pub count: u64,
 }
 
-/// The sizes of a kind of group.
+/// The sizes of a kind of group. JSON: `stats.transactions` or `stats.traverses`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Sizes {
-    /// Groups seen.
+    /// Groups seen. JSON `count`, an integer.
     pub count: u64,
-    /// Mean size.
+    /// Mean size (0 when there are none). JSON `mean`, a float.
     pub mean: f64,
-    /// Median size.
+    /// Median size. JSON `p50`, an integer.
     pub p50: u64,
-    /// Largest.
+    /// Largest. JSON `max`, an integer.
     pub max: u64,
 }
 
@@ -90,18 +93,22 @@ impl Sizes {
 }
 
 /// Everything `analyse --stats` prints.
+///
+/// JSON schema: the `stats` object of `analyse --stats --json`; each field below is the
+/// key of the same name.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TraceStats {
-    /// Per trace.
+    /// Per trace, in the order given. JSON `traces`, an array of [`TraceMix`].
     pub traces: Vec<TraceMix>,
-    /// All traces together.
+    /// All traces together. JSON `total`, a [`TraceMix`].
     pub total: TraceMix,
     /// Distinct keys the ops name (keyed ops: fetch, parse_record, exists, delete, store,
     /// storev, append, nextkey and the chain-lock family).
     pub keys: u64,
     /// Keyed ops.
     pub keyed_ops: u64,
-    /// The keys with the most ops, hottest first.
+    /// The keys with the most ops, hottest first (ties by name; `--top` of them). JSON
+    /// `hottest_keys`, an array of [`Hot`].
     pub hottest_keys: Vec<Hot>,
     /// The hash function used for chains (`old` or `jenkins`).
     pub hash: &'static str,
@@ -109,13 +116,16 @@ pub struct TraceStats {
     pub hash_size: u32,
     /// Chains that received at least one keyed op.
     pub chains_used: u64,
-    /// The chains with the most keyed ops.
+    /// The chains with the most keyed ops (`--top` of them). JSON `hottest_chains`, an
+    /// array of [`Hot`].
     pub hottest_chains: Vec<Hot>,
     /// Dependencies across traces, in all.
     pub dependencies: u64,
-    /// Per (waiting trace, trace waited for), most first.
+    /// Per (waiting trace, trace waited for), most first. JSON `dependency_pairs`, an
+    /// array of [`PairDeps`].
     pub dependency_pairs: Vec<PairDeps>,
-    /// The ops most waited for (`file:line`), most first.
+    /// The ops most waited for (`file:line`), most first (`--top` of them). JSON
+    /// `most_waited_for`, an array of [`Hot`].
     pub most_waited_for: Vec<Hot>,
     /// Ops inside each transaction (start and end excluded).
     pub transactions: Sizes,

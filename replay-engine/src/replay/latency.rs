@@ -271,21 +271,28 @@ impl OpLatencies {
 }
 
 /// The figures of one op type's histogram (times in nanoseconds).
+///
+/// JSON schema: one object of `replay --json`'s `latency[].ops` (per backend, every run
+/// together), and the `c` and `pure` objects of `bench --json`'s `latency[]`. An op's
+/// time runs from the end of the previous op of its trace, or of the dependency wait
+/// before it, so waiting for other traces never counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LatencySummary {
-    /// The op type (its traced name).
+    /// The op type (its traced name, e.g. `tdb_fetch`; `traverse` is one step of a
+    /// traverse to its next record). JSON `op`, a string.
     pub op: String,
-    /// Ops timed.
+    /// Ops timed. JSON `count`, an integer.
     pub count: u64,
-    /// Their total time.
+    /// Their total time. JSON `total_ns`, an integer (nanoseconds).
     pub total_ns: u64,
-    /// Median.
+    /// Median, from the log-linear histogram (within 3%). JSON `p50_ns`, an integer
+    /// (nanoseconds).
     pub p50_ns: u64,
-    /// 99th percentile.
+    /// 99th percentile, from the histogram. JSON `p99_ns`, an integer (nanoseconds).
     pub p99_ns: u64,
-    /// 99.9th percentile.
+    /// 99.9th percentile, from the histogram. JSON `p999_ns`, an integer (nanoseconds).
     pub p999_ns: u64,
-    /// The slowest.
+    /// The slowest, exact. JSON `max_ns`, an integer (nanoseconds).
     pub max_ns: u64,
 }
 

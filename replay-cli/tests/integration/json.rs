@@ -2,72 +2,24 @@
 //! report goes to stderr, and the two agree figure for figure; the per-op latency counts
 //! equal the ops run; `analyse --stats` is right on the handwritten fixture.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn tdb_replay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tdb-replay"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use crate::util::{after, arg, close, json_run, on_fixture};
 
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/handwritten")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// The JSON document on stdout (the whole of stdout) and the human report on stderr.
-fn json_run(args: &[&str]) -> (Value, String) {
-    let output = tdb_replay(args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let value: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|error| panic!("stdout is not one JSON document ({error}):\n{stdout}"));
-    (value, stderr)
-}
-
-/// The number after `label` in `text` (up to the next space or `;`/`,`).
-fn after(text: &str, label: &str) -> f64 {
-    let at = text
-        .find(label)
-        .unwrap_or_else(|| panic!("{label:?} not in:\n{text}"));
-    let rest = text[at + label.len()..].trim_start();
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    rest[..end]
-        .parse()
-        .unwrap_or_else(|_| panic!("no number after {label:?} in:\n{text}"))
-}
-
-fn close(json: f64, human: f64, decimals: i32) {
-    let unit = 10f64.powi(-decimals);
-    assert!(
-        (json - human).abs() <= unit / 2.0 + 1e-9,
-        "JSON {json} vs human {human}"
-    );
+/// `replay --json OPTIONS` of the handwritten fixture on a scratch database: the JSON
+/// document and the human report.
+fn replay_json(options: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("replay.tdb");
+    let mut args = vec!["replay", "--json"];
+    args.extend_from_slice(options);
+    args.push(arg(&db));
+    json_run(&on_fixture(&args))
 }
 
 #[test]
 fn replay_json_agrees_with_the_human_report() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("j.tdb");
-    let (json, human) = json_run(&[
-        "replay",
-        "--json",
-        "-n",
-        "2",
-        db.to_str().unwrap(),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let (json, human) = replay_json(&["-n", "2"]);
     assert_eq!(json["command"], "replay");
     assert_eq!(json["backend"], "c");
     assert_eq!(json["ops"], 25);
@@ -129,17 +81,7 @@ fn replay_json_agrees_with_the_human_report() {
 
 #[test]
 fn mixed_replay_times_each_backend_apart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("m.tdb");
-    let (json, _) = json_run(&[
-        "replay",
-        "--json",
-        "--backend",
-        "mixed",
-        db.to_str().unwrap(),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let (json, _) = replay_json(&["--backend", "mixed"]);
     let latency = json["latency"].as_array().expect("latency");
     let count = |backend: &str| {
         latency
@@ -156,31 +98,14 @@ fn mixed_replay_times_each_backend_apart() {
 
 #[test]
 fn no_latency_times_nothing() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("n.tdb");
-    let (json, human) = json_run(&[
-        "replay",
-        "--json",
-        "--no-latency",
-        db.to_str().unwrap(),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let (json, human) = replay_json(&["--no-latency"]);
     assert!(json["latency"].as_array().unwrap().is_empty());
     assert!(!human.contains("Latency on"));
 }
 
 #[test]
 fn analyse_stats_are_right_on_the_handwritten_set() {
-    let (json, human) = json_run(&[
-        "analyse",
-        "--json",
-        "--stats",
-        "--top",
-        "3",
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+    let (json, human) = json_run(&on_fixture(&["analyse", "--json", "--stats", "--top", "3"]));
     assert_eq!(json["command"], "analyse");
     assert_eq!(json["dependencies"], 3);
     let stats = &json["stats"];
@@ -247,7 +172,7 @@ fn analyse_stats_are_right_on_the_handwritten_set() {
 
 #[test]
 fn diff_json_agrees_with_the_human_report() {
-    let (json, human) = json_run(&["diff", "--json", &fixture("a.trace"), &fixture("b.trace")]);
+    let (json, human) = json_run(&on_fixture(&["diff", "--json"]));
     assert_eq!(json["command"], "diff");
     assert_eq!(json["verdict"], "agree");
     assert!(json["divergence"].is_null());
@@ -283,16 +208,14 @@ fn microbench_json_has_every_row() {
 fn bench_json_agrees_and_shows_both_backends_latency() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("bench.tdb");
-    let (json, human) = json_run(&[
+    let (json, human) = json_run(&on_fixture(&[
         "bench",
         "--json",
         "-n",
         "1",
         "--tdbfile",
-        db.to_str().unwrap(),
-        &fixture("a.trace"),
-        &fixture("b.trace"),
-    ]);
+        arg(&db),
+    ]));
     assert_eq!(json["command"], "bench");
     assert_eq!(json["ops"], 25);
     close(
