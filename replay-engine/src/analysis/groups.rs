@@ -14,7 +14,7 @@
 //! closed transaction, and the earlier close becomes a nested one that the replay skips.
 //! A nested cancel dooms the outer transaction, whose commit is then replayed as a cancel.
 
-use super::{AnalysisError, AnalysisErrorKind};
+use super::AnalysisError;
 use crate::backend::{ChainLockOp, LockAllOp, TraverseKind};
 use crate::trace::{OpKind, Trace};
 
@@ -109,6 +109,23 @@ impl Groups {
     }
 }
 
+/// The first pass's plan: the traces with the groups of each.
+pub struct Grouped<'t> {
+    /// The traces, one per process.
+    pub traces: &'t [Trace],
+    /// Per trace: its groups.
+    pub groups: Vec<Groups>,
+}
+
+/// The first pass: the groups of every trace.
+pub fn group_traces(traces: &[Trace]) -> Result<Grouped<'_>, AnalysisError> {
+    let groups = traces
+        .iter()
+        .map(find_groups)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Grouped { traces, groups })
+}
+
 /// A closed interval of ops `[start, end]`.
 #[derive(Clone, Copy, Debug)]
 struct Interval {
@@ -147,12 +164,7 @@ pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
     let mut lockalls: Vec<u32> = Vec::new();
     let mut walk_start: Option<u32> = None;
 
-    let fail = |op: usize, message: String| AnalysisError {
-        kind: AnalysisErrorKind::Structure,
-        file: trace.name.clone(),
-        line: trace.ops[op].line,
-        message,
-    };
+    let fail = |op: usize, message: String| AnalysisError::structure(trace, op, message);
 
     for (index, op) in trace.ops.iter().enumerate() {
         let i = index as u32;
