@@ -26,6 +26,18 @@ pub struct Dep {
     pub target: u32,
 }
 
+impl Dep {
+    /// `file:line waits for file:line`, for people.
+    pub fn describe(&self, traces: &[Trace]) -> String {
+        let at = |file: u32, op: u32| traces[file as usize].location(op);
+        format!(
+            "{} waits for {}",
+            at(self.file, self.op),
+            at(self.target_file, self.target)
+        )
+    }
+}
+
 /// The fourth pass's plan: the key users, each key's order with the dependencies it
 /// gives, and the order between traverses.
 pub struct Planned<'t> {

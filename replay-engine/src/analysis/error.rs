@@ -90,17 +90,7 @@ impl AnalysisError {
 
     /// The traces wait for each other along `cycle`.
     pub(super) fn cycle(traces: &[Trace], cycle: Vec<Dep>) -> AnalysisError {
-        let at = |file: u32, op: u32| traces[file as usize].location(op);
-        let chain: Vec<String> = cycle
-            .iter()
-            .map(|dep| {
-                format!(
-                    "{} waits for {}",
-                    at(dep.file, dep.op),
-                    at(dep.target_file, dep.target)
-                )
-            })
-            .collect();
+        let chain: Vec<String> = cycle.iter().map(|dep| dep.describe(traces)).collect();
         let first = cycle[0];
         let trace = &traces[first.file as usize];
         AnalysisError {

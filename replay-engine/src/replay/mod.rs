@@ -250,15 +250,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     }
     let mut attempts: Vec<Vec<Learned>> = Vec::new();
     if let Some((path, key)) = &cache_key {
-        for learned in backoff_cache::read(path, key, traces) {
-            match apply_backoff(traces, analysis, &learned) {
-                Ok(backoffs) => {
-                    report.known_backoffs.extend(backoffs);
-                    attempts.push(learned);
-                }
-                Err(_) => break,
-            }
-        }
+        report.known_backoffs = apply_known_backoffs(path, key, traces, analysis, &mut attempts);
     }
     let shared = if traces.len() > 1 {
         Some(SharedState::new(traces.len()).map_err(|error| {
@@ -345,6 +337,28 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         }
     }
     Ok(report)
+}
+
+/// Apply the back-offs the cache at `path` knows for this plan, in the order they were
+/// learned, until one no longer applies; each applied attempt's lessons go to `attempts`.
+fn apply_known_backoffs(
+    path: &Path,
+    key: &backoff_cache::Key,
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    attempts: &mut Vec<Vec<Learned>>,
+) -> Vec<Backoff> {
+    let mut known = Vec::new();
+    for learned in backoff_cache::read(path, key, traces) {
+        match apply_backoff(traces, analysis, &learned) {
+            Ok(backoffs) => {
+                known.extend(backoffs);
+                attempts.push(learned);
+            }
+            Err(_) => break,
+        }
+    }
+    known
 }
 
 /// The result of one attempt at a run.

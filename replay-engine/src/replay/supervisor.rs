@@ -287,15 +287,6 @@ impl<'a> Supervisor<'a> {
     }
 }
 
-/// A worker waiting for another trace's op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Blocked {
-    file: u32,
-    op: u32,
-    target_file: u32,
-    target: u32,
-}
-
 /// If every unfinished worker is stuck (waiting for a dependency, or asleep inside tdb on
 /// a lock), and at least one waits for a dependency or two are asleep inside tdb: the
 /// workers waiting for dependencies, and the `(file, op)` of those asleep inside tdb.
@@ -310,7 +301,7 @@ fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
         let slot = shared.slot(child.index);
         match shared.activity(child.index) {
             Activity::Done | Activity::Failed => {}
-            Activity::WaitingForDependency => waiting.push(Blocked {
+            Activity::WaitingForDependency => waiting.push(Dep {
                 file: child.index as u32,
                 op: slot.current_op.load(Ordering::SeqCst),
                 target_file: slot.waiting_file.load(Ordering::SeqCst),
@@ -326,7 +317,7 @@ fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
 }
 
 /// What [`deadlocked`] found.
-type Stuck = (Vec<Blocked>, Vec<(u32, u32)>);
+type Stuck = (Vec<Dep>, Vec<(u32, u32)>);
 
 /// For workers `(file, op)` asleep in tdb on each other's locks: make one of them wait,
 /// before the lock-holding region it is in (or before its op, if it holds none), for the
@@ -366,7 +357,7 @@ fn engine_cycle(traces: &[Trace], analysis: &Analysis, stuck: &[(u32, u32)]) -> 
 
 /// For each worker that waits while holding a locked region, a dependency that makes it
 /// wait before entering the region instead.
-fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
+fn learn(analysis: &Analysis, blocked: &[Dep]) -> Vec<Learned> {
     blocked
         .iter()
         .filter_map(|b| {
@@ -384,18 +375,8 @@ fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
         .collect()
 }
 
-fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
-    let at = |file: u32, op: u32| traces[file as usize].location(op);
-    let waits: Vec<String> = blocked
-        .iter()
-        .map(|b| {
-            format!(
-                "{} waits for {}",
-                at(b.file, b.op),
-                at(b.target_file, b.target)
-            )
-        })
-        .collect();
+fn describe_blocked(traces: &[Trace], blocked: &[Dep]) -> String {
+    let waits: Vec<String> = blocked.iter().map(|dep| dep.describe(traces)).collect();
     format!(
         "{}, and the traces they wait for are blocked inside tdb; none of the waiting ops \
          holds a lock region that a back-off could release",

@@ -48,8 +48,15 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
             db_path.display()
         ))
     })?;
-    let mut children =
-        spawn_workers::<Even, Odd>(db_path, traces, analysis, shared, options, record_to)?;
+    let setup = Setup {
+        db_path,
+        traces,
+        analysis,
+        shared,
+        options,
+        record_to,
+    };
+    let mut children = spawn_workers::<Even, Odd>(&setup)?;
     let result = Supervisor::new(traces, analysis, shared, options).run(&mut children);
     kill_all(&mut children);
     let messages: Vec<Option<WorkerMessage>> = children
@@ -84,17 +91,23 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     }))
 }
 
+/// What every worker of a run is given.
+struct Setup<'a> {
+    db_path: &'a Path,
+    traces: &'a [Trace],
+    analysis: &'a Analysis,
+    shared: &'a SharedState,
+    options: &'a ReplayOptions<'a>,
+    record_to: Option<&'a RecordOptions>,
+}
+
 /// Fork one worker per trace; on failure, kill those already started.
 fn spawn_workers<Even: Backend, Odd: Backend>(
-    db_path: &Path,
-    traces: &[Trace],
-    analysis: &Analysis,
-    shared: &SharedState,
-    options: &ReplayOptions<'_>,
-    record_to: Option<&RecordOptions>,
+    setup: &Setup<'_>,
 ) -> Result<Vec<Child>, ReplayError> {
+    let traces = setup.traces;
     let mut children: Vec<Child> = Vec::with_capacity(traces.len());
-    for (index, trace) in traces.iter().enumerate() {
+    for index in 0..traces.len() {
         let (reader, writer) = std::io::pipe()
             .map_err(|error| ReplayError::System(format!("cannot create a pipe: {error}")))?;
         // Loading threads were scoped and joined and the CLI starts none, so this process
@@ -102,15 +115,9 @@ fn spawn_workers<Even: Backend, Odd: Backend>(
         // The parent's copy of `writer` is dropped with the closure, so the parent's read
         // sees end-of-file once the worker exits.
         let spawned = if index % 2 == 0 {
-            process::spawn(|| {
-                arm(record_to);
-                worker_main::<Even>(index, db_path, trace, analysis, shared, options, writer)
-            })
+            process::spawn(|| worker_main::<Even>(setup, index, writer))
         } else {
-            process::spawn(|| {
-                arm(record_to);
-                worker_main::<Odd>(index, db_path, trace, analysis, shared, options, writer)
-            })
+            process::spawn(|| worker_main::<Odd>(setup, index, writer))
         };
         match spawned {
             Ok(pid) => children.push(Child {
@@ -198,18 +205,10 @@ fn arm(record_to: Option<&RecordOptions>) {
 
 /// The body of a worker process: run the trace, send the supervisor a [`WorkerMessage`].
 /// Exits 0 once the message is sent, 1 if it could not be.
-fn worker_main<B: Backend>(
-    index: usize,
-    db_path: &Path,
-    trace: &Trace,
-    analysis: &Analysis,
-    shared: &SharedState,
-    options: &ReplayOptions<'_>,
-    mut pipe: std::io::PipeWriter,
-) -> i32 {
-    let run = catch_unwind(AssertUnwindSafe(|| {
-        run_trace::<B>(index, db_path, trace, analysis, shared, options)
-    }));
+fn worker_main<B: Backend>(setup: &Setup<'_>, index: usize, mut pipe: std::io::PipeWriter) -> i32 {
+    arm(setup.record_to);
+    let trace = &setup.traces[index];
+    let run = catch_unwind(AssertUnwindSafe(|| run_trace::<B>(setup, index)));
     let message = run.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
@@ -227,7 +226,7 @@ fn worker_main<B: Backend>(
         WorkerMessage::Finished { .. } | WorkerMessage::Aborted
     );
     if failed {
-        shared.set_activity(index, Activity::Failed);
+        setup.shared.set_activity(index, Activity::Failed);
     }
     match message.send(&mut pipe) {
         Ok(()) => 0,
@@ -236,14 +235,16 @@ fn worker_main<B: Backend>(
 }
 
 /// Open the database, wait for the start, run the trace and close the database.
-fn run_trace<B: Backend>(
-    index: usize,
-    db_path: &Path,
-    trace: &Trace,
-    analysis: &Analysis,
-    shared: &SharedState,
-    options: &ReplayOptions<'_>,
-) -> WorkerMessage {
+fn run_trace<B: Backend>(setup: &Setup<'_>, index: usize) -> WorkerMessage {
+    let Setup {
+        db_path,
+        traces,
+        analysis,
+        shared,
+        options,
+        ..
+    } = *setup;
+    let trace = &traces[index];
     let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
         Ok(db) => db,
         Err(error) => return WorkerMessage::OpenFailed(one_line(&error.to_string())),
