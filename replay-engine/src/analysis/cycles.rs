@@ -25,7 +25,7 @@ pub fn check(pruned: Pruned<'_>) -> Result<Analysis, AnalysisError> {
 pub struct Cycle(pub Vec<Dep>);
 
 /// Check that the traces can run to completion with these dependencies (sorted by
-/// waiting file and op, as [`optimise`] leaves them), by simulating the run.
+/// waiting file and op, as [`optimise`](super::prune::optimise) leaves them), by simulating the run.
 pub fn find_cycle(deps: &[Dep], op_counts: &[usize]) -> Option<Cycle> {
     let traces = op_counts.len();
     // Per trace: its deps (a slice of the sorted list) and how far it has got.

@@ -1,6 +1,23 @@
 //! From parsed traces to a replay plan: groups, key users, an order per key (which also
 //! decides the records that must exist before the run), and the dependencies between
 //! traces that make the replay reproduce every recorded result.
+//!
+//! [`analyse`] is a pipeline; each pass is a function from one typed plan to the next,
+//! and no pass calls back into an earlier one:
+//!
+//! | pass | function | hands on |
+//! | --- | --- | --- |
+//! | groups | [`groups::group_traces`] | [`groups::Grouped`] |
+//! | key users | [`keys::collect`] | [`keys::KeyUse`] |
+//! | per-key order | [`order::order_keys`] | [`order::Ordered`] |
+//! | dependencies | [`deps::plan`] | [`deps::Planned`] |
+//! | cycle repair | `repair::repair_cycles` | [`deps::Planned`] |
+//! | pruning | [`prune::prune`] | [`prune::Pruned`] |
+//! | cycle check | [`cycles::check`] | [`Analysis`] |
+//!
+//! The cycle repair searches a key's order again under extra precedence constraints: it
+//! uses the per-key search ([`order::order_key`]) and [`deps::KeyPlan::new`] as building
+//! blocks on the plan it was handed, and hands on a plan of the same shape.
 
 pub mod cycles;
 pub mod deps;

@@ -1,6 +1,6 @@
 //! The memory the supervisor and its worker processes share: one slot per trace with the
 //! number of ops it has finished (a dependency "wait for op p of trace t" is simply
-//! "wait until progress[t] > p", because every trace runs in order), what it is doing,
+//! "wait until `progress[t] > p`", because every trace runs in order), what it is doing,
 //! and a start barrier. Waiting uses futexes on the counters, so a wake-up costs one
 //! system call and nobody polls.
 
