@@ -71,8 +71,11 @@ pub fn a_missing_record_fails_at_its_line() {
         &ReplayOptions::default(),
     );
     match result {
-        Err(ReplayError::Mismatch(messages)) => assert_eq!(
-            messages,
+        Err(ReplayError::Mismatch(mismatches)) => assert_eq!(
+            mismatches
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["t.trace:2: tdb_fetch gave NULL, the trace recorded 2:0102"]
         ),
         other => panic!("expected a mismatch, got {other:?}"),

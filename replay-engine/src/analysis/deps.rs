@@ -8,7 +8,8 @@
 //! already implies.
 
 use super::groups::{Groups, NONE};
-use super::keys::User;
+use super::keys::{KeyUse, User};
+use super::order::{Ordered, Ordering, Pins};
 use crate::backend::{LockingModel, TraverseKind};
 use crate::trace::{OpKind, Trace};
 
@@ -23,6 +24,111 @@ pub struct Dep {
     pub target_file: u32,
     /// The op that must have finished.
     pub target: u32,
+}
+
+impl Dep {
+    /// `file:line waits for file:line`, for people.
+    pub fn describe(&self, traces: &[Trace]) -> String {
+        let at = |file: u32, op: u32| traces[file as usize].location(op);
+        format!(
+            "{} waits for {}",
+            at(self.file, self.op),
+            at(self.target_file, self.target)
+        )
+    }
+}
+
+/// The fourth pass's plan: the key users, each key's order with the dependencies it
+/// gives, and the order between traverses.
+pub struct Planned<'t> {
+    /// The second pass's plan.
+    pub used: KeyUse<'t>,
+    /// The wipe pins the orders respect.
+    pub pins: Option<Pins>,
+    /// Per key: its order and dependencies.
+    pub keys: Vec<KeyPlan>,
+    /// The dependencies between traverses that exclude each other.
+    pub traverse_deps: Vec<Dep>,
+    /// The backend's locking.
+    pub locking: LockingModel,
+}
+
+impl Planned<'_> {
+    /// Every dependency of the plan, sorted and without duplicates.
+    pub fn all_deps(&self) -> Vec<Dep> {
+        let mut all: Vec<Dep> = self.traverse_deps.clone();
+        for plan in &self.keys {
+            all.extend_from_slice(&plan.deps);
+        }
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+/// The fourth pass: the dependencies every key's order gives, and those between
+/// traverses.
+pub fn plan(ordered: Ordered<'_>, locking: LockingModel) -> Planned<'_> {
+    let Ordered { used, orders, pins } = ordered;
+    let ctx = Context {
+        traces: used.grouped.traces,
+        groups: &used.grouped.groups,
+        locking,
+    };
+    let keys = used
+        .key_users
+        .users
+        .iter()
+        .zip(orders)
+        .map(|(users, ordering)| KeyPlan::new(&ctx, users, ordering, Vec::new()))
+        .collect();
+    let mut traverse_deps = Vec::new();
+    traverse_order(&ctx, &mut traverse_deps);
+    Planned {
+        used,
+        pins,
+        keys,
+        traverse_deps,
+        locking,
+    }
+}
+
+/// One key's chosen order and the dependencies it produced, with the pair of users each
+/// dependency came from and the precedence constraints the order was found under.
+pub struct KeyPlan {
+    /// The order.
+    pub ordering: Ordering,
+    /// The dependencies it gives.
+    pub deps: Vec<Dep>,
+    /// Per dependency: the users (waiting, waited for) it came from.
+    pub origins: Vec<(usize, usize)>,
+    /// Pairs of users `(a, b)` the order had to put `a` before `b` (cycle repairs).
+    pub before: Vec<(usize, usize)>,
+}
+
+impl KeyPlan {
+    /// The dependencies of `ordering`, an order of `users` found under `before`.
+    pub fn new(
+        ctx: &Context<'_>,
+        users: &[User],
+        ordering: Ordering,
+        before: Vec<(usize, usize)>,
+    ) -> KeyPlan {
+        let mut plan = KeyPlan {
+            ordering,
+            deps: Vec::new(),
+            origins: Vec::new(),
+            before,
+        };
+        from_order(
+            ctx,
+            users,
+            &plan.ordering.order,
+            &mut plan.deps,
+            &mut plan.origins,
+        );
+        plan
+    }
 }
 
 /// What the adjustment rules need to know about the traces and the backend.
@@ -207,96 +313,5 @@ pub fn traverse_order(ctx: &Context<'_>, deps: &mut Vec<Dep>) {
             continue;
         }
         ctx.add(deps, (after.file, after.start), (before.file, before.end));
-    }
-}
-
-/// Remove dependencies implied by others: per waiting op keep only the latest target in
-/// each other trace, then drop any whose target an earlier op of the same trace already
-/// waited for (traces run in order).
-pub fn optimise(deps: &mut Vec<Dep>, traces: usize) {
-    deps.sort_unstable_by(|a, b| {
-        (a.file, a.op, a.target_file, b.target).cmp(&(b.file, b.op, b.target_file, a.target))
-    });
-    deps.dedup_by(|later, kept| {
-        (later.file, later.op, later.target_file) == (kept.file, kept.op, kept.target_file)
-    });
-    let mut waited: Vec<Option<u32>> = vec![None; traces];
-    let mut current_file = u32::MAX;
-    deps.retain(|dep| {
-        if dep.file != current_file {
-            current_file = dep.file;
-            waited.iter_mut().for_each(|slot| *slot = None);
-        }
-        let slot = &mut waited[dep.target_file as usize];
-        if slot.is_some_and(|already| already >= dep.target) {
-            return false;
-        }
-        *slot = Some(dep.target);
-        true
-    });
-}
-
-/// A dependency cycle: each entry waits for the next, the last for the first.
-#[derive(Debug)]
-pub struct Cycle(pub Vec<Dep>);
-
-/// Check that the traces can run to completion with these dependencies (sorted by
-/// waiting file and op, as [`optimise`] leaves them), by simulating the run.
-pub fn find_cycle(deps: &[Dep], op_counts: &[usize]) -> Option<Cycle> {
-    let traces = op_counts.len();
-    // Per trace: its deps (a slice of the sorted list) and how far it has got.
-    let mut starts = vec![0usize; traces + 1];
-    for dep in deps {
-        starts[dep.file as usize + 1] += 1;
-    }
-    for file in 0..traces {
-        starts[file + 1] += starts[file];
-    }
-    let mut next_dep = starts[..traces].to_vec();
-    let mut done = vec![0usize; traces]; // ops finished
-    loop {
-        let mut progressed = false;
-        for file in 0..traces {
-            loop {
-                let dep = (next_dep[file] < starts[file + 1]).then(|| deps[next_dep[file]]);
-                match dep {
-                    Some(dep) if dep.op as usize > done[file] => {
-                        done[file] = dep.op as usize;
-                        progressed = true;
-                    }
-                    Some(dep) => {
-                        if done[dep.target_file as usize] > dep.target as usize {
-                            next_dep[file] += 1;
-                            continue;
-                        }
-                        break;
-                    }
-                    None => {
-                        if done[file] < op_counts[file] {
-                            done[file] = op_counts[file];
-                            progressed = true;
-                        }
-                        break;
-                    }
-                }
-            }
-        }
-        if !progressed {
-            break;
-        }
-    }
-    let stuck = (0..traces).find(|&file| done[file] < op_counts[file])?;
-    // Follow "waits for" from the stuck trace until a trace repeats.
-    let mut chain: Vec<Dep> = Vec::new();
-    let mut seen = vec![None; traces];
-    let mut file = stuck;
-    loop {
-        if let Some(position) = seen[file] {
-            return Some(Cycle(chain.split_off(position)));
-        }
-        seen[file] = Some(chain.len());
-        let dep = deps[next_dep[file]];
-        chain.push(dep);
-        file = dep.target_file as usize;
     }
 }

@@ -14,9 +14,9 @@
 //! closed transaction, and the earlier close becomes a nested one that the replay skips.
 //! A nested cancel dooms the outer transaction, whose commit is then replayed as a cancel.
 
-use super::{AnalysisError, AnalysisErrorKind};
+use super::AnalysisError;
 use crate::backend::{ChainLockOp, LockAllOp, TraverseKind};
-use crate::trace::{OpKind, Trace};
+use crate::trace::{OpKind, Span, Trace};
 
 /// "No group" in the per-op tables.
 pub const NONE: u32 = u32::MAX;
@@ -109,6 +109,23 @@ impl Groups {
     }
 }
 
+/// The first pass's plan: the traces with the groups of each.
+pub struct Grouped<'t> {
+    /// The traces, one per process.
+    pub traces: &'t [Trace],
+    /// Per trace: its groups.
+    pub groups: Vec<Groups>,
+}
+
+/// The first pass: the groups of every trace.
+pub fn group_traces(traces: &[Trace]) -> Result<Grouped<'_>, AnalysisError> {
+    let groups = traces
+        .iter()
+        .map(find_groups)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Grouped { traces, groups })
+}
+
 /// A closed interval of ops `[start, end]`.
 #[derive(Clone, Copy, Debug)]
 struct Interval {
@@ -118,223 +135,311 @@ struct Interval {
 
 struct OpenChainLock {
     op: u32,
-    key: crate::trace::Span,
+    key: Span,
 }
 
-/// Work out the groups of one trace (file number `file` in messages).
+/// Work out the groups of one trace.
 pub fn find_groups(trace: &Trace) -> Result<Groups, AnalysisError> {
-    let n = trace.ops.len();
-    let mut groups = Groups {
-        atomic: vec![NONE; n],
-        traverse: vec![NONE; n],
-        outer_traverse: vec![NONE; n],
-        end: vec![NONE; n],
-        mode: vec![ReplayMode::AsTraced; n],
-        discarded: vec![false; n],
-        stop_before: vec![false; n],
-        in_read_traverse: vec![false; n],
-        walk: vec![NONE; n],
-    };
-    let mut atomic_intervals: Vec<Interval> = Vec::new();
-    let mut cancelled: Vec<Interval> = Vec::new();
-
-    let mut transactions: Vec<u32> = Vec::new();
-    // The last transaction closed with no other open, which a Samba nested close extends.
-    let mut last_closed: Option<(usize, u32)> = None; // (index in atomic_intervals, closing op)
-    let mut doomed: Vec<bool> = Vec::new(); // parallel to `transactions`
-    let mut chainlocks: Vec<OpenChainLock> = Vec::new();
-    let mut traverses: Vec<u32> = Vec::new();
-    let mut lockalls: Vec<u32> = Vec::new();
-    let mut walk_start: Option<u32> = None;
-
-    let fail = |op: usize, message: String| AnalysisError {
-        kind: AnalysisErrorKind::Structure,
-        file: trace.name.clone(),
-        line: trace.ops[op].line,
-        message,
-    };
-
+    let mut scan = Scan::new(trace);
     for (index, op) in trace.ops.iter().enumerate() {
-        let i = index as u32;
-        if let Some(&innermost) = traverses.last() {
-            groups.traverse[index] = innermost;
+        scan.note_enclosing(index);
+        scan.op(index, &op.kind)?;
+    }
+    scan.close_at_end()?;
+    Ok(scan.into_groups())
+}
+
+/// A transaction the scan has seen start and not yet close.
+struct OpenTransaction {
+    start: u32,
+    /// A nested cancel doomed it: its commit is replayed as a cancel.
+    doomed: bool,
+}
+
+/// The state of [`find_groups`]' walk through one trace: the tables filled so far, and
+/// the groups still open.
+struct Scan<'t> {
+    trace: &'t Trace,
+    groups: Groups,
+    /// Closed transactions, chain-lock and all-record-lock sections (merged at the end).
+    atomic_intervals: Vec<Interval>,
+    /// The transactions whose effects are discarded.
+    cancelled: Vec<Interval>,
+    transactions: Vec<OpenTransaction>,
+    /// The last transaction closed with no other open, which a Samba nested close
+    /// extends: (index in `atomic_intervals`, closing op).
+    last_closed: Option<(usize, u32)>,
+    chainlocks: Vec<OpenChainLock>,
+    traverses: Vec<u32>,
+    lockalls: Vec<u32>,
+    walk_start: Option<u32>,
+}
+
+impl<'t> Scan<'t> {
+    fn new(trace: &'t Trace) -> Scan<'t> {
+        let n = trace.ops.len();
+        Scan {
+            trace,
+            groups: Groups {
+                atomic: vec![NONE; n],
+                traverse: vec![NONE; n],
+                outer_traverse: vec![NONE; n],
+                end: vec![NONE; n],
+                mode: vec![ReplayMode::AsTraced; n],
+                discarded: vec![false; n],
+                stop_before: vec![false; n],
+                in_read_traverse: vec![false; n],
+                walk: vec![NONE; n],
+            },
+            atomic_intervals: Vec::new(),
+            cancelled: Vec::new(),
+            transactions: Vec::new(),
+            last_closed: None,
+            chainlocks: Vec::new(),
+            traverses: Vec::new(),
+            lockalls: Vec::new(),
+            walk_start: None,
         }
-        if let Some(&outermost) = traverses.first() {
-            groups.outer_traverse[index] = outermost;
+    }
+
+    fn fail(&self, op: usize, message: String) -> AnalysisError {
+        AnalysisError::structure(self.trace, op, message)
+    }
+
+    /// Record the traverses and the key walk that op `index` runs inside.
+    fn note_enclosing(&mut self, index: usize) {
+        if let Some(&innermost) = self.traverses.last() {
+            self.groups.traverse[index] = innermost;
         }
-        groups.in_read_traverse[index] = traverses.iter().any(|&start| {
+        if let Some(&outermost) = self.traverses.first() {
+            self.groups.outer_traverse[index] = outermost;
+        }
+        let ops = &self.trace.ops;
+        self.groups.in_read_traverse[index] = self.traverses.iter().any(|&start| {
             matches!(
-                trace.ops[start as usize].kind,
+                ops[start as usize].kind,
                 OpKind::TraverseStart {
                     kind: TraverseKind::Read
                 }
             )
         });
-        if let Some(start) = walk_start {
-            groups.walk[index] = start;
+        if let Some(start) = self.walk_start {
+            self.groups.walk[index] = start;
         }
-        match &op.kind {
+    }
+
+    /// Take op `index` into account.
+    fn op(&mut self, index: usize, kind: &OpKind) -> Result<(), AnalysisError> {
+        let i = index as u32;
+        match kind {
             OpKind::FirstKey { result } => {
-                walk_start = result.is_some().then_some(i);
-                groups.walk[index] = walk_start.unwrap_or(NONE);
+                self.walk_start = result.is_some().then_some(i);
+                self.groups.walk[index] = self.walk_start.unwrap_or(NONE);
             }
-            OpKind::NextKey { result: None, .. } => walk_start = None,
+            OpKind::NextKey { result: None, .. } => self.walk_start = None,
             OpKind::TransactionStart => {
-                transactions.push(i);
-                doomed.push(false);
-                last_closed = None;
+                self.transactions.push(OpenTransaction {
+                    start: i,
+                    doomed: false,
+                });
+                self.last_closed = None;
             }
             OpKind::TransactionCommit | OpKind::TransactionCancel { .. } => {
-                let is_cancel = matches!(op.kind, OpKind::TransactionCancel { .. });
-                match transactions.pop() {
-                    Some(start) => {
-                        let was_doomed = doomed.pop().unwrap_or(false);
-                        if let Some(outer) = doomed.last_mut() {
-                            // Nested close of a traced nested start: tdb counts it down.
-                            *outer |= is_cancel || was_doomed;
-                        } else {
-                            let interval = Interval { start, end: i };
-                            atomic_intervals.push(interval);
-                            last_closed = Some((atomic_intervals.len() - 1, i));
-                            if is_cancel || was_doomed {
-                                cancelled.push(interval);
-                                if !is_cancel {
-                                    groups.mode[index] = ReplayMode::AsCancel;
-                                }
-                            }
-                        }
-                    }
-                    None => {
-                        // Samba: the start of a nested transaction is not traced, so the
-                        // previous close was the nested one and this closes the outer.
-                        let Some((slot, inner_close)) = last_closed else {
-                            return Err(fail(
-                                index,
-                                format!("{} without a transaction start", op.name()),
-                            ));
-                        };
-                        groups.mode[inner_close as usize] = ReplayMode::Skip;
-                        let inner_was_cancel = matches!(
-                            trace.ops[inner_close as usize].kind,
-                            OpKind::TransactionCancel { .. }
-                        );
-                        let interval = &mut atomic_intervals[slot];
-                        interval.end = i;
-                        let interval = *interval;
-                        let already_cancelled =
-                            cancelled.last().is_some_and(|c| c.start == interval.start);
-                        if already_cancelled {
-                            cancelled.pop();
-                        }
-                        if inner_was_cancel || is_cancel || already_cancelled {
-                            cancelled.push(interval);
-                            if !is_cancel {
-                                groups.mode[index] = ReplayMode::AsCancel;
-                            }
-                        }
-                        last_closed = Some((slot, i));
-                    }
+                let is_cancel = matches!(kind, OpKind::TransactionCancel { .. });
+                match self.transactions.pop() {
+                    Some(open) => self.close_transaction(index, open, is_cancel),
+                    None => self.close_untraced_nesting(index, is_cancel)?,
                 }
             }
-            OpKind::ChainLock { key, op: lock, ret } => match lock {
-                ChainLockOp::Lock | ChainLockOp::LockRead => {
-                    chainlocks.push(OpenChainLock { op: i, key: *key });
-                }
-                ChainLockOp::LockNonblock | ChainLockOp::LockReadNonblock => {
-                    if *ret == Some(0) {
-                        chainlocks.push(OpenChainLock { op: i, key: *key });
-                    }
-                }
-                ChainLockOp::Unlock | ChainLockOp::UnlockRead => {
-                    let wanted = trace.bytes(*key);
-                    let found = chainlocks
-                        .iter()
-                        .rposition(|open| trace.bytes(open.key) == wanted);
-                    let Some(position) = found else {
-                        return Err(fail(
-                            index,
-                            format!(
-                                "{} of a chain this trace does not hold (no matching \
-                                 tdb_chainlock before it)",
-                                op.name()
-                            ),
-                        ));
-                    };
-                    let open = chainlocks.remove(position);
-                    atomic_intervals.push(Interval {
-                        start: open.op,
-                        end: i,
-                    });
-                }
-                ChainLockOp::Mark | ChainLockOp::Unmark => {}
-            },
-            OpKind::LockAll { op: lock, ret } => match lock {
-                LockAllOp::Lock | LockAllOp::LockRead => lockalls.push(i),
-                LockAllOp::LockNonblock | LockAllOp::LockReadNonblock => {
-                    if *ret == Some(0) {
-                        lockalls.push(i);
-                    }
-                }
-                LockAllOp::Unlock | LockAllOp::UnlockRead => {
-                    // An unlock with no lock just fails in tdb; the replay reports that.
-                    if let Some(start) = lockalls.pop() {
-                        atomic_intervals.push(Interval { start, end: i });
-                    }
-                }
-                LockAllOp::Mark | LockAllOp::Unmark => {}
-            },
+            OpKind::ChainLock { key, op: lock, ret } => {
+                self.chain_lock(index, *key, *lock, *ret)?
+            }
+            OpKind::LockAll { op: lock, ret } => self.lock_all(i, *lock, *ret),
             OpKind::TraverseStart { .. } => {
-                traverses.push(i);
-                groups.traverse[index] = i;
-                groups.outer_traverse[index] = traverses[0];
+                self.traverses.push(i);
+                self.groups.traverse[index] = i;
+                self.groups.outer_traverse[index] = self.traverses[0];
             }
             OpKind::TraverseEnd { .. } => {
-                let Some(start) = traverses.pop() else {
-                    return Err(fail(
+                let Some(start) = self.traverses.pop() else {
+                    return Err(self.fail(
                         index,
                         "tdb_traverse_end without a traverse start".to_string(),
                     ));
                 };
-                groups.end[start as usize] = i;
+                self.groups.end[start as usize] = i;
             }
-            OpKind::TraverseEntry { .. } if traverses.is_empty() => {
-                return Err(fail(index, format!("{} outside a traverse", op.name())));
+            OpKind::TraverseEntry { .. } if self.traverses.is_empty() => {
+                let name = self.trace.ops[index].name();
+                return Err(self.fail(index, format!("{name} outside a traverse")));
             }
             _ => {}
         }
+        Ok(())
     }
 
-    let last = n.saturating_sub(1) as u32;
-    if let Some(&start) = traverses.first() {
-        return Err(fail(
-            start as usize,
-            "traverse never ends (no tdb_traverse_end)".to_string(),
-        ));
-    }
-    // Whatever is still open at the end is closed by tdb_close: a transaction is cancelled
-    // there, a chain lock released.
-    if let Some(&start) = transactions.first() {
-        let interval = Interval { start, end: last };
-        atomic_intervals.push(interval);
-        cancelled.push(interval);
-    }
-    let still_locked = chainlocks.iter().map(|open| open.op).chain(lockalls);
-    for start in still_locked {
-        atomic_intervals.push(Interval { start, end: last });
+    /// A commit or cancel at `index` closing the traced start `open`.
+    fn close_transaction(&mut self, index: usize, open: OpenTransaction, is_cancel: bool) {
+        let i = index as u32;
+        if let Some(outer) = self.transactions.last_mut() {
+            // Nested close of a traced nested start: tdb counts it down.
+            outer.doomed |= is_cancel || open.doomed;
+            return;
+        }
+        let interval = Interval {
+            start: open.start,
+            end: i,
+        };
+        self.atomic_intervals.push(interval);
+        self.last_closed = Some((self.atomic_intervals.len() - 1, i));
+        if is_cancel || open.doomed {
+            self.cancelled.push(interval);
+            if !is_cancel {
+                self.groups.mode[index] = ReplayMode::AsCancel;
+            }
+        }
     }
 
-    for interval in &cancelled {
-        for flag in &mut groups.discarded[interval.start as usize..=interval.end as usize] {
-            *flag = true;
+    /// Samba: the start of a nested transaction is not traced, so a commit or cancel at
+    /// `index` with no open start means the previous close was the nested one and this
+    /// closes the outer.
+    fn close_untraced_nesting(
+        &mut self,
+        index: usize,
+        is_cancel: bool,
+    ) -> Result<(), AnalysisError> {
+        let i = index as u32;
+        let Some((slot, inner_close)) = self.last_closed else {
+            let name = self.trace.ops[index].name();
+            return Err(self.fail(index, format!("{name} without a transaction start")));
+        };
+        self.groups.mode[inner_close as usize] = ReplayMode::Skip;
+        let inner_was_cancel = matches!(
+            self.trace.ops[inner_close as usize].kind,
+            OpKind::TransactionCancel { .. }
+        );
+        let interval = &mut self.atomic_intervals[slot];
+        interval.end = i;
+        let interval = *interval;
+        let already_cancelled = self
+            .cancelled
+            .last()
+            .is_some_and(|c| c.start == interval.start);
+        if already_cancelled {
+            self.cancelled.pop();
+        }
+        if inner_was_cancel || is_cancel || already_cancelled {
+            self.cancelled.push(interval);
+            if !is_cancel {
+                self.groups.mode[index] = ReplayMode::AsCancel;
+            }
+        }
+        self.last_closed = Some((slot, i));
+        Ok(())
+    }
+
+    /// A chain-lock call at `index`.
+    fn chain_lock(
+        &mut self,
+        index: usize,
+        key: Span,
+        lock: ChainLockOp,
+        ret: Option<i32>,
+    ) -> Result<(), AnalysisError> {
+        let i = index as u32;
+        match lock {
+            ChainLockOp::Lock | ChainLockOp::LockRead => {
+                self.chainlocks.push(OpenChainLock { op: i, key });
+            }
+            ChainLockOp::LockNonblock | ChainLockOp::LockReadNonblock => {
+                if ret == Some(0) {
+                    self.chainlocks.push(OpenChainLock { op: i, key });
+                }
+            }
+            ChainLockOp::Unlock | ChainLockOp::UnlockRead => {
+                let wanted = self.trace.bytes(key);
+                let found = self
+                    .chainlocks
+                    .iter()
+                    .rposition(|open| self.trace.bytes(open.key) == wanted);
+                let Some(position) = found else {
+                    let name = self.trace.ops[index].name();
+                    return Err(self.fail(
+                        index,
+                        format!(
+                            "{name} of a chain this trace does not hold (no matching \
+                             tdb_chainlock before it)"
+                        ),
+                    ));
+                };
+                let open = self.chainlocks.remove(position);
+                self.atomic_intervals.push(Interval {
+                    start: open.op,
+                    end: i,
+                });
+            }
+            ChainLockOp::Mark | ChainLockOp::Unmark => {}
+        }
+        Ok(())
+    }
+
+    /// An all-record lock call at op `i`.
+    fn lock_all(&mut self, i: u32, lock: LockAllOp, ret: Option<i32>) {
+        match lock {
+            LockAllOp::Lock | LockAllOp::LockRead => self.lockalls.push(i),
+            LockAllOp::LockNonblock | LockAllOp::LockReadNonblock => {
+                if ret == Some(0) {
+                    self.lockalls.push(i);
+                }
+            }
+            LockAllOp::Unlock | LockAllOp::UnlockRead => {
+                // An unlock with no lock just fails in tdb; the replay reports that.
+                if let Some(start) = self.lockalls.pop() {
+                    self.atomic_intervals.push(Interval { start, end: i });
+                }
+            }
+            LockAllOp::Mark | LockAllOp::Unmark => {}
         }
     }
-    for region in merge(atomic_intervals) {
-        groups.end[region.start as usize] = region.end;
-        for slot in &mut groups.atomic[region.start as usize..=region.end as usize] {
-            *slot = region.start;
+
+    /// Whatever is still open at the end is closed by tdb_close: a transaction is
+    /// cancelled there, a chain lock released; a traverse cannot stay open.
+    fn close_at_end(&mut self) -> Result<(), AnalysisError> {
+        let last = self.trace.ops.len().saturating_sub(1) as u32;
+        if let Some(&start) = self.traverses.first() {
+            return Err(self.fail(
+                start as usize,
+                "traverse never ends (no tdb_traverse_end)".to_string(),
+            ));
         }
+        if let Some(open) = self.transactions.first() {
+            let interval = Interval {
+                start: open.start,
+                end: last,
+            };
+            self.atomic_intervals.push(interval);
+            self.cancelled.push(interval);
+        }
+        let still_locked = self.chainlocks.iter().map(|open| open.op);
+        let still_locked: Vec<u32> = still_locked.chain(self.lockalls.iter().copied()).collect();
+        for start in still_locked {
+            self.atomic_intervals.push(Interval { start, end: last });
+        }
+        Ok(())
     }
-    Ok(groups)
+
+    /// The finished tables: discarded effects marked, atomic regions merged.
+    fn into_groups(self) -> Groups {
+        let mut groups = self.groups;
+        for interval in &self.cancelled {
+            groups.discarded[interval.start as usize..=interval.end as usize].fill(true);
+        }
+        for region in merge(self.atomic_intervals) {
+            groups.end[region.start as usize] = region.end;
+            groups.atomic[region.start as usize..=region.end as usize].fill(region.start);
+        }
+        groups
+    }
 }
 
 /// Merge overlapping or nested intervals into disjoint outermost ones.

@@ -8,7 +8,7 @@ use std::hash::BuildHasherDefault;
 
 use rustc_hash::FxHasher;
 
-use super::groups::{Groups, NONE};
+use super::groups::{Grouped, Groups, NONE};
 use crate::backend::StoreFlag;
 use crate::trace::{Append, OpKind, Span, Trace};
 
@@ -239,8 +239,32 @@ struct Member {
     wipe: bool,
 }
 
-/// Collect every key's users from every trace.
-pub fn collect(traces: &[Trace], groups: &[Groups], values: &mut Values<'_>) -> KeyUsers {
+/// The second pass's plan: the groups, and every key's users.
+pub struct KeyUse<'t> {
+    /// The first pass's plan.
+    pub grouped: Grouped<'t>,
+    /// The byte strings the users refer to.
+    pub values: Values<'t>,
+    /// Every key's users.
+    pub key_users: KeyUsers,
+}
+
+/// The second pass: collect every key's users from every trace.
+pub fn collect(grouped: Grouped<'_>) -> KeyUse<'_> {
+    let mut values = Values {
+        traces: grouped.traces,
+        computed: Vec::new(),
+    };
+    let key_users = collect_users(grouped.traces, &grouped.groups, &mut values);
+    KeyUse {
+        grouped,
+        values,
+        key_users,
+    }
+}
+
+/// Every key's users in `traces`, computed values going into `values`.
+fn collect_users(traces: &[Trace], groups: &[Groups], values: &mut Values<'_>) -> KeyUsers {
     let mut index: FxHashMap<&[u8], u32> = FxHashMap::default();
     let mut keys: Vec<Val> = Vec::new();
     // Per key, per file (in file order): members.

@@ -14,7 +14,8 @@
 
 use std::collections::HashSet;
 
-use super::keys::{Effect, FxHashMap, Need, User, Val, Values};
+use super::keys::{Effect, FxHashMap, KeyUse, KeyUsers, Need, User, Val, Values};
+use super::AnalysisError;
 
 /// The fuzz levels tried, in order; `None` is "no limit".
 const FUZZ_LEVELS: [Option<u32>; 7] = [
@@ -56,6 +57,101 @@ pub struct Ordering {
     pub initial: Initial,
     /// The fuzz level that succeeded (`None`: unlimited).
     pub fuzz: Option<u32>,
+}
+
+/// The third pass's plan: the key users, with an order for every key.
+pub struct Ordered<'t> {
+    /// The second pass's plan.
+    pub used: KeyUse<'t>,
+    /// Per key (as in [`KeyUsers::keys`]): its order.
+    pub orders: Vec<Ordering>,
+    /// The wipe pins the orders respect, if the traces wipe.
+    pub pins: Option<Pins>,
+}
+
+/// The third pass: order every key's users; fails at the first key that has no order.
+pub fn order_keys(used: KeyUse<'_>) -> Result<Ordered<'_>, AnalysisError> {
+    let traces = used.grouped.traces.len();
+    let (orders, pins) = order_all_keys(&used.key_users, &used.values, traces);
+    let orders = orders
+        .into_iter()
+        .zip(&used.key_users.keys)
+        .zip(&used.key_users.users)
+        .map(|((ordering, &key), users)| {
+            ordering.ok_or_else(|| AnalysisError::unorderable(&used.values, key, users))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Ordered { used, orders, pins })
+}
+
+/// Order every key; where wipes make keys depend on each other, pin each wipe's place in
+/// the other traces so that all keys agree. Returns the orders and the pins used.
+fn order_all_keys(
+    key_users: &KeyUsers,
+    values: &Values<'_>,
+    traces: usize,
+) -> (Vec<Option<Ordering>>, Option<Pins>) {
+    let orders: Vec<Option<Ordering>> = key_users
+        .users
+        .iter()
+        .map(|users| order_key(users, values, None, &[]))
+        .collect();
+    let wipes = traces > 1 && key_users.users.iter().flatten().any(|u| u.wipes);
+    if !wipes {
+        return (orders, None);
+    }
+    let bounds = cut_bounds(&key_users.users, &orders, traces);
+    match best_pinned(key_users, values, &bounds) {
+        Some((pinned, pins)) => (keep_pinned(orders, pinned), Some(pins)),
+        None => (orders, None),
+    }
+}
+
+/// The pinned orders with the fewest keys left unordered: pins from the lower cut bounds,
+/// or where the bounds conflict, from the upper ones if that orders more keys.
+fn best_pinned(
+    key_users: &KeyUsers,
+    values: &Values<'_>,
+    bounds: &CutBounds,
+) -> Option<(Vec<Option<Ordering>>, Pins)> {
+    let choices: &[bool] = if bounds.conflicting() {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let mut best: Option<(usize, Vec<Option<Ordering>>, Pins)> = None;
+    for &prefer_upper in choices {
+        let pins = bounds.pins(prefer_upper);
+        let pinned: Vec<Option<Ordering>> = key_users
+            .users
+            .iter()
+            .map(|users| order_key(users, values, Some(&pins), &[]))
+            .collect();
+        let failures = pinned.iter().filter(|o| o.is_none()).count();
+        let better = best
+            .as_ref()
+            .is_none_or(|(fewest, _, _)| failures < *fewest);
+        if better {
+            best = Some((failures, pinned, pins));
+        }
+        if failures == 0 {
+            break;
+        }
+    }
+    best.map(|(_, pinned, pins)| (pinned, pins))
+}
+
+/// Each key's pinned order, or where even the pinned search fails, its unpinned one.
+fn keep_pinned(
+    mut orders: Vec<Option<Ordering>>,
+    pinned: Vec<Option<Ordering>>,
+) -> Vec<Option<Ordering>> {
+    for (ordering, pinned) in orders.iter_mut().zip(pinned) {
+        if pinned.is_some() {
+            *ordering = pinned;
+        }
+    }
+    orders
 }
 
 /// A record value interned per key: `ABSENT` or the index of a distinct byte string.

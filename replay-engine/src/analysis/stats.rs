@@ -166,67 +166,137 @@ fn hottest(mut counts: Vec<(String, u64)>, total: u64, top: usize) -> Vec<Hot> {
 /// The statistics of `traces` with their plan, listing `top` hottest keys, chains and
 /// ops.
 pub fn stats(traces: &[Trace], analysis: &Analysis, top: usize) -> TraceStats {
-    let mut total = vec![0u64; OP_TYPES.len()];
-    let mut per_trace = Vec::with_capacity(traces.len());
-    let mut keys: FxHashMap<&[u8], u64> = FxHashMap::default();
-    let (hash_kind, hash_size) =
-        traces
-            .first()
-            .map_or((tdb_pure::HashKind::Old, DEFAULT_HASH_SIZE), |t| {
-                let kind = if t.open.tdb_flags & INCOMPATIBLE_HASH != 0 {
-                    tdb_pure::HashKind::Jenkins
-                } else {
-                    tdb_pure::HashKind::Old
-                };
-                let size = if t.open.hash_size == 0 {
-                    DEFAULT_HASH_SIZE
-                } else {
-                    t.open.hash_size
-                };
-                (kind, size)
-            });
-    let mut transactions = Vec::new();
-    let mut traverses = Vec::new();
+    let tally = tally(traces, analysis);
+    let (hash_kind, hash_size) = chain_hash(traces);
+    let keyed_ops: u64 = tally.keys.values().sum();
+    let mut chains: FxHashMap<u32, u64> = FxHashMap::default();
+    for (key, &n) in &tally.keys {
+        *chains.entry(hash_kind.hash(key) % hash_size).or_default() += n;
+    }
+    let waits = waits(traces, analysis, top);
+    TraceStats {
+        traces: tally.per_trace,
+        total: mix("total", &tally.total),
+        keys: tally.keys.len() as u64,
+        keyed_ops,
+        hottest_keys: hottest(
+            tally
+                .keys
+                .iter()
+                .map(|(key, &n)| (super::describe_key(key), n))
+                .collect(),
+            keyed_ops,
+            top,
+        ),
+        hash: match hash_kind {
+            tdb_pure::HashKind::Old => "old",
+            tdb_pure::HashKind::Jenkins => "jenkins",
+        },
+        hash_size,
+        chains_used: chains.len() as u64,
+        hottest_chains: hottest(
+            chains
+                .into_iter()
+                .map(|(chain, n)| (chain.to_string(), n))
+                .collect(),
+            keyed_ops,
+            top,
+        ),
+        dependencies: waits.dependencies,
+        dependency_pairs: waits.pairs,
+        most_waited_for: waits.most_waited_for,
+        transactions: Sizes::of(tally.transactions),
+        traverses: Sizes::of(tally.traverses),
+    }
+}
+
+/// The hash function and size the chains are counted with: the first trace's.
+fn chain_hash(traces: &[Trace]) -> (tdb_pure::HashKind, u32) {
+    traces
+        .first()
+        .map_or((tdb_pure::HashKind::Old, DEFAULT_HASH_SIZE), |t| {
+            let kind = if t.open.tdb_flags & INCOMPATIBLE_HASH != 0 {
+                tdb_pure::HashKind::Jenkins
+            } else {
+                tdb_pure::HashKind::Old
+            };
+            let size = if t.open.hash_size == 0 {
+                DEFAULT_HASH_SIZE
+            } else {
+                t.open.hash_size
+            };
+            (kind, size)
+        })
+}
+
+/// What one pass over every op counts.
+struct Tally<'t> {
+    /// Per trace: its op mix.
+    per_trace: Vec<TraceMix>,
+    /// Per op type, over all traces.
+    total: Vec<u64>,
+    /// Per key: its ops.
+    keys: FxHashMap<&'t [u8], u64>,
+    /// Per transaction: the ops inside it.
+    transactions: Vec<u64>,
+    /// Per traverse: the entries it visited.
+    traverses: Vec<u64>,
+}
+
+/// Count every op of every trace: by type, by key, and the sizes of the groups.
+fn tally<'t>(traces: &'t [Trace], analysis: &Analysis) -> Tally<'t> {
+    let mut tally = Tally {
+        per_trace: Vec::with_capacity(traces.len()),
+        total: vec![0u64; OP_TYPES.len()],
+        keys: FxHashMap::default(),
+        transactions: Vec::new(),
+        traverses: Vec::new(),
+    };
     for (file, trace) in traces.iter().enumerate() {
         let mut counts = vec![0u64; OP_TYPES.len()];
         let groups = &analysis.groups[file];
         for (at, op) in trace.ops.iter().enumerate() {
             counts[op_type(&op.kind)] += 1;
             if let Some(key) = op.kind.key() {
-                *keys.entry(trace.bytes(key)).or_default() += 1;
+                *tally.keys.entry(trace.bytes(key)).or_default() += 1;
+            }
+            let end = groups.end_of(at as u32);
+            if end == NONE || end as usize <= at {
+                continue;
             }
             match op.kind {
                 OpKind::TransactionStart => {
-                    let end = groups.end_of(at as u32);
-                    if end != NONE && end as usize > at {
-                        transactions.push(u64::from(end) - at as u64 - 1);
-                    }
+                    tally.transactions.push(u64::from(end) - at as u64 - 1);
                 }
                 OpKind::TraverseStart { .. } => {
-                    let end = groups.end_of(at as u32);
-                    if end != NONE && end as usize > at {
-                        let entries = (at + 1..end as usize)
-                            .filter(|&i| {
-                                groups.traverse[i] == at as u32
-                                    && matches!(trace.ops[i].kind, OpKind::TraverseEntry { .. })
-                            })
-                            .count();
-                        traverses.push(entries as u64);
-                    }
+                    let entries = (at + 1..end as usize)
+                        .filter(|&i| {
+                            groups.traverse[i] == at as u32
+                                && matches!(trace.ops[i].kind, OpKind::TraverseEntry { .. })
+                        })
+                        .count();
+                    tally.traverses.push(entries as u64);
                 }
                 _ => {}
             }
         }
-        for (sum, n) in total.iter_mut().zip(&counts) {
+        for (sum, n) in tally.total.iter_mut().zip(&counts) {
             *sum += n;
         }
-        per_trace.push(mix(&trace.name, &counts));
+        tally.per_trace.push(mix(&trace.name, &counts));
     }
-    let keyed_ops: u64 = keys.values().sum();
-    let mut chains: FxHashMap<u32, u64> = FxHashMap::default();
-    for (key, &n) in &keys {
-        *chains.entry(hash_kind.hash(key) % hash_size).or_default() += n;
-    }
+    tally
+}
+
+/// The cross-trace dependencies in figures.
+struct Waits {
+    dependencies: u64,
+    pairs: Vec<PairDeps>,
+    most_waited_for: Vec<Hot>,
+}
+
+/// Count the plan's dependencies per pair of traces and per op waited for.
+fn waits(traces: &[Trace], analysis: &Analysis, top: usize) -> Waits {
     let mut pairs: FxHashMap<(u32, u32), u64> = FxHashMap::default();
     let mut targets: FxHashMap<(u32, u32), u64> = FxHashMap::default();
     for dep in &analysis.deps {
@@ -247,34 +317,9 @@ pub fn stats(traces: &[Trace], analysis: &Analysis, top: usize) -> TraceStats {
             .then_with(|| (&a.from, &a.to).cmp(&(&b.from, &b.to)))
     });
     let dependencies = analysis.deps.len() as u64;
-    TraceStats {
-        traces: per_trace,
-        total: mix("total", &total),
-        keys: keys.len() as u64,
-        keyed_ops,
-        hottest_keys: hottest(
-            keys.iter()
-                .map(|(key, &n)| (super::describe_key(key), n))
-                .collect(),
-            keyed_ops,
-            top,
-        ),
-        hash: match hash_kind {
-            tdb_pure::HashKind::Old => "old",
-            tdb_pure::HashKind::Jenkins => "jenkins",
-        },
-        hash_size,
-        chains_used: chains.len() as u64,
-        hottest_chains: hottest(
-            chains
-                .into_iter()
-                .map(|(chain, n)| (chain.to_string(), n))
-                .collect(),
-            keyed_ops,
-            top,
-        ),
+    Waits {
         dependencies,
-        dependency_pairs,
+        pairs: dependency_pairs,
         most_waited_for: hottest(
             targets
                 .into_iter()
@@ -283,7 +328,5 @@ pub fn stats(traces: &[Trace], analysis: &Analysis, top: usize) -> TraceStats {
             dependencies,
             top,
         ),
-        transactions: Sizes::of(transactions),
-        traverses: Sizes::of(traverses),
     }
 }

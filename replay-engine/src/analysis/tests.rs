@@ -275,9 +275,9 @@ fn cycles_are_reported_as_chains() {
             target: 1,
         },
     ];
-    let cycle = deps::find_cycle(&deps, &[3, 3]).expect("a waits for b waits for a");
+    let cycle = cycles::find_cycle(&deps, &[3, 3]).expect("a waits for b waits for a");
     assert_eq!(cycle.0.len(), 2);
-    assert!(deps::find_cycle(&deps[..1], &[3, 3]).is_none());
+    assert!(cycles::find_cycle(&deps[..1], &[3, 3]).is_none());
 }
 
 #[test]
@@ -289,6 +289,6 @@ fn optimise_keeps_only_the_latest_needed_wait() {
         target,
     };
     let mut all = vec![dep(5, 2), dep(5, 7), dep(6, 3), dep(8, 9)];
-    deps::optimise(&mut all, 2);
+    prune::optimise(&mut all, 2);
     assert_eq!(all, vec![dep(5, 7), dep(8, 9)]);
 }

@@ -8,9 +8,11 @@ pub mod clock;
 pub mod database;
 pub mod executor;
 pub mod latency;
+pub mod message;
 pub mod mismatch;
 mod proc_state;
 pub mod shared;
+mod supervisor;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -21,8 +23,9 @@ use crate::backend::{Backend, TdbError};
 use crate::record::{self, RecordOptions, Recording};
 use crate::trace::Trace;
 use executor::{ExecError, Executor};
+pub use message::WorkerMessage;
+use mismatch::Mismatch;
 use shared::SharedState;
-pub use worker::WorkerOutcome;
 
 /// The default deadlock window, in milliseconds: how long every unfinished worker must
 /// stay stuck the same way (waiting for another trace, or asleep on a lock inside the
@@ -164,8 +167,9 @@ pub enum ReplayError {
         /// What the backend said.
         error: String,
     },
-    /// Results differed from the traces (`file:line: ...` each).
-    Mismatch(Vec<String>),
+    /// Results differed from the traces: one [`Mismatch`] per trace that stopped on
+    /// one (its `Display` gives the `file:line: ...` line people read).
+    Mismatch(Vec<Mismatch>),
     /// The workers deadlocked and no back-off could resolve it.
     Deadlock(String),
     /// No trace made progress for the stall limit.
@@ -246,15 +250,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     }
     let mut attempts: Vec<Vec<Learned>> = Vec::new();
     if let Some((path, key)) = &cache_key {
-        for learned in backoff_cache::read(path, key, traces) {
-            match apply_backoff(traces, analysis, &learned) {
-                Ok(backoffs) => {
-                    report.known_backoffs.extend(backoffs);
-                    attempts.push(learned);
-                }
-                Err(_) => break,
-            }
-        }
+        report.known_backoffs = apply_known_backoffs(path, key, traces, analysis, &mut attempts);
     }
     let shared = if traces.len() > 1 {
         Some(SharedState::new(traces.len()).map_err(|error| {
@@ -341,6 +337,28 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         }
     }
     Ok(report)
+}
+
+/// Apply the back-offs the cache at `path` knows for this plan, in the order they were
+/// learned, until one no longer applies; each applied attempt's lessons go to `attempts`.
+fn apply_known_backoffs(
+    path: &Path,
+    key: &backoff_cache::Key,
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    attempts: &mut Vec<Vec<Learned>>,
+) -> Vec<Backoff> {
+    let mut known = Vec::new();
+    for learned in backoff_cache::read(path, key, traces) {
+        match apply_backoff(traces, analysis, &learned) {
+            Ok(backoffs) => {
+                known.extend(backoffs);
+                attempts.push(learned);
+            }
+            Err(_) => break,
+        }
+    }
+    known
 }
 
 /// The result of one attempt at a run.
@@ -532,9 +550,7 @@ fn run_in_process<B: Backend>(
     let closed = db.close();
     match result {
         Ok(()) => {}
-        Err(ExecError::Mismatch(mismatch)) => {
-            return Err(ReplayError::Mismatch(vec![mismatch.to_string()]))
-        }
+        Err(ExecError::Mismatch(mismatch)) => return Err(ReplayError::Mismatch(vec![mismatch])),
         Err(ExecError::Aborted) => {
             return Err(ReplayError::System("the in-process run was aborted".into()))
         }

@@ -1,6 +1,6 @@
 //! The memory the supervisor and its worker processes share: one slot per trace with the
 //! number of ops it has finished (a dependency "wait for op p of trace t" is simply
-//! "wait until progress[t] > p", because every trace runs in order), what it is doing,
+//! "wait until `progress[t] > p`", because every trace runs in order), what it is doing,
 //! and a start barrier. Waiting uses futexes on the counters, so a wake-up costs one
 //! system call and nobody polls.
 
@@ -89,48 +89,43 @@ unsafe impl Sync for SharedState {}
 // SAFETY: the mapping is not tied to the creating thread.
 unsafe impl Send for SharedState {}
 
+/// A fresh anonymous shared mapping of `len` bytes (zeroed), inherited by forked
+/// children.
+fn map_anonymous_shared(len: usize) -> std::io::Result<NonNull<u8>> {
+    // SAFETY: an anonymous shared mapping with no address hint; the result is checked
+    // against MAP_FAILED before use.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(NonNull::new(ptr.cast::<u8>()).expect("mmap never returns null on success"))
+}
+
 impl SharedState {
     /// Map a region with `slots` trace slots.
     pub fn new(slots: usize) -> std::io::Result<SharedState> {
         let len = std::mem::size_of::<Header>() + slots * std::mem::size_of::<Slot>();
-        // SAFETY: an anonymous shared mapping with no address hint; the result is checked
-        // against MAP_FAILED before use.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns null on success");
+        let base = map_anonymous_shared(len)?;
         let latencies_len = slots.max(1) * std::mem::size_of::<SharedLatencies>();
-        // SAFETY: as above, a fresh anonymous shared mapping, checked before use.
-        let latencies_ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                latencies_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if latencies_ptr == libc::MAP_FAILED {
-            let error = std::io::Error::last_os_error();
-            // SAFETY: unmapping exactly the region mapped above, which nothing borrows.
-            unsafe {
-                libc::munmap(ptr, len);
+        let latencies = match map_anonymous_shared(latencies_len) {
+            Ok(latencies) => latencies.cast::<SharedLatencies>(),
+            Err(error) => {
+                // SAFETY: unmapping exactly the region mapped above, which nothing borrows.
+                unsafe {
+                    libc::munmap(base.as_ptr().cast(), len);
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
-        let latencies = NonNull::new(latencies_ptr.cast::<SharedLatencies>())
-            .expect("mmap never returns null on success");
+        };
         let state = SharedState {
             base,
             len,

@@ -1,45 +1,33 @@
-//! Forked workers, one per trace, and the supervisor loop that starts them together,
-//! watches them for deadlocks and failures, and collects what they report.
+//! Forked workers, one per trace: start them together, let the [`Supervisor`] watch them,
+//! and turn what each reports (a [`WorkerMessage`]) into the run's outcome.
 
-use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::executor::{ExecError, Executor};
 use super::latency;
-use super::proc_state::is_blocked;
-use super::shared::{monotonic_ns, Activity, SharedState};
-use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
-use crate::analysis::{Analysis, Dep};
+use super::message::{WorkerMessage, MAX_NOTES};
+use super::shared::{Activity, SharedState};
+use super::supervisor::Supervisor;
+use super::{database, Attempt, ReplayError, ReplayOptions, RunReport};
+use crate::analysis::Analysis;
 use crate::backend::Backend;
 use crate::process::{self, Exit};
 use crate::record::RecordOptions;
 use crate::trace::Trace;
 
-/// What one worker reported through its pipe.
-#[derive(Debug, Default, Clone)]
-pub struct WorkerOutcome {
-    /// Ops run.
-    pub ops: u64,
-    /// Tolerated differences.
-    pub tolerated: Vec<String>,
-    /// Why it failed, if it did.
-    pub failure: Option<String>,
-    /// It could not open the database.
-    pub open_error: Option<String>,
-}
-
-/// At most this many tolerated-difference notes travel back per worker (the pipe's
-/// buffer must hold the whole report, since it is read after the worker exits).
-const MAX_NOTES: usize = 64;
-
-struct Child {
-    pid: i32,
-    index: usize,
-    pipe: std::io::PipeReader,
-    status: Option<Exit>,
+/// A worker process as the supervisor knows it.
+pub(super) struct Child {
+    /// Its process id.
+    pub pid: i32,
+    /// The trace it runs.
+    pub index: usize,
+    /// The read end of its pipe.
+    pub pipe: std::io::PipeReader,
+    /// How it exited, once reaped.
+    pub status: Option<Exit>,
 }
 
 /// Fork a worker per trace (on `Even` for traces at even positions, `Odd` for the
@@ -60,74 +48,26 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
             db_path.display()
         ))
     })?;
-    let mut children: Vec<Child> = Vec::with_capacity(traces.len());
-    for (index, trace) in traces.iter().enumerate() {
-        let (reader, writer) = std::io::pipe()
-            .map_err(|error| ReplayError::System(format!("cannot create a pipe: {error}")))?;
-        // Loading threads were scoped and joined and the CLI starts none, so this process
-        // is single-threaded, as spawn requires.
-        // The parent's copy of `writer` is dropped with the closure, so the parent's read
-        // sees end-of-file once the worker exits.
-        let spawned = if index % 2 == 0 {
-            process::spawn(|| {
-                arm(record_to);
-                worker_main::<Even>(index, db_path, trace, analysis, shared, options, writer)
-            })
-        } else {
-            process::spawn(|| {
-                arm(record_to);
-                worker_main::<Odd>(index, db_path, trace, analysis, shared, options, writer)
-            })
-        };
-        let pid = match spawned {
-            Ok(pid) => pid,
-            Err(error) => {
-                kill_all(&mut children);
-                return Err(ReplayError::System(format!(
-                    "cannot fork a worker: {error}"
-                )));
-            }
-        };
-        children.push(Child {
-            pid,
-            index,
-            pipe: reader,
-            status: None,
-        });
-    }
-
-    let result = supervise(traces, analysis, shared, options, &mut children);
+    let setup = Setup {
+        db_path,
+        traces,
+        analysis,
+        shared,
+        options,
+        record_to,
+    };
+    let mut children = spawn_workers::<Even, Odd>(&setup)?;
+    let result = Supervisor::new(traces, analysis, shared, options).run(&mut children);
     kill_all(&mut children);
-    let reports: Vec<WorkerOutcome> = children.iter_mut().map(read_report).collect();
+    let messages: Vec<Option<WorkerMessage>> = children
+        .iter_mut()
+        .map(|child| WorkerMessage::receive(&mut child.pipe))
+        .collect();
     let supervision = result?;
-
     if let Some(learned) = supervision.deadlock {
         return Ok(Attempt::Deadlocked(learned));
     }
-    if let Some((child, report)) = children
-        .iter()
-        .zip(&reports)
-        .find(|(_, report)| report.open_error.is_some())
-    {
-        return Err(ReplayError::Open {
-            trace: traces[child.index].name.clone(),
-            error: report.open_error.clone().unwrap_or_default(),
-        });
-    }
-    let failures: Vec<String> = reports.iter().filter_map(|r| r.failure.clone()).collect();
-    if !failures.is_empty() {
-        return Err(ReplayError::Mismatch(failures));
-    }
-    if let Some(child) = children
-        .iter()
-        .find(|child| !child.status.is_some_and(Exit::success))
-    {
-        return Err(ReplayError::System(format!(
-            "the worker for {} {}",
-            traces[child.index].name,
-            describe_status(child.status)
-        )));
-    }
+    let (ops, tolerated) = outcome(traces, &children, messages)?;
     let finished = (0..traces.len())
         .map(|index| shared.slot(index).finished_ns.load(Ordering::SeqCst))
         .max()
@@ -145,10 +85,115 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     }
     Ok(Attempt::Completed(RunReport {
         elapsed: Duration::from_nanos(finished.saturating_sub(supervision.started_ns)),
-        ops: reports.iter().map(|r| r.ops).sum(),
-        tolerated: reports.into_iter().flat_map(|r| r.tolerated).collect(),
+        ops,
+        tolerated,
         latencies,
     }))
+}
+
+/// What every worker of a run is given.
+struct Setup<'a> {
+    db_path: &'a Path,
+    traces: &'a [Trace],
+    analysis: &'a Analysis,
+    shared: &'a SharedState,
+    options: &'a ReplayOptions<'a>,
+    record_to: Option<&'a RecordOptions>,
+}
+
+/// Fork one worker per trace; on failure, kill those already started.
+fn spawn_workers<Even: Backend, Odd: Backend>(
+    setup: &Setup<'_>,
+) -> Result<Vec<Child>, ReplayError> {
+    let traces = setup.traces;
+    let mut children: Vec<Child> = Vec::with_capacity(traces.len());
+    for index in 0..traces.len() {
+        let (reader, writer) = std::io::pipe()
+            .map_err(|error| ReplayError::System(format!("cannot create a pipe: {error}")))?;
+        // Loading threads were scoped and joined and the CLI starts none, so this process
+        // is single-threaded, as spawn requires.
+        // The parent's copy of `writer` is dropped with the closure, so the parent's read
+        // sees end-of-file once the worker exits.
+        let spawned = if index % 2 == 0 {
+            process::spawn(|| worker_main::<Even>(setup, index, writer))
+        } else {
+            process::spawn(|| worker_main::<Odd>(setup, index, writer))
+        };
+        match spawned {
+            Ok(pid) => children.push(Child {
+                pid,
+                index,
+                pipe: reader,
+                status: None,
+            }),
+            Err(error) => {
+                kill_all(&mut children);
+                return Err(ReplayError::System(format!(
+                    "cannot fork a worker: {error}"
+                )));
+            }
+        }
+    }
+    Ok(children)
+}
+
+/// The ops and tolerated differences of a run every worker finished, or why it failed:
+/// the first worker that could not open the database, else every mismatch, else the
+/// first worker that failed otherwise or died.
+fn outcome(
+    traces: &[Trace],
+    children: &[Child],
+    messages: Vec<Option<WorkerMessage>>,
+) -> Result<(u64, Vec<String>), ReplayError> {
+    for (child, message) in children.iter().zip(&messages) {
+        if let Some(WorkerMessage::OpenFailed(error)) = message {
+            return Err(ReplayError::Open {
+                trace: traces[child.index].name.clone(),
+                error: error.clone(),
+            });
+        }
+    }
+    let mismatches: Vec<_> = messages
+        .iter()
+        .filter_map(|message| match message {
+            Some(WorkerMessage::Mismatch(mismatch)) => Some(mismatch.clone()),
+            _ => None,
+        })
+        .collect();
+    if !mismatches.is_empty() {
+        return Err(ReplayError::Mismatch(mismatches));
+    }
+    let mut ops = 0;
+    let mut tolerated = Vec::new();
+    for (child, message) in children.iter().zip(messages) {
+        let status = child.status;
+        match message {
+            Some(WorkerMessage::Finished {
+                ops: n,
+                tolerated: notes,
+            }) if status.is_some_and(Exit::success) => {
+                ops += n;
+                tolerated.extend(notes);
+            }
+            Some(WorkerMessage::CloseFailed(message) | WorkerMessage::Panicked(message)) => {
+                return Err(ReplayError::System(message))
+            }
+            Some(WorkerMessage::Aborted) => {
+                return Err(ReplayError::System(format!(
+                    "the worker for {} was aborted",
+                    traces[child.index].name
+                )))
+            }
+            _ => {
+                return Err(ReplayError::System(format!(
+                    "the worker for {} {}",
+                    traces[child.index].name,
+                    describe_status(status)
+                )))
+            }
+        }
+    }
+    Ok((ops, tolerated))
 }
 
 /// In a worker, before it opens the database: record its handle when asked.
@@ -158,391 +203,95 @@ fn arm(record_to: Option<&RecordOptions>) {
     }
 }
 
-/// The body of a worker process; returns its exit code.
-fn worker_main<B: Backend>(
-    index: usize,
-    db_path: &Path,
-    trace: &Trace,
-    analysis: &Analysis,
-    shared: &SharedState,
-    options: &ReplayOptions<'_>,
-    mut pipe: std::io::PipeWriter,
-) -> i32 {
-    let mut report = String::new();
-    let run = catch_unwind(AssertUnwindSafe(|| -> (i32, String) {
-        let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
-            Ok(db) => db,
-            Err(error) => {
-                shared.set_activity(index, Activity::Failed);
-                return (2, format!("open {}\n", one_line(&error.to_string())));
-            }
-        };
-        shared.set_activity(index, Activity::Ready);
-        if !shared.wait_for_start() {
-            return (3, String::new());
-        }
-        shared.set_activity(index, Activity::Running);
-        let deps = analysis.deps_of(index);
-        let mut executor = Executor::new(index, trace, &analysis.groups[index], deps, Some(shared))
-            .with_timing(options.latency);
-        let result = executor.run(&mut db);
-        if result.is_ok() && options.latency {
-            shared.latencies(index).store(&executor.take_latencies());
-        }
-        let mut text = format!("ops {}\n", executor.ops_run);
-        for note in executor.tolerated.iter().take(MAX_NOTES) {
-            text.push_str(&format!("note {}\n", one_line(note)));
-        }
-        let code = match result {
-            Ok(()) => match db.close() {
-                Ok(()) => 0,
-                Err(error) => {
-                    let message = format!("{}: closing the database failed: {error}", trace.name);
-                    text.push_str(&format!("fail {}\n", one_line(&message)));
-                    1
-                }
-            },
-            Err(ExecError::Mismatch(mismatch)) => {
-                shared.set_activity(index, Activity::Failed);
-                text.push_str(&format!("fail {}\n", one_line(&mismatch.to_string())));
-                1
-            }
-            Err(ExecError::Aborted) => 3,
-        };
-        (code, text)
-    }));
-    let code = match run {
-        Ok((code, text)) => {
-            report.push_str(&text);
-            code
-        }
-        Err(panic) => {
-            shared.set_activity(index, Activity::Failed);
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".to_string());
-            report.push_str(&format!(
-                "fail {}: internal error in the replay worker: {}\n",
-                trace.name,
-                one_line(&what)
-            ));
-            101
-        }
-    };
-    let _ = pipe.write_all(report.as_bytes());
-    code
+/// The body of a worker process: run the trace, send the supervisor a [`WorkerMessage`].
+/// Exits 0 once the message is sent, 1 if it could not be.
+fn worker_main<B: Backend>(setup: &Setup<'_>, index: usize, mut pipe: std::io::PipeWriter) -> i32 {
+    arm(setup.record_to);
+    let trace = &setup.traces[index];
+    let run = catch_unwind(AssertUnwindSafe(|| run_trace::<B>(setup, index)));
+    let message = run.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".to_string());
+        WorkerMessage::Panicked(format!(
+            "{}: internal error in the replay worker: {}",
+            trace.name,
+            one_line(&what)
+        ))
+    });
+    let failed = !matches!(
+        message,
+        WorkerMessage::Finished { .. } | WorkerMessage::Aborted
+    );
+    if failed {
+        setup.shared.set_activity(index, Activity::Failed);
+    }
+    match message.send(&mut pipe) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
 }
 
+/// Open the database, wait for the start, run the trace and close the database.
+fn run_trace<B: Backend>(setup: &Setup<'_>, index: usize) -> WorkerMessage {
+    let Setup {
+        db_path,
+        traces,
+        analysis,
+        shared,
+        options,
+        ..
+    } = *setup;
+    let trace = &traces[index];
+    let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
+        Ok(db) => db,
+        Err(error) => return WorkerMessage::OpenFailed(one_line(&error.to_string())),
+    };
+    shared.set_activity(index, Activity::Ready);
+    if !shared.wait_for_start() {
+        return WorkerMessage::Aborted;
+    }
+    shared.set_activity(index, Activity::Running);
+    let deps = analysis.deps_of(index);
+    let mut executor = Executor::new(index, trace, &analysis.groups[index], deps, Some(shared))
+        .with_timing(options.latency);
+    let result = executor.run(&mut db);
+    if result.is_ok() && options.latency {
+        shared.latencies(index).store(&executor.take_latencies());
+    }
+    match result {
+        Ok(()) => match db.close() {
+            Ok(()) => WorkerMessage::Finished {
+                ops: executor.ops_run,
+                tolerated: executor
+                    .tolerated
+                    .iter()
+                    .take(MAX_NOTES)
+                    .map(|note| one_line(note))
+                    .collect(),
+            },
+            Err(error) => WorkerMessage::CloseFailed(one_line(&format!(
+                "{}: closing the database failed: {error}",
+                trace.name
+            ))),
+        },
+        Err(ExecError::Mismatch(mismatch)) => {
+            shared.set_activity(index, Activity::Failed);
+            WorkerMessage::Mismatch(mismatch)
+        }
+        Err(ExecError::Aborted) => WorkerMessage::Aborted,
+    }
+}
+
+/// Messages are for people reading one line per failure.
 fn one_line(text: &str) -> String {
     text.replace('\n', " ")
 }
 
-/// Read what a finished worker wrote.
-fn read_report(child: &mut Child) -> WorkerOutcome {
-    let mut text = String::new();
-    let _ = child.pipe.read_to_string(&mut text);
-    let mut outcome = WorkerOutcome::default();
-    for line in text.lines() {
-        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-        match tag {
-            "ops" => outcome.ops = rest.parse().unwrap_or(0),
-            "note" => outcome.tolerated.push(rest.to_string()),
-            "fail" => outcome.failure = Some(rest.to_string()),
-            "open" => outcome.open_error = Some(rest.to_string()),
-            _ => {}
-        }
-    }
-    outcome
-}
-
-struct Supervision {
-    started_ns: u64,
-    deadlock: Option<Vec<Learned>>,
-}
-
-/// Start the workers together and watch them until every one has exited.
-fn supervise(
-    traces: &[Trace],
-    analysis: &Analysis,
-    shared: &SharedState,
-    options: &ReplayOptions<'_>,
-    children: &mut [Child],
-) -> Result<Supervision, ReplayError> {
-    // Start barrier: everyone has opened the database (or failed).
-    loop {
-        reap(children);
-        let waiting = (0..children.len()).any(|index| {
-            children[index].status.is_none() && shared.activity(index) == Activity::Starting
-        });
-        if !waiting {
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    if children.iter().any(|child| child.status.is_some()) {
-        shared.abort();
-        return Ok(Supervision {
-            started_ns: monotonic_ns(),
-            deadlock: None,
-        });
-    }
-    let started_ns = monotonic_ns();
-    shared.go();
-
-    let total_ops: u64 = traces.iter().map(|t| t.ops.len() as u64).sum();
-    let mut last_total = u64::MAX;
-    let mut last_change = Instant::now();
-    let mut last_report = Instant::now();
-    let mut aborting_since: Option<Instant> = None;
-    let mut deadlock = None;
-    let mut pause = Duration::from_micros(100);
-    // Since when every unfinished worker has been stuck the same way, with no progress.
-    let mut suspect: Option<(Instant, u64, Stuck)> = None;
-    loop {
-        reap(children);
-        if children.iter().all(|child| child.status.is_some()) {
-            break;
-        }
-        let failed = children.iter().any(|child| {
-            child.status.is_some_and(|exit| !exit.success())
-                || shared.activity(child.index) == Activity::Failed
-        });
-        if failed && aborting_since.is_none() {
-            shared.abort();
-            aborting_since = Some(Instant::now());
-        }
-        if let Some(since) = aborting_since {
-            // Workers blocked inside tdb cannot see the abort flag.
-            if since.elapsed() > Duration::from_millis(500) {
-                kill_all(children);
-            }
-        }
-
-        let done: u64 = (0..children.len())
-            .map(|index| u64::from(shared.slot(index).progress.load(Ordering::Relaxed)))
-            .sum();
-        if done != last_total {
-            last_total = done;
-            last_change = Instant::now();
-        }
-        if let Some(progress) = options.progress {
-            if last_report.elapsed() > Duration::from_millis(250) {
-                progress(done, total_ops);
-                last_report = Instant::now();
-            }
-        }
-        // A deadlock: every unfinished worker waits for another trace or sleeps inside
-        // the engine (on a lock: a worker that is merely slow, or preempted, is
-        // runnable, not asleep), no op finishes, and nothing changes for the whole
-        // window. Checked from the first millisecond without progress, so the window
-        // can be short.
-        if aborting_since.is_none() && last_change.elapsed() >= Duration::from_millis(1) {
-            match deadlocked(shared, children) {
-                Some(stuck) => {
-                    let same = suspect
-                        .as_ref()
-                        .is_some_and(|(_, total, seen)| *total == done && *seen == stuck);
-                    if !same {
-                        suspect = Some((Instant::now(), done, stuck));
-                    }
-                }
-                None => suspect = None,
-            }
-        } else {
-            suspect = None;
-        }
-        if let Some((since, _, stuck)) = &suspect {
-            if since.elapsed() >= options.deadlock_after
-                && last_change.elapsed() >= options.deadlock_after
-            {
-                let (blocked, in_engine) = stuck.clone();
-                suspect = None;
-                let mut learned = learn(analysis, &blocked);
-                if learned.is_empty() {
-                    learned.extend(engine_cycle(traces, analysis, &in_engine));
-                }
-                if learned.is_empty() {
-                    shared.abort();
-                    kill_all(children);
-                    let message = if blocked.is_empty() {
-                        format!(
-                            "{}; none of them holds a lock region that a back-off could \
-                             release",
-                            describe_positions(traces, shared, children)
-                        )
-                    } else {
-                        describe_blocked(traces, &blocked)
-                    };
-                    return Err(ReplayError::Deadlock(message));
-                }
-                deadlock = Some(learned);
-                shared.abort();
-                kill_all(children);
-                aborting_since = Some(Instant::now());
-            }
-        }
-        if aborting_since.is_none() && last_change.elapsed() >= options.stall_after {
-            let where_they_are = describe_positions(traces, shared, children);
-            shared.abort();
-            kill_all(children);
-            return Err(ReplayError::Stalled(format!(
-                "no trace made progress for {} s; {where_they_are}",
-                options.stall_after.as_secs()
-            )));
-        }
-        std::thread::sleep(pause);
-        // Look closely while a deadlock is suspected.
-        let longest = if suspect.is_some() {
-            Duration::from_millis(1)
-        } else {
-            Duration::from_millis(5)
-        };
-        pause = (pause * 2).min(longest);
-    }
-    Ok(Supervision {
-        started_ns,
-        deadlock,
-    })
-}
-
-/// A worker waiting for another trace's op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Blocked {
-    file: u32,
-    op: u32,
-    target_file: u32,
-    target: u32,
-}
-
-/// If every unfinished worker is stuck (waiting for a dependency, or asleep inside tdb on
-/// a lock), and at least one waits for a dependency or two are asleep inside tdb: the
-/// workers waiting for dependencies, and the `(file, op)` of those asleep inside tdb.
-/// Two asleep inside tdb may be waiting for each other's locks in a circle the traces
-/// never recorded (with robust mutexes a read traverse's record lock and a committing
-/// transaction can: the committer waits for the record lock, the traverse's callback for
-/// the allrecord mutex); see [`engine_cycle`].
-fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
-    let mut waiting = Vec::new();
-    let mut in_engine = Vec::new();
-    for child in children.iter().filter(|child| child.status.is_none()) {
-        let slot = shared.slot(child.index);
-        match shared.activity(child.index) {
-            Activity::Done | Activity::Failed => {}
-            Activity::WaitingForDependency => waiting.push(Blocked {
-                file: child.index as u32,
-                op: slot.current_op.load(Ordering::SeqCst),
-                target_file: slot.waiting_file.load(Ordering::SeqCst),
-                target: slot.waiting_op.load(Ordering::SeqCst),
-            }),
-            Activity::Running if is_blocked(child.pid) => {
-                in_engine.push((child.index as u32, slot.current_op.load(Ordering::SeqCst)));
-            }
-            _ => return None,
-        }
-    }
-    (!waiting.is_empty() || in_engine.len() >= 2).then_some((waiting, in_engine))
-}
-
-/// What [`deadlocked`] found.
-type Stuck = (Vec<Blocked>, Vec<(u32, u32)>);
-
-/// For workers `(file, op)` asleep in tdb on each other's locks: make one of them wait,
-/// before the lock-holding region it is in (or before its op, if it holds none), for the
-/// end of the region another one is in. The one to wait is one whose current op the
-/// recording ran after the other's region had ended (so the recorded results still hold);
-/// failing that, the first pair.
-fn engine_cycle(traces: &[Trace], analysis: &Analysis, stuck: &[(u32, u32)]) -> Option<Learned> {
-    let seqnum = |file: u32, op: u32| traces[file as usize].ops[op as usize].seqnum;
-    let mut candidates = Vec::new();
-    for &(a, a_op) in stuck {
-        let wait_at = analysis.groups[a as usize]
-            .outermost_held(a_op)
-            .unwrap_or(a_op);
-        for &(b, b_op) in stuck.iter().filter(|(b, _)| *b != a) {
-            let Some(region) = analysis.groups[b as usize].outermost_held(b_op) else {
-                continue;
-            };
-            let end = analysis.groups[b as usize].end_of(region);
-            let ordered = seqnum(b, end) <= seqnum(a, a_op);
-            candidates.push((
-                !ordered,
-                Learned {
-                    dep: Dep {
-                        file: a,
-                        op: wait_at,
-                        target_file: b,
-                        target: end,
-                    },
-                    original_op: a_op,
-                },
-            ));
-        }
-    }
-    candidates.sort_by_key(|(unordered, _)| *unordered);
-    candidates.into_iter().next().map(|(_, learned)| learned)
-}
-
-/// For each worker that waits while holding a locked region, a dependency that makes it
-/// wait before entering the region instead.
-fn learn(analysis: &Analysis, blocked: &[Blocked]) -> Vec<Learned> {
-    blocked
-        .iter()
-        .filter_map(|b| {
-            let region = analysis.groups[b.file as usize].outermost_held(b.op)?;
-            Some(Learned {
-                dep: Dep {
-                    file: b.file,
-                    op: region,
-                    target_file: b.target_file,
-                    target: b.target,
-                },
-                original_op: b.op,
-            })
-        })
-        .collect()
-}
-
-fn describe_blocked(traces: &[Trace], blocked: &[Blocked]) -> String {
-    let at = |file: u32, op: u32| traces[file as usize].location(op);
-    let waits: Vec<String> = blocked
-        .iter()
-        .map(|b| {
-            format!(
-                "{} waits for {}",
-                at(b.file, b.op),
-                at(b.target_file, b.target)
-            )
-        })
-        .collect();
-    format!(
-        "{}, and the traces they wait for are blocked inside tdb; none of the waiting ops \
-         holds a lock region that a back-off could release",
-        waits.join(", ")
-    )
-}
-
-/// Where every unfinished worker is, for a stall report.
-fn describe_positions(traces: &[Trace], shared: &SharedState, children: &[Child]) -> String {
-    let positions: Vec<String> = children
-        .iter()
-        .filter(|child| child.status.is_none())
-        .map(|child| {
-            let op = shared.slot(child.index).current_op.load(Ordering::SeqCst);
-            let doing = match shared.activity(child.index) {
-                Activity::WaitingForDependency => "waiting for another trace",
-                Activity::Running => "inside the engine",
-                _ => "starting",
-            };
-            format!("{} {doing}", traces[child.index].location(op))
-        })
-        .collect();
-    positions.join(", ")
-}
-
 /// Collect exit statuses without blocking.
-fn reap(children: &mut [Child]) {
+pub(super) fn reap(children: &mut [Child]) {
     for child in children.iter_mut().filter(|child| child.status.is_none()) {
         if let Ok(Some(exit)) = process::wait(child.pid, false) {
             child.status = Some(exit);
@@ -551,7 +300,7 @@ fn reap(children: &mut [Child]) {
 }
 
 /// Kill and reap every worker still running.
-fn kill_all(children: &mut [Child]) {
+pub(super) fn kill_all(children: &mut [Child]) {
     for child in children.iter().filter(|child| child.status.is_none()) {
         process::kill(child.pid);
     }

@@ -175,7 +175,7 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
                 ReplayError::Mismatch(messages) => {
                     format!(
                         "mismatch: {}",
-                        mismatch_signature(traces, messages.first()?)
+                        mismatch_signature(traces, &messages.first()?.to_string())
                     )
                 }
                 ReplayError::Deadlock(_) => "deadlock".to_string(),
