@@ -10,29 +10,98 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use clap::Args;
 use replay_engine::backend::Backend;
-use replay_engine::replay::{self, database, ReplayOptions};
-use replay_engine::trace::Trace;
-use replay_engine::{analysis::Analysis, bare, diff, scratch};
-
-use crate::args::{BenchArgs, BenchBackends};
-use crate::commands::{
-    analyse_traces, best_median, check_both_engines, load, timed, CBackend, PureBackend,
-};
-use crate::output::{latency_reports, ms, us, LatencyReport, Out};
-use crate::progress::Progress;
 use replay_engine::replay::latency::LatencySummary;
+use replay_engine::replay::{self, database, ReplayOptions};
+use replay_engine::trace::{FlavourChoice, Trace};
+use replay_engine::{analysis::Analysis, bare, diff, scratch};
 use serde::Serialize;
+
+use crate::args::{BenchBackends, LoadArgs};
+use crate::engine::{sound_to_both, CBackend, PureBackend};
+use crate::files::{claim_scratch, fresh_database};
+use crate::loading::{analyse_traces, load};
+use crate::output::{latency_reports, us, LatencyReport, Out};
+use crate::progress::Progress;
+use crate::timing::{best_median, ms, timed};
+
+/// The arguments of `bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed replay runs per measurement.
+    #[arg(long, short = 'n', default_value_t = 5)]
+    pub runs: u32,
+    /// Scratch database (kept afterwards). With both backends, the differential runs use
+    /// two more beside it, named after it (`bench.diff-c.tdb`, `bench.diff-pure.tdb`),
+    /// removed when the engines agree. Default: `bench.tdb` in a new directory under the
+    /// system's temporary directory, whose path is printed.
+    #[arg(long)]
+    pub tdbfile: Option<PathBuf>,
+    /// Replace the database files even if tdb-replay did not create them (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Backends to measure; with both, the ratio pure/C is printed, and the mixed replay
+    /// and the differential test (`diff`) are timed against the C replay too.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BenchBackends,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Trace files, one per process.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+/// What `bench` measures, resolved from [`BenchArgs`].
+#[derive(Clone, Debug)]
+pub struct BenchSettings {
+    /// Timed runs per measurement (at least one).
+    pub runs: usize,
+    /// The scratch database.
+    pub tdbfile: PathBuf,
+    /// Replace the databases even if tdb-replay did not create them.
+    pub overwrite: bool,
+    /// The backends to measure.
+    pub backend: BenchBackends,
+    /// Print a JSON document on stdout.
+    pub json: bool,
+    /// Which program wrote the traces.
+    pub flavour: FlavourChoice,
+    /// The trace files.
+    pub traces: Vec<PathBuf>,
+}
+
+impl TryFrom<BenchArgs> for BenchSettings {
+    type Error = anyhow::Error;
+
+    /// The settings: the scratch database is a fresh one unless named.
+    fn try_from(args: BenchArgs) -> Result<BenchSettings> {
+        let tdbfile = match args.tdbfile {
+            Some(path) => path,
+            None => fresh_database("bench.tdb")?,
+        };
+        Ok(BenchSettings {
+            runs: args.runs.max(1) as usize,
+            tdbfile,
+            overwrite: args.overwrite,
+            backend: args.backend,
+            json: args.json,
+            flavour: args.load.flavour(),
+            traces: args.traces,
+        })
+    }
+}
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
 }
 
 /// Best and median times of one measurement.
@@ -75,16 +144,17 @@ fn diff_paths(tdbfile: &Path) -> [PathBuf; 2] {
     ["c", "pure"].map(|engine| tdbfile.with_file_name(format!("{stem}.diff-{engine}{extension}")))
 }
 
-pub fn run(args: &BenchArgs) -> Result<()> {
-    crate::commands::claim_scratch(&args.tdbfile, args.overwrite)?;
+/// Measure and print the figures.
+pub fn run(args: &BenchSettings) -> Result<()> {
+    claim_scratch(&args.tdbfile, args.overwrite)?;
     if args.backend == BenchBackends::Both {
         for path in diff_paths(&args.tdbfile) {
-            crate::commands::claim_scratch(&path, args.overwrite)?;
+            claim_scratch(&path, args.overwrite)?;
         }
     }
     let out = Out::new(args.json, false);
     let progress = Arc::new(Progress::new(!args.json));
-    let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
+    let (traces, load_time) = timed(|| load(&args.traces, args.flavour, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
@@ -95,14 +165,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "ops               {}",
         traces.iter().map(|t| t.ops.len()).sum::<usize>()
     ));
-    out.line(format!("load              {:10.1} ms", millis(load_time)));
-    out.line(format!(
-        "analysis          {:10.1} ms",
-        millis(analysis_time)
-    ));
+    out.line(format!("load              {:10.1} ms", ms(load_time)));
+    out.line(format!("analysis          {:10.1} ms", ms(analysis_time)));
     out.line(format!(
         "load + analysis   {:10.1} ms",
-        millis(load_time + analysis_time)
+        ms(load_time + analysis_time)
     ));
     if let Some(peak) = peak {
         out.line(format!(
@@ -117,7 +184,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         command: "bench",
         traces: traces.len(),
         ops: traces.iter().map(|t| t.ops.len() as u64).sum(),
-        runs: args.runs.max(1),
+        runs: args.runs as u32,
         load_ms: ms(load_time),
         analysis_ms: ms(analysis_time),
         load_analysis_ms: ms(load_time + analysis_time),
@@ -162,14 +229,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         if traces.len() > 1 {
             let mixed = replays::<CBackend, PureBackend>(args, &traces, "mixed", out)?;
-            check_both_engines(&args.tdbfile, true)?;
+            sound_to_both(&args.tdbfile)?;
             let (best, median) = mixed.timing.ratio_to(c.replay);
             out.line(format!(
                 "replay mixed / c  {best:10.3} (best), {median:.3} (median)"
             ));
             doc.mixed = Some(CompareJson {
-                best_ms: millis(mixed.timing.best),
-                median_ms: millis(mixed.timing.median),
+                best_ms: ms(mixed.timing.best),
+                median_ms: ms(mixed.timing.median),
                 over_c: RatioJson { best, median },
             });
         } else {
@@ -181,8 +248,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "diff / replay c   {best:10.3} (best), {median:.3} (median)"
         ));
         doc.diff = Some(CompareJson {
-            best_ms: millis(diff.best),
-            median_ms: millis(diff.median),
+            best_ms: ms(diff.best),
+            median_ms: ms(diff.median),
             over_c: RatioJson { best, median },
         });
     }
@@ -342,12 +409,12 @@ fn side_by_side(
 /// same conditions), printing the lines `replay (label)` and `untimed`. Returns the
 /// timings and the plan, with whatever back-offs the runs learned.
 fn replays<Even: Backend, Odd: Backend>(
-    args: &BenchArgs,
+    args: &BenchSettings,
     traces: &[Trace],
     label: &str,
     out: Out,
 ) -> Result<ReplayFigures> {
-    let runs = args.runs.max(1) as usize;
+    let runs = args.runs;
     // Each backend replays with a plan of its own: the analysis follows the backend's
     // locking model (the mixed replay's, like `replay --backend mixed`, the first
     // trace's engine), and a replay learns its back-offs into the plan.
@@ -383,16 +450,16 @@ fn replays<Even: Backend, Odd: Backend>(
     let label = format!("replay ({label})");
     out.line(format!(
         "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {backoffs} back-offs",
-        millis(timing.best),
-        millis(timing.median),
+        ms(timing.best),
+        ms(timing.median),
     ));
     let (best, median) = timing.ratio_to(untimed);
     out.line(format!(
         "{:<18}{:10.1} ms best, {:.1} ms median of {runs} without per-op timing; timed / \
          untimed {best:.3} (best), {median:.3} (median)",
         "  untimed",
-        millis(untimed.best),
-        millis(untimed.median),
+        ms(untimed.best),
+        ms(untimed.median),
     ));
     Ok(ReplayFigures {
         timing,
@@ -419,8 +486,8 @@ struct ReplayFigures {
 /// A divergence is an error, and its databases are kept; when the engines agree they are
 /// removed. A run's time is the lock step and the final comparison and checks (like a
 /// replay's time, it leaves out creating the databases); the lock step alone is shown too.
-fn diff_runs(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<Timing> {
-    let runs = args.runs.max(1) as usize;
+fn diff_runs(args: &BenchSettings, traces: &[Trace], out: Out) -> Result<Timing> {
+    let runs = args.runs;
     let plan = analyse_traces::<CBackend>(traces)?;
     let [path_c, path_pure] = diff_paths(&args.tdbfile);
     let (mut times, mut lock_steps) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
@@ -451,9 +518,9 @@ fn diff_runs(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<Timing> {
             "{:<18}{:10.1} ms best, {:.1} ms median of {runs}; lock step {:.1} ms best; the \
              engines agree ({} ops, {})",
             "diff",
-            millis(timing.best),
-            millis(timing.median),
-            millis(lock_step.best),
+            ms(timing.best),
+            ms(timing.median),
+            ms(lock_step.best),
             report.ops,
             if report.identical_files {
                 "byte-identical files"
@@ -466,17 +533,17 @@ fn diff_runs(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<Timing> {
 }
 
 /// Replay (and for one trace, bare calls) on backend `B`, printing its lines.
-fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<BackendFigures> {
-    let runs = args.runs.max(1) as usize;
+fn measure<B: Backend>(args: &BenchSettings, traces: &[Trace], out: Out) -> Result<BackendFigures> {
+    let runs = args.runs;
     let figures = replays::<B, B>(args, traces, B::NAME, out)?;
     let (replay, plan) = (figures.timing, figures.plan);
     let (best, median) = replay.ratio_to(figures.untimed);
     let mut json = BackendJson {
         backend: B::NAME,
-        replay_best_ms: millis(replay.best),
-        replay_median_ms: millis(replay.median),
-        untimed_best_ms: millis(figures.untimed.best),
-        untimed_median_ms: millis(figures.untimed.median),
+        replay_best_ms: ms(replay.best),
+        replay_median_ms: ms(replay.median),
+        untimed_best_ms: ms(figures.untimed.best),
+        untimed_median_ms: ms(figures.untimed.median),
         timed_over_untimed: RatioJson { best, median },
         backoffs: figures.backoffs,
         reruns: figures.reruns,
@@ -491,16 +558,16 @@ fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<B
         let label = format!("bare {} calls", B::NAME);
         out.line(format!(
             "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}",
-            millis(timing.best),
-            millis(timing.median)
+            ms(timing.best),
+            ms(timing.median)
         ));
         let (best, median) = replay.ratio_to(timing);
         out.line(format!(
             "replay / bare     {best:10.3} (best), {median:.3} (median)"
         ));
         bare = Some(timing);
-        json.bare_best_ms = Some(millis(timing.best));
-        json.bare_median_ms = Some(millis(timing.median));
+        json.bare_best_ms = Some(ms(timing.best));
+        json.bare_median_ms = Some(ms(timing.median));
         json.replay_over_bare = Some(RatioJson { best, median });
     }
     Ok(BackendFigures { replay, bare, json })
@@ -508,7 +575,7 @@ fn measure<B: Backend>(args: &BenchArgs, traces: &[Trace], out: Out) -> Result<B
 
 /// Time the bare calls of a single trace, each run on a freshly prepared database.
 fn bare_runs<B: Backend>(
-    args: &BenchArgs,
+    args: &BenchSettings,
     traces: &[Trace],
     plan: &Analysis,
     runs: usize,
