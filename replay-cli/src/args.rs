@@ -4,10 +4,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use replay_engine::record::Layout;
 use replay_engine::replay::database::Locking;
 use replay_engine::trace::FlavourChoice;
+
+use crate::files::existing_database;
 
 /// Which tdb implementation runs the operations.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +19,16 @@ pub enum BackendChoice {
     C,
     /// tdb-pure, the pure-Rust engine.
     Pure,
+}
+
+impl BackendChoice {
+    /// The engine's name as backends report it (`c`, `pure`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::C => "c",
+            BackendChoice::Pure => "pure",
+        }
+    }
 }
 
 /// Which engines a concurrent run uses.
@@ -174,4 +187,32 @@ pub struct InspectArgs {
     pub backend: BackendChoice,
     /// The database file.
     pub tdbfile: PathBuf,
+}
+
+/// The database and the engine of `dump`, `check` and `recover`, resolved from
+/// [`InspectArgs`] (or `recover`'s arguments).
+#[derive(Clone, Debug)]
+pub struct InspectSettings {
+    /// The engine that reads (or recovers) the file.
+    pub backend: BackendChoice,
+    /// The database, an existing tdb file.
+    pub tdbfile: PathBuf,
+}
+
+impl InspectSettings {
+    /// The settings for the file at `tdbfile`, which must exist and be a tdb.
+    pub fn new(backend: BackendChoice, tdbfile: &std::path::Path) -> Result<InspectSettings> {
+        Ok(InspectSettings {
+            backend,
+            tdbfile: existing_database(tdbfile)?,
+        })
+    }
+}
+
+impl TryFrom<InspectArgs> for InspectSettings {
+    type Error = anyhow::Error;
+
+    fn try_from(args: InspectArgs) -> Result<InspectSettings> {
+        InspectSettings::new(args.backend, &args.tdbfile)
+    }
 }

@@ -5,22 +5,10 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use replay_engine::inspect;
 
-use crate::args::BackendChoice;
-
 /// The C backend.
 pub type CBackend = replay_engine::backend::c::CTdb;
 /// The pure-Rust backend.
 pub type PureBackend = replay_engine::backend::pure::PureTdb;
-
-impl BackendChoice {
-    /// The engine's name as backends report it (`c`, `pure`).
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendChoice::C => "c",
-            BackendChoice::Pure => "pure",
-        }
-    }
-}
 
 /// The records C tdb and tdb-pure count in the file, once both found it sound and they
 /// agree.

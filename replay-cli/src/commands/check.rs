@@ -1,38 +1,16 @@
 //! `tdb-replay check`: a database's invariants, checked by one engine; exit 0 only if it
 //! is sound, otherwise say what is wrong and, where the tool knows, what to do about it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use replay_engine::inspect::{self, CheckProblem};
 
-use crate::args::{BackendChoice, InspectArgs};
+use crate::args::{BackendChoice, InspectSettings};
 use crate::engine::{CBackend, PureBackend};
-use crate::files::existing_database;
-
-/// What `check` reads, resolved from [`InspectArgs`].
-#[derive(Clone, Debug)]
-pub struct CheckSettings {
-    /// The engine that checks the file.
-    pub backend: BackendChoice,
-    /// The database, an existing tdb file.
-    pub tdbfile: PathBuf,
-}
-
-impl TryFrom<InspectArgs> for CheckSettings {
-    type Error = anyhow::Error;
-
-    /// The settings: the file must exist and be a tdb.
-    fn try_from(args: InspectArgs) -> Result<CheckSettings> {
-        Ok(CheckSettings {
-            backend: args.backend,
-            tdbfile: existing_database(&args.tdbfile)?,
-        })
-    }
-}
 
 /// Check the file and print the verdict.
-pub fn run(settings: &CheckSettings) -> Result<()> {
+pub fn run(settings: &InspectSettings) -> Result<()> {
     check_with(settings.backend, &settings.tdbfile)
 }
 

@@ -7,10 +7,9 @@ use anyhow::Result;
 use clap::Args;
 use replay_engine::inspect;
 
-use crate::args::BackendChoice;
+use crate::args::{BackendChoice, InspectSettings};
 use crate::commands::check::check_with;
 use crate::engine::{CBackend, PureBackend};
-use crate::files::existing_database;
 
 /// The arguments of `recover`.
 #[derive(Args, Debug)]
@@ -25,30 +24,17 @@ pub struct RecoverArgs {
     pub tdbfile: PathBuf,
 }
 
-/// What `recover` does, resolved from [`RecoverArgs`].
-#[derive(Clone, Debug)]
-pub struct RecoverSettings {
-    /// The engine that runs the recovery.
-    pub backend: BackendChoice,
-    /// The database, an existing tdb file.
-    pub tdbfile: PathBuf,
-}
-
-impl TryFrom<RecoverArgs> for RecoverSettings {
+impl TryFrom<RecoverArgs> for InspectSettings {
     type Error = anyhow::Error;
 
-    /// The settings: the file must exist and be a tdb.
-    fn try_from(args: RecoverArgs) -> Result<RecoverSettings> {
-        Ok(RecoverSettings {
-            backend: args.backend,
-            tdbfile: existing_database(&args.tdbfile)?,
-        })
+    fn try_from(args: RecoverArgs) -> Result<InspectSettings> {
+        InspectSettings::new(args.backend, &args.tdbfile)
     }
 }
 
 /// Open the file read-write with the chosen engine (the open rolls back an interrupted
 /// commit), then check it with both engines.
-pub fn run(settings: &RecoverSettings) -> Result<()> {
+pub fn run(settings: &InspectSettings) -> Result<()> {
     let path = &settings.tdbfile;
     let needed = inspect::needs_recovery(path);
     match settings.backend {
