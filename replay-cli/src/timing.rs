@@ -32,3 +32,8 @@ pub fn show_ms(duration: Duration) -> String {
 pub fn per_second(ops: u64, duration: Duration) -> f64 {
     ops as f64 / duration.as_secs_f64().max(1e-9)
 }
+
+/// `a / b` (a zero `b` counts as a nanosecond).
+pub fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}

@@ -19,7 +19,7 @@ use crate::files::{claim_scratch, fresh_database};
 use crate::loading::{analyse_traces, load, ops_in};
 use crate::output::Out;
 use crate::progress::Progress;
-use crate::timing::{best_median, ms, timed};
+use crate::timing::{best_median, ms, ratio, timed};
 use json::{BackendJson, BenchJson, CompareJson, RatioJson};
 
 /// The arguments of `bench`.
@@ -117,7 +117,6 @@ impl Timing {
     }
 
     fn ratio_to(self, base: Timing) -> (f64, f64) {
-        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
         (ratio(self.best, base.best), ratio(self.median, base.median))
     }
 }
