@@ -10,7 +10,7 @@ use replay_engine::record::Layout;
 use replay_engine::replay::database::Locking;
 use replay_engine::trace::FlavourChoice;
 
-use crate::files::existing_database;
+use crate::files::{existing_database, Recording};
 
 /// Which tdb implementation runs the operations.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,15 +115,6 @@ pub struct RecordArgs {
     /// transactions).
     #[arg(long, value_enum, default_value = "ccan", requires = "record")]
     pub layout: LayoutArg,
-}
-
-/// Where and how a run is recorded (`--record DIR [--layout L]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recording {
-    /// The directory for the traces.
-    pub dir: PathBuf,
-    /// The trace layout.
-    pub layout: Layout,
 }
 
 impl RecordArgs {

@@ -6,11 +6,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use replay_engine::inspect;
-use replay_engine::record::{self, RecordOptions};
+use replay_engine::record::{self, Layout, RecordOptions};
 use replay_engine::scratch;
 
-use crate::args::Recording;
 use crate::exit::bad_input;
+
+/// Where and how a run is recorded (`--record DIR [--layout L]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recording {
+    /// The directory for the traces.
+    pub dir: PathBuf,
+    /// The trace layout.
+    pub layout: Layout,
+}
 
 /// Make sure the scratch database `path` may be created or replaced: it does not exist,
 /// or tdb-replay created it, or the user passed `--overwrite` (which hands it over).

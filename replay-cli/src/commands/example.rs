@@ -13,11 +13,12 @@ use replay_engine::backend::Backend;
 use replay_engine::record::{self, Layout};
 use replay_engine::trace::FlavourChoice;
 
-use crate::args::{EngineChoice, Recording};
+use crate::args::EngineChoice;
 use crate::commands::diff::{self, DiffSettings};
 use crate::commands::replay::{self, ReplaySettings};
 use crate::commands::torture::{self, TortureSettings};
 use crate::engine::CBackend;
+use crate::files::Recording;
 use crate::loading::load;
 use crate::progress::Progress;
 

@@ -11,9 +11,10 @@ use replay_engine::backend::Backend;
 use replay_engine::record::Layout;
 use replay_engine::torture::{self, Mix, TortureError, TortureOptions, TortureReport};
 
-use crate::args::{EngineChoice, RecordArgs, Recording};
+use crate::args::{EngineChoice, RecordArgs};
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
+use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
 use crate::timing::show_ms;
 

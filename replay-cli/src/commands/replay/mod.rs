@@ -14,9 +14,10 @@ use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
 use replay_engine::trace::FlavourChoice;
 
-use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs, Recording};
+use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::exit::bad_input;
+use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
 use crate::loading::{analyse_traces, load, looks_like_trace, ops_in, plural};
 use crate::output::Out;
