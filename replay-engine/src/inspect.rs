@@ -193,6 +193,57 @@ mod tests {
         assert_eq!(check_problem("x: corrupt"), CheckProblem::Other);
     }
 
+    #[cfg(feature = "c")]
+    #[test]
+    fn a_failed_open_names_the_os_error_once() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("missing.tdb");
+        let Err(error) = super::open_existing::<crate::backend::c::CTdb>(&missing) else {
+            panic!("a missing file opened");
+        };
+        let text = error.to_string();
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("os error 2"), "{text}");
+    }
+
+    #[cfg(feature = "pure")]
+    #[test]
+    fn unusable_tells_a_missing_file_from_a_file_that_is_no_tdb() {
+        use super::{unusable, Unusable};
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("missing.tdb");
+        assert!(matches!(unusable(&missing), Some(Unusable::Unreadable(_))));
+        assert_eq!(
+            unusable(&missing)
+                .map(|problem| problem.to_string())
+                .as_deref(),
+            Some("no such database file")
+        );
+        let text = dir.path().join("text.tdb");
+        std::fs::write(&text, "not a database\n".repeat(20)).expect("write");
+        assert!(matches!(unusable(&text), Some(Unusable::NotTdb)));
+        let short = dir.path().join("short.tdb");
+        std::fs::write(&short, b"TDB file\n\0").expect("write");
+        assert!(matches!(unusable(&short), Some(Unusable::NotTdb)));
+
+        use crate::backend::{pure::PureTdb, Backend, OpenOptions};
+        let real = dir.path().join("real.tdb");
+        let options = OpenOptions {
+            hash_size: 0,
+            tdb_flags: 0,
+            open_flags: libc::O_RDWR | libc::O_CREAT,
+            mode: 0o600,
+        };
+        let db = <PureTdb as Backend>::open(&real, &options)
+            .unwrap_or_else(|error| panic!("cannot create: {error}"));
+        Backend::close(db).unwrap_or_else(|error| panic!("cannot close: {error}"));
+        assert!(unusable(&real).is_none());
+    }
+
     #[test]
     fn escapes_like_tdbdump() {
         assert_eq!(escape(b"nbt_server\0"), "nbt_server\\00");

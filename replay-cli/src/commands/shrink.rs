@@ -179,6 +179,30 @@ struct Shrinking<'a> {
 }
 
 impl Shrinking<'_> {
+    /// Write the kept traces (a subsequence of the originals, in order), each to its
+    /// output path; returns the paths with the writer each was read as.
+    fn write(&self, kept: &[Trace]) -> Result<Vec<(PathBuf, Flavour)>> {
+        let traces = self.traces;
+        let mut written = Vec::with_capacity(kept.len());
+        let mut original = 0;
+        for trace in kept {
+            while original < traces.len() && traces[original].name != trace.name {
+                original += 1;
+            }
+            let Some(path) = self.outputs.get(original) else {
+                bail!("{}: not a trace of the set", trace.name);
+            };
+            original += 1;
+            scratch::replace(path).map_err(bad_input)?;
+            std::fs::write(path, emit_all(trace))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            scratch::mark(path).map_err(|error| anyhow::anyhow!("{error}"))?;
+            written.push((path.clone(), trace.flavour));
+        }
+        Ok(written)
+    }
+
+    /// Shrink under `check`, write the result and run it once more from the files.
     fn run<K: Check>(&self, mut check: K, mode: &str) -> Result<()> {
         let traces = self.traces;
         analysis::analyse(traces, check.locking()).map_err(bad_input)?;
@@ -220,23 +244,7 @@ impl Shrinking<'_> {
             shrunk.original.signature, shrunk.original.message
         );
 
-        // Write the kept traces (a subsequence of the originals, in order).
-        let mut written = Vec::with_capacity(shrunk.traces.len());
-        let mut original = 0;
-        for trace in &shrunk.traces {
-            while original < traces.len() && traces[original].name != trace.name {
-                original += 1;
-            }
-            let Some(path) = self.outputs.get(original) else {
-                bail!("{}: not a trace of the set", trace.name);
-            };
-            original += 1;
-            scratch::replace(path).map_err(bad_input)?;
-            std::fs::write(path, emit_all(trace))
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            scratch::mark(path).map_err(|error| anyhow::anyhow!("{error}"))?;
-            written.push((path.clone(), trace.flavour));
-        }
+        let written = self.write(&shrunk.traces)?;
 
         // Run them once more as the user will: from the files.
         let reloaded = reload(&written)?;

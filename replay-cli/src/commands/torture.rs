@@ -169,63 +169,8 @@ impl TryFrom<TortureArgs> for TortureSettings {
 pub fn run(args: &TortureSettings) -> Result<()> {
     claim_scratch(&args.tdbfile, args.overwrite)?;
     let seed = args.seed;
-    let record = prepare_recording(args.record.as_ref(), &args.tdbfile)?.map(|mut record| {
-        // A transient lock refusal is retried, so every recorded line can be replayed.
-        record.retry_lock_errors = true;
-        if args.mutex {
-            // Only Samba's tdb has mutexes, and readers take such traces for Samba's.
-            record.layout = Layout::Samba;
-        }
-        record
-    });
-    let options = TortureOptions {
-        processes: args.procs,
-        mix: Mix {
-            ops: args.ops,
-            keys: args.keys,
-            transactions: args.transactions,
-            exotic: args.exotic,
-            always_transactions: args.kill > 0,
-        },
-        seed,
-        hash_size: args.hash_size,
-        record,
-        kills: args.kill,
-        mutex: args.mutex,
-    };
-    let engines = match args.engine {
-        EngineChoice::C => "C tdb",
-        EngineChoice::Pure => "tdb-pure",
-        EngineChoice::Mixed => "C tdb and tdb-pure alternately",
-    };
-    println!(
-        "Torturing {} with {} processes on {engines}, {} operations each{}{}{}, seed {seed}",
-        args.tdbfile.display(),
-        options.processes,
-        options.mix.ops,
-        if args.transactions {
-            ", with transactions"
-        } else {
-            ""
-        },
-        if args.exotic {
-            ", with key walks, all-record locks and wipes"
-        } else {
-            ""
-        },
-        if args.mutex {
-            ", robust-mutex locking"
-        } else {
-            ""
-        },
-    );
-    if args.kill > 0 {
-        println!(
-            "Killing {} processes at random moments (SIGKILL) and restarting them; every \
-             write is in a transaction",
-            args.kill
-        );
-    }
+    let options = options(args)?;
+    announce(args);
     let outcome = match args.engine {
         EngineChoice::C => torture::run::<CBackend, CBackend>(&args.tdbfile, &options),
         EngineChoice::Pure => torture::run::<PureBackend, PureBackend>(&args.tdbfile, &options),
@@ -242,7 +187,7 @@ pub fn run(args: &TortureSettings) -> Result<()> {
     println!(
         "{} processes finished in {}{}; every read of a process's own keys matched its \
          own writes",
-        options.processes,
+        args.procs,
         show_ms(report.elapsed),
         if report.kills > 0 {
             format!(" ({} killed and restarted)", report.kills)
@@ -269,6 +214,61 @@ pub fn run(args: &TortureSettings) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The engine's options for the run, with the recording directory made ready.
+fn options(args: &TortureSettings) -> Result<TortureOptions> {
+    let record = prepare_recording(args.record.as_ref(), &args.tdbfile)?.map(|mut record| {
+        // A transient lock refusal is retried, so every recorded line can be replayed.
+        record.retry_lock_errors = true;
+        if args.mutex {
+            // Only Samba's tdb has mutexes, and readers take such traces for Samba's.
+            record.layout = Layout::Samba;
+        }
+        record
+    });
+    Ok(TortureOptions {
+        processes: args.procs,
+        mix: Mix {
+            ops: args.ops,
+            keys: args.keys,
+            transactions: args.transactions,
+            exotic: args.exotic,
+            always_transactions: args.kill > 0,
+        },
+        seed: args.seed,
+        hash_size: args.hash_size,
+        record,
+        kills: args.kill,
+        mutex: args.mutex,
+    })
+}
+
+/// Say what the run will do.
+fn announce(args: &TortureSettings) {
+    let engines = match args.engine {
+        EngineChoice::C => "C tdb",
+        EngineChoice::Pure => "tdb-pure",
+        EngineChoice::Mixed => "C tdb and tdb-pure alternately",
+    };
+    let with = |on: bool, text: &'static str| if on { text } else { "" };
+    println!(
+        "Torturing {} with {} processes on {engines}, {} operations each{}{}{}, seed {}",
+        args.tdbfile.display(),
+        args.procs,
+        args.ops,
+        with(args.transactions, ", with transactions"),
+        with(args.exotic, ", with key walks, all-record locks and wipes"),
+        with(args.mutex, ", robust-mutex locking"),
+        args.seed,
+    );
+    if args.kill > 0 {
+        println!(
+            "Killing {} processes at random moments (SIGKILL) and restarting them; every \
+             write is in a transaction",
+            args.kill
+        );
+    }
 }
 
 /// Check the final database with engine `B` and print what was verified.
