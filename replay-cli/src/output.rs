@@ -1,6 +1,8 @@
 //! Where a command's report goes. Without `--json` the human report is printed on
-//! stdout; with `--json` stdout carries exactly one JSON document (see the README's
-//! "JSON output" section for the fields) and the human report goes to stderr.
+//! stdout; with `--json` stdout carries exactly one JSON document and the human report
+//! goes to stderr. Each command's document is documented field by field on its
+//! `Serialize` structs (`*Json`, in the command's module); times are in milliseconds
+//! (`*_ms`, floats) or nanoseconds (`*_ns`), ratios are pure / C.
 
 use std::fmt::Display;
 
@@ -42,12 +44,9 @@ impl Out {
     }
 }
 
-/// Milliseconds as a float, the unit of every `*_ms` field.
-pub fn ms(duration: std::time::Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
-/// One backend's per-op latencies, as printed and as serialised.
+/// One backend's per-op latencies, as printed and as serialised (the `latency` entries of
+/// `replay --json` and `bench --json`; each op's fields are documented on
+/// `replay_engine::replay::latency::LatencySummary`).
 #[derive(Serialize, Clone, Debug)]
 pub struct LatencyReport {
     /// `c` or `pure`.

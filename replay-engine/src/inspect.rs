@@ -52,7 +52,69 @@ pub fn reclaim_crash_leftovers(path: &Path) -> Result<u64, String> {
 #[cfg(feature = "pure")]
 pub fn needs_recovery(path: &Path) -> bool {
     matches!(open_existing::<tdb_pure::Tdb>(path),
-        Err(error) if error.to_string().contains("needs recovery"))
+        Err(error) if check_problem(&error.to_string()) == CheckProblem::InterruptedCommit)
+}
+
+/// Why a file cannot be looked at as a tdb at all, whichever engine tries.
+#[derive(Debug)]
+pub enum Unusable {
+    /// It cannot be opened or read (it does not exist, say).
+    Unreadable(std::io::Error),
+    /// It does not start with a tdb header's magic string (or is shorter than a header).
+    NotTdb,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Unreadable(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                f.write_str("no such database file")
+            }
+            Unusable::Unreadable(error) => write!(f, "cannot read it: {error}"),
+            Unusable::NotTdb => f.write_str("not a tdb file (short file or bad magic)"),
+        }
+    }
+}
+
+/// What makes the file at `path` no tdb file at all, read through tdb-pure's header
+/// module (`None`: it starts as a tdb does; an engine may still refuse it).
+#[cfg(feature = "pure")]
+pub fn unusable(path: &Path) -> Option<Unusable> {
+    use std::io::Read;
+    use tdb_pure::header::{Header, HEADER_SIZE};
+    let mut raw = Vec::with_capacity(HEADER_SIZE as usize);
+    let read = std::fs::File::open(path)
+        .and_then(|file| file.take(u64::from(HEADER_SIZE)).read_to_end(&mut raw));
+    match read {
+        Err(error) => Some(Unusable::Unreadable(error)),
+        Ok(_) if !Header::has_magic(&raw) => Some(Unusable::NotTdb),
+        Ok(_) => None,
+    }
+}
+
+/// What an engine's failed check (or refused open) of a file says is wrong, as far as
+/// the tool's hints care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckProblem {
+    /// A commit was interrupted by a crash: the file needs recovery before a read-only
+    /// open.
+    InterruptedCommit,
+    /// Dead space followed by records (C tdb 1.4.8 misreads it as corruption).
+    DeadSpace,
+    /// Anything else.
+    Other,
+}
+
+/// The problem a check failure's text describes. The engines report these states only as
+/// text today; this is the one place that reads it.
+pub fn check_problem(text: &str) -> CheckProblem {
+    if text.contains("needs recovery") || text.contains("recover read only") {
+        CheckProblem::InterruptedCommit
+    } else if text.contains("Dead space at") {
+        CheckProblem::DeadSpace
+    } else {
+        CheckProblem::Other
+    }
 }
 
 /// What tdb-pure's check of the file at `path` skipped as a killed commit's leftovers,
@@ -116,6 +178,71 @@ fn escape(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::escape;
+
+    #[test]
+    fn check_problems_are_read_from_the_engines_texts() {
+        use super::{check_problem, CheckProblem};
+        assert_eq!(
+            check_problem("x: pure cannot open it: IO error: needs recovery"),
+            CheckProblem::InterruptedCommit
+        );
+        assert_eq!(
+            check_problem("x: not sound to c: corrupt database: Dead space at 1234"),
+            CheckProblem::DeadSpace
+        );
+        assert_eq!(check_problem("x: corrupt"), CheckProblem::Other);
+    }
+
+    #[cfg(feature = "c")]
+    #[test]
+    fn a_failed_open_names_the_os_error_once() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("missing.tdb");
+        let Err(error) = super::open_existing::<crate::backend::c::CTdb>(&missing) else {
+            panic!("a missing file opened");
+        };
+        let text = error.to_string();
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("os error 2"), "{text}");
+    }
+
+    #[cfg(feature = "pure")]
+    #[test]
+    fn unusable_tells_a_missing_file_from_a_file_that_is_no_tdb() {
+        use super::{unusable, Unusable};
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("missing.tdb");
+        assert!(matches!(unusable(&missing), Some(Unusable::Unreadable(_))));
+        assert_eq!(
+            unusable(&missing)
+                .map(|problem| problem.to_string())
+                .as_deref(),
+            Some("no such database file")
+        );
+        let text = dir.path().join("text.tdb");
+        std::fs::write(&text, "not a database\n".repeat(20)).expect("write");
+        assert!(matches!(unusable(&text), Some(Unusable::NotTdb)));
+        let short = dir.path().join("short.tdb");
+        std::fs::write(&short, b"TDB file\n\0").expect("write");
+        assert!(matches!(unusable(&short), Some(Unusable::NotTdb)));
+
+        use crate::backend::{pure::PureTdb, Backend, OpenOptions};
+        let real = dir.path().join("real.tdb");
+        let options = OpenOptions {
+            hash_size: 0,
+            tdb_flags: 0,
+            open_flags: libc::O_RDWR | libc::O_CREAT,
+            mode: 0o600,
+        };
+        let db = <PureTdb as Backend>::open(&real, &options)
+            .unwrap_or_else(|error| panic!("cannot create: {error}"));
+        Backend::close(db).unwrap_or_else(|error| panic!("cannot close: {error}"));
+        assert!(unusable(&real).is_none());
+    }
 
     #[test]
     fn escapes_like_tdbdump() {

@@ -52,12 +52,26 @@ impl From<sys::Tdb> for CTdb {
 fn to_tdb_error(error: sys::Error) -> TdbError {
     let kind = error.code();
     let detail = match (error.message(), error.os_error()) {
-        (Some(message), Some(os)) => Some(format!("{message} ({os})")),
+        (Some(message), Some(os)) => Some(with_os_error(message, &os)),
         (Some(message), None) => Some(message.to_string()),
         (None, Some(os)) => Some(os.to_string()),
         (None, None) => None,
     };
     TdbError { kind, detail }
+}
+
+/// tdb's log message with the OS error, whose text the message often already ends with
+/// ("could not open file x: No such file or directory"): then only its number is added.
+fn with_os_error(message: &str, os: &std::io::Error) -> String {
+    let text = os.to_string();
+    let number = os.raw_os_error().map(|errno| format!("os error {errno}"));
+    let plain = number
+        .as_deref()
+        .and_then(|number| text.strip_suffix(&format!(" ({number})")));
+    match (plain, number) {
+        (Some(plain), Some(number)) if message.ends_with(plain) => format!("{message} ({number})"),
+        _ => format!("{message} ({os})"),
+    }
 }
 
 fn check<T>(result: sys::Result<T>) -> TdbResult<T> {

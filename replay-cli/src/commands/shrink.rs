@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::Args;
 use replay_engine::analysis;
 use replay_engine::backend::Backend;
 use replay_engine::scratch;
@@ -20,16 +21,96 @@ use replay_engine::shrink::{self, Check, DiffCheck, ReplayCheck, ShrinkError, Sh
 use replay_engine::trace::emit::emit_all;
 use replay_engine::trace::{parse_trace, Flavour, FlavourChoice, LoadOptions, Trace};
 
-use crate::args::{EngineChoice, ShrinkArgs};
-use crate::commands::{claim_scratch, load, BadInput, CBackend, PureBackend};
+use crate::args::{EngineChoice, LoadArgs};
+use crate::engine::{CBackend, PureBackend};
+use crate::exit::bad_input;
+use crate::files::claim_scratch;
+use crate::loading::{load, plural};
 use crate::progress::Progress;
 
-pub fn run(args: &ShrinkArgs) -> Result<()> {
+/// The arguments of `shrink`.
+#[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    /// Shrink a set on which C tdb and tdb-pure diverge under `diff` (the default).
+    #[arg(long, conflicts_with = "backend")]
+    pub diff: bool,
+    /// Shrink a set whose concurrent replay on this backend fails: a result that differs
+    /// from the trace, or a deadlock no back-off resolves.
+    #[arg(long, value_enum)]
+    pub backend: Option<EngineChoice>,
+    /// Directory for the shrunk traces (created if needed); each is written under its
+    /// original file name, without `.zst` or `.gz`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace files in --out even if tdb-replay did not create them (by default an
+    /// existing file the tool did not create is refused, never overwritten).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// With --backend: milliseconds with every worker blocked before a candidate's run
+    /// counts as deadlocked (short, so no candidate holds the shrinker up).
+    #[arg(long, default_value_t = 100)]
+    pub deadlock_after_ms: u64,
+    /// With --backend: back-offs allowed per candidate.
+    #[arg(long, default_value_t = 8)]
+    pub max_backoffs: usize,
+    /// With --backend: abandon a candidate's run after this many seconds without
+    /// progress.
+    #[arg(long, default_value_t = 10)]
+    pub stall_after_s: u64,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Trace files, one per process (plain, .gz or .zst).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+/// What `shrink` does, resolved from [`ShrinkArgs`].
+#[derive(Clone, Debug)]
+pub struct ShrinkSettings {
+    /// The failure to keep: a divergence under `diff` (`None`), or a failing concurrent
+    /// replay on this engine.
+    pub replay_on: Option<EngineChoice>,
+    /// Directory for the shrunk traces.
+    pub out: PathBuf,
+    /// Replace files in `out` even if tdb-replay did not create them.
+    pub overwrite: bool,
+    /// How long every worker may be blocked before a candidate's run counts as
+    /// deadlocked.
+    pub deadlock_after: Duration,
+    /// Back-offs allowed per candidate.
+    pub max_backoffs: usize,
+    /// How long a candidate's run may go without progress.
+    pub stall_after: Duration,
+    /// Which program wrote the traces.
+    pub flavour: FlavourChoice,
+    /// The trace files.
+    pub traces: Vec<PathBuf>,
+}
+
+impl TryFrom<ShrinkArgs> for ShrinkSettings {
+    type Error = anyhow::Error;
+
+    fn try_from(args: ShrinkArgs) -> Result<ShrinkSettings> {
+        Ok(ShrinkSettings {
+            replay_on: args.backend,
+            out: args.out,
+            overwrite: args.overwrite,
+            deadlock_after: Duration::from_millis(args.deadlock_after_ms),
+            max_backoffs: args.max_backoffs,
+            stall_after: Duration::from_secs(args.stall_after_s),
+            flavour: args.load.flavour(),
+            traces: args.traces,
+        })
+    }
+}
+
+/// Shrink the set and write what is left.
+pub fn run(args: &ShrinkSettings) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
-    let traces = load(&args.traces, &args.load, &progress)?;
+    let traces = load(&args.traces, args.flavour, &progress)?;
     let outputs = output_paths(&args.out, &traces);
     std::fs::create_dir_all(&args.out)
-        .map_err(|error| BadInput(format!("{}: {error}", args.out.display())))?;
+        .map_err(|error| bad_input(format!("{}: {error}", args.out.display())))?;
     for path in &outputs {
         claim_scratch(path, args.overwrite)?;
     }
@@ -39,7 +120,7 @@ pub fn run(args: &ShrinkArgs) -> Result<()> {
         outputs: &outputs,
         progress: &progress,
     };
-    match args.backend {
+    match args.replay_on {
         None => shrinking.run(
             DiffCheck::<CBackend, PureBackend>::new()
                 .context("cannot create a temporary directory")?,
@@ -61,11 +142,13 @@ pub fn run(args: &ShrinkArgs) -> Result<()> {
 }
 
 /// A replay check with the limits from the command line.
-fn replay_check<Even: Backend, Odd: Backend>(args: &ShrinkArgs) -> Result<ReplayCheck<Even, Odd>> {
+fn replay_check<Even: Backend, Odd: Backend>(
+    args: &ShrinkSettings,
+) -> Result<ReplayCheck<Even, Odd>> {
     let mut check = ReplayCheck::new().context("cannot create a temporary directory")?;
-    check.deadlock_after = Duration::from_millis(args.deadlock_after_ms);
+    check.deadlock_after = args.deadlock_after;
     check.max_backoffs = args.max_backoffs;
-    check.stall_after = Duration::from_secs(args.stall_after_s);
+    check.stall_after = args.stall_after;
     Ok(check)
 }
 
@@ -89,20 +172,44 @@ fn output_paths(out: &Path, traces: &[Trace]) -> Vec<PathBuf> {
 }
 
 struct Shrinking<'a> {
-    args: &'a ShrinkArgs,
+    args: &'a ShrinkSettings,
     traces: &'a [Trace],
     outputs: &'a [PathBuf],
     progress: &'a Progress,
 }
 
 impl Shrinking<'_> {
+    /// Write the kept traces (a subsequence of the originals, in order), each to its
+    /// output path; returns the paths with the writer each was read as.
+    fn write(&self, kept: &[Trace]) -> Result<Vec<(PathBuf, Flavour)>> {
+        let traces = self.traces;
+        let mut written = Vec::with_capacity(kept.len());
+        let mut original = 0;
+        for trace in kept {
+            while original < traces.len() && traces[original].name != trace.name {
+                original += 1;
+            }
+            let Some(path) = self.outputs.get(original) else {
+                bail!("{}: not a trace of the set", trace.name);
+            };
+            original += 1;
+            scratch::replace(path).map_err(bad_input)?;
+            std::fs::write(path, emit_all(trace))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            scratch::mark(path).map_err(|error| anyhow::anyhow!("{error}"))?;
+            written.push((path.clone(), trace.flavour));
+        }
+        Ok(written)
+    }
+
+    /// Shrink under `check`, write the result and run it once more from the files.
     fn run<K: Check>(&self, mut check: K, mode: &str) -> Result<()> {
         let traces = self.traces;
-        analysis::analyse(traces, check.locking()).map_err(|error| BadInput(error.to_string()))?;
+        analysis::analyse(traces, check.locking()).map_err(bad_input)?;
         eprintln!(
             "Running the {} trace{} under {mode}...",
             traces.len(),
-            if traces.len() == 1 { "" } else { "s" }
+            plural(traces.len())
         );
         let started = Instant::now();
         let level = Cell::new(None);
@@ -125,12 +232,11 @@ impl Shrinking<'_> {
         let shrunk = match shrunk {
             Ok(shrunk) => shrunk,
             Err(ShrinkError::DoesNotFail) => {
-                return Err(BadInput(format!(
+                return Err(bad_input(format!(
                     "the set does not fail under {mode}; nothing to shrink"
-                ))
-                .into())
+                )))
             }
-            Err(ShrinkError::Unusable(message)) => return Err(BadInput(message).into()),
+            Err(ShrinkError::Unusable(message)) => return Err(bad_input(message)),
         };
         let elapsed = started.elapsed();
         println!(
@@ -138,23 +244,7 @@ impl Shrinking<'_> {
             shrunk.original.signature, shrunk.original.message
         );
 
-        // Write the kept traces (a subsequence of the originals, in order).
-        let mut written = Vec::with_capacity(shrunk.traces.len());
-        let mut original = 0;
-        for trace in &shrunk.traces {
-            while original < traces.len() && traces[original].name != trace.name {
-                original += 1;
-            }
-            let Some(path) = self.outputs.get(original) else {
-                bail!("{}: not a trace of the set", trace.name);
-            };
-            original += 1;
-            scratch::replace(path).map_err(|error| BadInput(error.to_string()))?;
-            std::fs::write(path, emit_all(trace))
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            scratch::mark(path).map_err(|error| anyhow::anyhow!("{error}"))?;
-            written.push((path.clone(), trace.flavour));
-        }
+        let written = self.write(&shrunk.traces)?;
 
         // Run them once more as the user will: from the files.
         let reloaded = reload(&written)?;
@@ -182,7 +272,7 @@ impl Shrinking<'_> {
             shrunk.candidates,
             elapsed.as_secs_f64()
         );
-        let samba_flavour = self.args.load.flavour == crate::args::FlavourArg::Auto
+        let samba_flavour = self.args.flavour == FlavourChoice::Auto
             && written.iter().any(|(path, flavour)| {
                 *flavour == Flavour::Samba && detected(path).is_some_and(|f| f != Flavour::Samba)
             });

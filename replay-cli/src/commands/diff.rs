@@ -6,18 +6,102 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use clap::Args;
 use replay_engine::diff::{self, DiffReport};
 use replay_engine::inspect;
 use replay_engine::replay::{self, ReplayOptions};
-use replay_engine::trace::Trace;
+use replay_engine::trace::{FlavourChoice, Trace};
+use serde::Serialize;
 
-use crate::args::DiffArgs;
-use crate::commands::{
-    analyse_traces, claim_scratch, load, timed, BadInput, CBackend, PureBackend,
-};
+use crate::args::LoadArgs;
+use crate::engine::{CBackend, PureBackend};
+use crate::exit::bad_input;
+use crate::files::claim_scratch;
+use crate::loading::{analyse_traces, load};
 use crate::output::Out;
 use crate::progress::Progress;
-use serde::Serialize;
+use crate::timing::{ms, show_ms, timed};
+
+/// The arguments of `diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Also replay the traces concurrently (one worker per trace, as `replay` does) on C,
+    /// on tdb-pure and mixed, and compare the three final databases.
+    #[arg(long)]
+    pub concurrent: bool,
+    /// Directory for the databases (`c.tdb`, `pure.tdb`, ...; must not hold other
+    /// files of those names). Default: a new temporary directory, removed when the
+    /// engines agree and kept when they do not.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Print only the verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print one JSON document on stdout (the human report goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Replace the databases in --dir even if tdb-replay did not create it (by default an
+    /// existing file the tool did not create is refused, never truncated).
+    #[arg(long)]
+    pub overwrite: bool,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Trace files, one per process (plain, .gz or .zst).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+}
+
+/// What `diff` compares, resolved from [`DiffArgs`].
+#[derive(Clone, Debug)]
+pub struct DiffSettings {
+    /// Also replay concurrently on each engine and mixed.
+    pub concurrent: bool,
+    /// Directory for the databases (a temporary one if `None`).
+    pub dir: Option<PathBuf>,
+    /// Print only the verdict.
+    pub quiet: bool,
+    /// Print a JSON document on stdout.
+    pub json: bool,
+    /// Replace the databases in `dir` even if tdb-replay did not create them.
+    pub overwrite: bool,
+    /// Which program wrote the traces.
+    pub flavour: FlavourChoice,
+    /// The trace files.
+    pub traces: Vec<PathBuf>,
+}
+
+impl DiffSettings {
+    /// The lock-step comparison of `traces`, its databases in `dir`, with the command
+    /// line's other defaults.
+    pub fn new(dir: Option<PathBuf>, traces: Vec<PathBuf>) -> DiffSettings {
+        DiffSettings {
+            concurrent: false,
+            dir,
+            quiet: false,
+            json: false,
+            overwrite: false,
+            flavour: FlavourChoice::Auto,
+            traces,
+        }
+    }
+}
+
+impl TryFrom<DiffArgs> for DiffSettings {
+    type Error = anyhow::Error;
+
+    fn try_from(args: DiffArgs) -> Result<DiffSettings> {
+        Ok(DiffSettings {
+            concurrent: args.concurrent,
+            dir: args.dir,
+            quiet: args.quiet,
+            json: args.json,
+            overwrite: args.overwrite,
+            flavour: args.load.flavour(),
+            traces: args.traces,
+        })
+    }
+}
 
 /// Where the databases go: the user's directory, or a temporary one that is removed
 /// unless something is worth inspecting.
@@ -52,45 +136,74 @@ const DATABASES: [&str; 5] = [
     "concurrent-mixed.tdb",
 ];
 
-/// The JSON document of `diff --json` (fields documented in the README).
+/// The JSON document of `diff --json` (printed on a divergence too, before exit 1).
 #[derive(Serialize)]
 struct DiffJson {
+    /// Always `"diff"`.
     command: &'static str,
+    /// Number of traces.
     traces: usize,
+    /// Ops in all the traces.
     ops_in_traces: usize,
+    /// Time to read and parse the traces.
     load_ms: f64,
+    /// Time to analyse them.
     analysis_ms: f64,
     /// `agree` or `diverge`.
     verdict: &'static str,
+    /// Ops run in lock step (up to the divergence).
     ops: u64,
+    /// Units (ops or whole regions) the lock step scheduled.
     units: u64,
+    /// Dependencies the lock step had to override.
     overridden_deps: u64,
+    /// Records in each final database.
     records: usize,
+    /// Whether the two final files are byte for byte the same.
     identical_files: bool,
+    /// Time of the lock step, the final comparison and the checks.
     elapsed_ms: f64,
+    /// Time of the lock step alone.
     lock_step_ms: f64,
+    /// The first difference; null when the engines agree.
     divergence: Option<DivergenceJson>,
+    /// With `--concurrent`: one entry per concurrent replay (`c`, `pure`, `mixed`).
     concurrent: Vec<ConcurrentJson>,
+    /// The directory kept on a divergence; null otherwise.
     kept: Option<String>,
 }
 
+/// Where and how the engines first differed.
 #[derive(Serialize)]
 struct DivergenceJson {
+    /// `result`, `final_records` or `check`.
     kind: &'static str,
+    /// Where (`file:line`, or the database for the final comparison).
     location: String,
+    /// The op (or what was compared).
     op: String,
+    /// The first engine's name.
     first_engine: &'static str,
+    /// What the first engine got.
     first: String,
+    /// The second engine's name.
     second_engine: &'static str,
+    /// What the second engine got.
     second: String,
+    /// The whole divergence as printed for people.
     text: String,
 }
 
+/// One concurrent replay of `diff --concurrent`.
 #[derive(Serialize)]
 struct ConcurrentJson {
+    /// `c`, `pure` or `mixed`.
     engine: &'static str,
+    /// Its replay time.
     replay_ms: f64,
+    /// Back-offs it learned.
     backoffs: usize,
+    /// Records in its final database.
     records: usize,
 }
 
@@ -138,25 +251,26 @@ impl DiffJson {
     }
 }
 
-pub fn run(args: &DiffArgs) -> Result<()> {
+/// Run the comparison and print the verdict.
+pub fn run(args: &DiffSettings) -> Result<()> {
     let out = Out::new(args.json, args.quiet);
     let progress = Arc::new(Progress::new(!args.quiet && !args.json));
     let say = |text: String| out.line(text);
-    let (traces, load_time) = timed(|| load(&args.traces, &args.load, &progress));
+    let (traces, load_time) = timed(|| load(&args.traces, args.flavour, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
     let ops: usize = traces.iter().map(|trace| trace.ops.len()).sum();
     say(format!(
-        "Loaded {} traces ({ops} ops) in {:.1} ms, analysed in {:.1} ms",
+        "Loaded {} traces ({ops} ops) in {}, analysed in {}",
         traces.len(),
-        ms(load_time),
-        ms(analysis_time)
+        show_ms(load_time),
+        show_ms(analysis_time)
     ));
     let workspace = match &args.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
-                .map_err(|error| BadInput(format!("{}: {error}", dir.display())))?;
+                .map_err(|error| bad_input(format!("{}: {error}", dir.display())))?;
             for name in DATABASES {
                 claim_scratch(&dir.join(name), args.overwrite)?;
             }
@@ -207,7 +321,7 @@ pub fn run(args: &DiffArgs) -> Result<()> {
 fn summary(report: &DiffReport) -> String {
     format!(
         "Lock step: {} ops in {} units on c and pure, every result the same; final \
-         databases: {} records each, {}, both sound ({:.1} ms; {} dependencies overridden)",
+         databases: {} records each, {}, both sound ({}; {} dependencies overridden)",
         report.ops,
         report.units,
         report.records,
@@ -216,7 +330,7 @@ fn summary(report: &DiffReport) -> String {
         } else {
             "files differ in layout"
         },
-        ms(report.elapsed),
+        show_ms(report.elapsed),
         report.overridden_deps
     )
 }
@@ -259,9 +373,9 @@ fn concurrent(
         }
         let records = records_of(&path)?;
         out.line(format!(
-            "Concurrent on {name}: every result matched the traces in {:.1} ms, {} \
+            "Concurrent on {name}: every result matched the traces in {}, {} \
              back-offs, {} records, sound to both engines",
-            ms(elapsed),
+            show_ms(elapsed),
             report.backoffs.len(),
             records.len()
         ));
@@ -297,8 +411,4 @@ fn records_of(path: &Path) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>
     let mut db: CBackend = inspect::open_existing(path)
         .map_err(|error| anyhow::anyhow!("{}: cannot open: {error}", path.display()))?;
     inspect::records(&mut db).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
 }
