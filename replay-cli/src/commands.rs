@@ -55,6 +55,7 @@ pub fn load(paths: &[PathBuf], args: &LoadArgs, progress: &Arc<Progress>) -> Res
         progress: Some(Arc::new(move |p: replay_engine::trace::LoadProgress| {
             display.show("Loading", p.bytes_read / 1024, p.total_bytes / 1024, "KiB");
         })),
+        ..LoadOptions::default()
     };
     let traces = load_traces(paths, &options).map_err(|error| BadInput(error.to_string()));
     progress.clear();

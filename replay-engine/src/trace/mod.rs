@@ -19,6 +19,9 @@ mod parse;
 pub mod writer;
 
 pub use error::LoadError;
-pub use load::{load_trace, load_traces, parse_trace, LoadOptions, LoadProgress, ProgressFn};
+pub use load::{
+    load_trace, load_traces, parse_trace, LoadOptions, LoadProgress, ProgressFn,
+    DEFAULT_MAX_LINE_BYTES,
+};
 pub use model::*;
 pub use parse::FlavourChoice;
