@@ -15,6 +15,7 @@ mod interrupted;
 mod line;
 mod load;
 pub mod model;
+pub mod opens;
 mod parse;
 pub mod writer;
 
@@ -24,4 +25,5 @@ pub use load::{
     DEFAULT_MAX_LINE_BYTES,
 };
 pub use model::*;
+pub use opens::{creating_open, shape_disagreement};
 pub use parse::FlavourChoice;
