@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use replay_engine::record::Layout;
 use replay_engine::replay::database::Locking;
-use replay_engine::trace::FlavourChoice;
+use replay_engine::trace::{FlavourChoice, DEFAULT_MAX_LINE_BYTES};
 
 use crate::files::{existing_database, Recording};
 
@@ -90,15 +90,40 @@ pub struct LoadArgs {
     /// Which program wrote the traces.
     #[arg(long, value_enum, default_value = "auto")]
     pub flavour: FlavourArg,
+    /// The longest trace line accepted, in bytes (after decompression): a longer line
+    /// is reported at its file:line instead of being read into memory.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+}
+
+/// How to read traces: the settings [`LoadArgs`] resolve to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceReading {
+    /// Which program wrote the traces.
+    pub flavour: FlavourChoice,
+    /// The longest line accepted.
+    pub max_line_bytes: usize,
+}
+
+impl Default for TraceReading {
+    fn default() -> Self {
+        TraceReading {
+            flavour: FlavourChoice::Auto,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
 }
 
 impl LoadArgs {
-    /// The trace reader's writer choice.
-    pub fn flavour(&self) -> FlavourChoice {
-        match self.flavour {
-            FlavourArg::Auto => FlavourChoice::Auto,
-            FlavourArg::Ccan => FlavourChoice::Ccan,
-            FlavourArg::Samba => FlavourChoice::Samba,
+    /// The trace reader's settings.
+    pub fn reading(&self) -> TraceReading {
+        TraceReading {
+            flavour: match self.flavour {
+                FlavourArg::Auto => FlavourChoice::Auto,
+                FlavourArg::Ccan => FlavourChoice::Ccan,
+                FlavourArg::Samba => FlavourChoice::Samba,
+            },
+            max_line_bytes: self.max_line_bytes,
         }
     }
 }

@@ -6,23 +6,25 @@ use std::sync::Arc;
 use anyhow::Result;
 use replay_engine::analysis::{self, Analysis};
 use replay_engine::backend::Backend;
-use replay_engine::trace::{load_traces, FlavourChoice, LoadOptions, LoadProgress, Trace};
+use replay_engine::trace::{load_traces, LoadOptions, LoadProgress, Trace};
 
+use crate::args::TraceReading;
 use crate::exit::bad_input;
 use crate::progress::Progress;
 
-/// Load traces read as written by `flavour`, with progress on a terminal.
+/// Load traces read as `reading` says, with progress on a terminal.
 pub fn load(
     paths: &[PathBuf],
-    flavour: FlavourChoice,
+    reading: &TraceReading,
     progress: &Arc<Progress>,
 ) -> Result<Vec<Trace>> {
     let display = Arc::clone(progress);
     let options = LoadOptions {
-        flavour,
+        flavour: reading.flavour,
         progress: Some(Arc::new(move |p: LoadProgress| {
             display.show("Loading", p.bytes_read / 1024, p.total_bytes / 1024, "KiB");
         })),
+        max_line_bytes: reading.max_line_bytes,
     };
     let traces = load_traces(paths, &options).map_err(bad_input);
     progress.clear();

@@ -45,7 +45,7 @@ fn recorded_mutex_set(dir: &Path, seed: u64) -> Option<(Vec<Trace>, Analysis)> {
         &paths,
         &LoadOptions {
             flavour: FlavourChoice::Auto,
-            progress: None,
+            ..Default::default()
         },
     )
     .unwrap_or_else(|error| panic!("{error}"));

@@ -49,7 +49,7 @@ fn tortured<Even: Backend, Odd: Backend>(
 fn plan_for(paths: &[PathBuf], flavour: FlavourChoice) -> Option<(Vec<Trace>, Analysis)> {
     let options = LoadOptions {
         flavour,
-        progress: None,
+        ..Default::default()
     };
     let traces = load_traces(paths, &options).unwrap_or_else(|error| panic!("{error}"));
     let plan = analyse_unless_known_gap(&traces)?;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use replay_engine::analysis::{describe_key, stats, Analysis};
-use replay_engine::trace::{FlavourChoice, Trace};
+use replay_engine::trace::Trace;
 use serde::Serialize;
 
+use crate::args::TraceReading;
 use crate::args::LoadArgs;
 use crate::engine::CBackend;
 use crate::loading::{analyse_traces, load};
@@ -42,8 +43,8 @@ pub struct AnalyseArgs {
 /// What `analyse` prints, resolved from [`AnalyseArgs`].
 #[derive(Clone, Debug)]
 pub struct AnalyseSettings {
-    /// Which program wrote the traces.
-    pub flavour: FlavourChoice,
+    /// How to read the traces (writer, longest line).
+    pub reading: TraceReading,
     /// List every dependency.
     pub dependencies: bool,
     /// The statistics, with this many entries in each hottest list.
@@ -60,7 +61,7 @@ impl TryFrom<AnalyseArgs> for AnalyseSettings {
     /// The settings.
     fn try_from(args: AnalyseArgs) -> Result<AnalyseSettings> {
         Ok(AnalyseSettings {
-            flavour: args.load.flavour(),
+            reading: args.load.reading(),
             dependencies: args.dependencies,
             stats: args.stats.then_some(args.top),
             json: args.json,
@@ -140,7 +141,7 @@ struct DepJson {
 pub fn run(settings: &AnalyseSettings) -> Result<()> {
     let out = Out::new(settings.json, false);
     let progress = Arc::new(Progress::new(!settings.json));
-    let (traces, load_time) = timed(|| load(&settings.traces, settings.flavour, &progress));
+    let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;

@@ -10,9 +10,10 @@ use clap::Args;
 use replay_engine::diff::{self, DiffReport};
 use replay_engine::inspect;
 use replay_engine::replay::{self, ReplayOptions};
-use replay_engine::trace::{FlavourChoice, Trace};
+use replay_engine::trace::Trace;
 use serde::Serialize;
 
+use crate::args::TraceReading;
 use crate::args::LoadArgs;
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
@@ -65,8 +66,8 @@ pub struct DiffSettings {
     pub json: bool,
     /// Replace the databases in `dir` even if tdb-replay did not create them.
     pub overwrite: bool,
-    /// Which program wrote the traces.
-    pub flavour: FlavourChoice,
+    /// How to read the traces (writer, longest line).
+    pub reading: TraceReading,
     /// The trace files.
     pub traces: Vec<PathBuf>,
 }
@@ -81,7 +82,7 @@ impl DiffSettings {
             quiet: false,
             json: false,
             overwrite: false,
-            flavour: FlavourChoice::Auto,
+            reading: TraceReading::default(),
             traces,
         }
     }
@@ -97,7 +98,7 @@ impl TryFrom<DiffArgs> for DiffSettings {
             quiet: args.quiet,
             json: args.json,
             overwrite: args.overwrite,
-            flavour: args.load.flavour(),
+            reading: args.load.reading(),
             traces: args.traces,
         })
     }
@@ -256,7 +257,7 @@ pub fn run(args: &DiffSettings) -> Result<()> {
     let out = Out::new(args.json, args.quiet);
     let progress = Arc::new(Progress::new(!args.quiet && !args.json));
     let say = |text: String| out.line(text);
-    let (traces, load_time) = timed(|| load(&args.traces, args.flavour, &progress));
+    let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;

@@ -11,9 +11,8 @@ use clap::Args;
 use replay_engine::analysis;
 use replay_engine::backend::Backend;
 use replay_engine::record::{self, Layout};
-use replay_engine::trace::FlavourChoice;
 
-use crate::args::EngineChoice;
+use crate::args::{EngineChoice, TraceReading};
 use crate::commands::diff::{self, DiffSettings};
 use crate::commands::replay::{self, ReplaySettings};
 use crate::commands::torture::{self, TortureSettings};
@@ -122,7 +121,7 @@ fn record_traces(settings: &ExampleSettings) -> Result<Vec<PathBuf>> {
 /// so).
 fn hits_cycle_gap(paths: &[PathBuf]) -> Result<bool> {
     let quiet = Arc::new(Progress::new(false));
-    let loaded = load(paths, FlavourChoice::Auto, &quiet)?;
+    let loaded = load(paths, &TraceReading::default(), &quiet)?;
     match analysis::analyse(&loaded, CBackend::LOCKING) {
         Err(error) if error.is_cycle() => {
             println!("note: {error}\nRecording the example again (a known analysis gap).");

@@ -21,7 +21,7 @@ use replay_engine::shrink::{self, Check, DiffCheck, ReplayCheck, ShrinkError, Sh
 use replay_engine::trace::emit::emit_all;
 use replay_engine::trace::{parse_trace, Flavour, FlavourChoice, LoadOptions, Trace};
 
-use crate::args::{EngineChoice, LoadArgs};
+use crate::args::{TraceReading, EngineChoice, LoadArgs};
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::claim_scratch;
@@ -81,8 +81,8 @@ pub struct ShrinkSettings {
     pub max_backoffs: usize,
     /// How long a candidate's run may go without progress.
     pub stall_after: Duration,
-    /// Which program wrote the traces.
-    pub flavour: FlavourChoice,
+    /// How to read the traces (writer, longest line).
+    pub reading: TraceReading,
     /// The trace files.
     pub traces: Vec<PathBuf>,
 }
@@ -98,7 +98,7 @@ impl TryFrom<ShrinkArgs> for ShrinkSettings {
             deadlock_after: Duration::from_millis(args.deadlock_after_ms),
             max_backoffs: args.max_backoffs,
             stall_after: Duration::from_secs(args.stall_after_s),
-            flavour: args.load.flavour(),
+            reading: args.load.reading(),
             traces: args.traces,
         })
     }
@@ -107,7 +107,7 @@ impl TryFrom<ShrinkArgs> for ShrinkSettings {
 /// Shrink the set and write what is left.
 pub fn run(args: &ShrinkSettings) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
-    let traces = load(&args.traces, args.flavour, &progress)?;
+    let traces = load(&args.traces, &args.reading, &progress)?;
     let outputs = output_paths(&args.out, &traces);
     std::fs::create_dir_all(&args.out)
         .map_err(|error| bad_input(format!("{}: {error}", args.out.display())))?;
@@ -272,7 +272,7 @@ impl Shrinking<'_> {
             shrunk.candidates,
             elapsed.as_secs_f64()
         );
-        let samba_flavour = self.args.flavour == FlavourChoice::Auto
+        let samba_flavour = self.args.reading.flavour == FlavourChoice::Auto
             && written.iter().any(|(path, flavour)| {
                 *flavour == Flavour::Samba && detected(path).is_some_and(|f| f != Flavour::Samba)
             });

@@ -2,7 +2,7 @@
 //! an impossible trace is refused before anything runs, a missing file is named; all exit
 //! with status 2.
 
-use crate::util::{arg, assert_says, exits_with, write};
+use crate::util::{arg, assert_says, exits_with, succeeds, write};
 
 /// Writes `content` as `dir/name` and requires `command` on it to exit 2 at `name:line:`.
 fn bad_at_line(command: &[&str], name: &str, content: &str, line: usize) {
@@ -75,4 +75,77 @@ fn an_inconsistent_trace_is_refused_before_replay() {
 fn a_missing_file_says_which() {
     let out = exits_with(2, &["analyse", "/nonexistent/trace"]);
     assert_says(&out, &["/nonexistent/trace"]);
+}
+
+/// Runs `tdb-replay ARGS` and returns its exit code, what it printed on stderr and its
+/// peak resident memory in bytes (from `wait4`, for this child alone).
+fn run_measuring_memory(args: &[&str]) -> (Option<i32>, String, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tdb-replay"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr reads");
+    let mut status = 0;
+    // SAFETY: `rusage` is a plain C struct of integers, for which all-zero is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: `pid` is our own child, not yet waited for; both pointers are valid.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = std::process::ExitStatus::from_raw(status).code();
+    (code, stderr, usage.ru_maxrss as u64 * 1024)
+}
+
+/// Endless or huge binary input is refused at once with exit 2, in bounded memory.
+#[test]
+fn zeros_plain_or_compressed_are_refused_at_once_in_bounded_memory() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zeros = vec![0u8; 10 << 20];
+    let zst = dir.path().join("zeros.zst");
+    std::fs::write(&zst, zstd::encode_all(&zeros[..], 19).expect("zstd")).expect("write");
+    let gz = dir.path().join("zeros.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&zeros).expect("gzip");
+    std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write");
+    let db = dir.path().join("x.tdb");
+    for input in ["/dev/zero", arg(&zst), arg(&gz)] {
+        for command in [vec!["replay", arg(&db), input], vec!["diff", input]] {
+            let (code, stderr, peak) = run_measuring_memory(&command);
+            assert_eq!(code, Some(2), "{command:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{input}:1: binary data: a NUL byte")),
+                "{command:?}: {stderr}"
+            );
+            assert!(peak < 100 << 20, "{command:?}: peak RSS {peak} bytes");
+        }
+    }
+    assert!(!db.exists(), "no database is made for unusable input");
+}
+
+/// A line longer than --max-line-bytes is an error at its line, never a growing buffer.
+#[test]
+fn an_endless_line_stops_at_the_line_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let long = format!("1 tdb_open 0 0x0 0x42\n{}", "7".repeat(5000));
+    let trace = write(dir.path(), "long.trace", &long);
+    let out = exits_with(2, &["analyse", "--max-line-bytes", "4096", &trace]);
+    assert_says(&out, &[&format!("{trace}:2: a line of more than 4096 bytes")]);
+    // The default limit reads it, and it is a torn last line, reported with its size.
+    let out = succeeds(&["analyse", &trace]);
+    assert_says(
+        &out,
+        &[&format!("{trace}:2: dropped the torn last line (5000 bytes, no newline")],
+    );
 }

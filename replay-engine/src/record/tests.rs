@@ -153,7 +153,7 @@ fn recorded_calls_parse_back_to_the_same_ops() {
         let text = record_calls::<PureTdb>(dir.path(), layout);
         let options = crate::trace::LoadOptions {
             flavour,
-            progress: None,
+            ..Default::default()
         };
         let trace = crate::trace::parse_trace("recorded", text.as_bytes(), &options)
             .unwrap_or_else(|error| panic!("{error}"));

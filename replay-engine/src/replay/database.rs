@@ -92,7 +92,7 @@ impl ActiveGuard {
     }
 }
 
-/// Create the database at `path` afresh for a run: the first trace's hash size and flags
+/// Create the database at `path` afresh for a run: the creating open's hash size and flags
 /// (a robust-mutex file if it opened with `TDB_MUTEX_LOCKING` and `locking` keeps it),
 /// holding the pre-existing records.
 pub fn prepare<B: Backend>(
@@ -105,9 +105,10 @@ pub fn prepare<B: Backend>(
         TdbError::with_detail(crate::backend::ErrorKind::Io, error.to_string())
     };
     scratch::replace(path).map_err(refused)?;
-    let first = traces
-        .first()
-        .map(|trace| in_process_options(trace, locking))
+    // The open that created the file in the recording shapes it (not the first trace
+    // given: see `trace::opens`).
+    let first = crate::trace::creating_open(traces)
+        .map(|creator| in_process_options(&traces[creator], locking))
         .unwrap_or(OpenOptions {
             hash_size: 131,
             tdb_flags: tdb_flags::NOSYNC,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::error::LoadError;
+pub use super::input::DEFAULT_MAX_LINE_BYTES;
 use super::input::{decompress, open_path, Chunk, Compression, LineChunks};
 use super::model::Trace;
 use super::parse::{Builder, FlavourChoice};
@@ -43,13 +44,27 @@ pub struct LoadProgress {
 pub type ProgressFn = Arc<dyn Fn(LoadProgress) + Send + Sync>;
 
 /// How to load traces.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LoadOptions {
     /// Which writer to assume (auto-detected per file by default).
     pub flavour: FlavourChoice,
     /// Called as files are read (about every MiB of file per file, and as each file
     /// completes), so a front end can show progress on long loads.
     pub progress: Option<ProgressFn>,
+    /// The longest line accepted, in bytes (LF not counted), after decompression: a
+    /// longer one is an error at its `file:line`, never a growing allocation.
+    /// [`DEFAULT_MAX_LINE_BYTES`] (1 GiB) by default.
+    pub max_line_bytes: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            flavour: FlavourChoice::default(),
+            progress: None,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
 }
 
 impl fmt::Debug for LoadOptions {
@@ -57,6 +72,7 @@ impl fmt::Debug for LoadOptions {
         f.debug_struct("LoadOptions")
             .field("flavour", &self.flavour)
             .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .field("max_line_bytes", &self.max_line_bytes)
             .finish()
     }
 }
@@ -152,7 +168,7 @@ fn load_each(
             while !failed.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
-                let result = load_file(path, opts.flavour, &progress);
+                let result = load_file(path, opts, &progress);
                 if matches!(&result, Err(error) if !matches!(error, LoadError::Unopened { .. })) {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -197,14 +213,15 @@ pub fn load_trace(path: &Path, opts: &LoadOptions) -> Result<Trace, LoadError> {
         files_done: AtomicUsize::new(0),
         files_total: 1,
     };
-    load_file(path, opts.flavour, &progress)
+    load_file(path, opts, &progress)
 }
 
 /// Parses a trace held in memory, plain or compressed (told apart by its first bytes);
 /// `name` is used in messages. Runs on the calling thread.
 pub fn parse_trace(name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Trace, LoadError> {
+    let new_builder = || Builder::new(name).with_max_line(opts.max_line_bytes);
     if Compression::sniff(bytes) == Compression::Plain {
-        let mut builder = Builder::new(name);
+        let mut builder = new_builder();
         let consumed = builder.feed(bytes)?;
         return builder.finish(&bytes[consumed..], opts.flavour);
     }
@@ -212,8 +229,9 @@ pub fn parse_trace(name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Trace
         path: PathBuf::from(name),
         source,
     };
-    let mut chunks = LineChunks::new(decompress(bytes).map_err(io_error)?, CHUNK);
-    let mut builder = Builder::new(name);
+    let source = decompress(bytes).map_err(io_error)?;
+    let mut chunks = LineChunks::new(source, CHUNK, opts.max_line_bytes);
+    let mut builder = new_builder();
     loop {
         match chunks.next_chunk().map_err(io_error)? {
             Some(Chunk::Lines { buf, len }) => {
@@ -221,14 +239,16 @@ pub fn parse_trace(name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<Trace
                 chunks.recycle(buf);
             }
             Some(Chunk::End(rest)) => return builder.finish(&rest, opts.flavour),
+            Some(unreadable) => return Err(builder.unreadable_next_line(&unreadable)),
             None => return builder.finish(&[], opts.flavour),
         }
     }
 }
 
 /// Loads one file with a reading thread and a parsing (the calling) thread.
-fn load_file(path: &Path, flavour: FlavourChoice, progress: &Progress) -> Result<Trace, LoadError> {
+fn load_file(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Trace, LoadError> {
     let name = path.display().to_string();
+    let (flavour, max_line) = (opts.flavour, opts.max_line_bytes);
     let io_error = |source| LoadError::Io {
         path: path.to_owned(),
         source,
@@ -246,7 +266,7 @@ fn load_file(path: &Path, flavour: FlavourChoice, progress: &Progress) -> Result
         let (tx, rx) = mpsc::sync_channel::<io::Result<Chunk>>(QUEUE);
         let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
         s.spawn(move || {
-            let mut chunks = LineChunks::new(src, CHUNK);
+            let mut chunks = LineChunks::new(src, CHUNK, max_line);
             loop {
                 while let Ok(buf) = back_rx.try_recv() {
                     chunks.recycle(buf);
@@ -262,7 +282,7 @@ fn load_file(path: &Path, flavour: FlavourChoice, progress: &Progress) -> Result
                 }
             }
         });
-        let mut builder = Builder::new(&name);
+        let mut builder = Builder::new(&name).with_max_line(max_line);
         for chunk in rx {
             match chunk.map_err(io_error)? {
                 Chunk::Lines { buf, len } => {
@@ -271,6 +291,7 @@ fn load_file(path: &Path, flavour: FlavourChoice, progress: &Progress) -> Result
                     let _ = back_tx.send(buf);
                 }
                 Chunk::End(rest) => return builder.finish(&rest, flavour),
+                unreadable => return Err(builder.unreadable_next_line(&unreadable)),
             }
         }
         Err(io_error(io::Error::other(

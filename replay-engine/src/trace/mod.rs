@@ -15,10 +15,15 @@ mod interrupted;
 mod line;
 mod load;
 pub mod model;
+pub mod opens;
 mod parse;
 pub mod writer;
 
 pub use error::LoadError;
-pub use load::{load_trace, load_traces, parse_trace, LoadOptions, LoadProgress, ProgressFn};
+pub use load::{
+    load_trace, load_traces, parse_trace, LoadOptions, LoadProgress, ProgressFn,
+    DEFAULT_MAX_LINE_BYTES,
+};
 pub use model::*;
+pub use opens::{creating_open, shape_disagreement};
 pub use parse::FlavourChoice;

@@ -55,6 +55,8 @@ pub(crate) struct Builder {
     samba_line: bool,
     /// Whether an append was seen at all.
     appends: bool,
+    /// The longest line allowed (its LF not counted).
+    max_line: usize,
 }
 
 impl Builder {
@@ -70,7 +72,38 @@ impl Builder {
             warnings: Vec::new(),
             samba_line: false,
             appends: false,
+            max_line: super::input::DEFAULT_MAX_LINE_BYTES,
         }
+    }
+
+    /// Allows lines of at most `max_line` bytes (LF not counted).
+    pub(crate) fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line;
+        self
+    }
+
+    /// The error for the line after the last one fed: it is binary data or too long
+    /// (what [`super::input::LineChunks`] stops at).
+    pub(crate) fn unreadable_next_line(&self, chunk: &super::input::Chunk) -> LoadError {
+        use super::input::Chunk;
+        let line = self.line_no.saturating_add(1);
+        let message = match chunk {
+            Chunk::Binary { column } => format!(
+                "binary data: a NUL byte {column} bytes into the line (is this a trace file?)"
+            ),
+            Chunk::Overlong { so_far } => self.overlong(*so_far),
+            Chunk::Lines { .. } | Chunk::End(_) => "unreadable line".to_string(),
+        };
+        LoadError::parse(&self.name, line, message)
+    }
+
+    /// The message for a line of (at least) `len` bytes, over the limit.
+    fn overlong(&self, len: usize) -> String {
+        format!(
+            "a line of more than {} bytes ({len} read without a newline): not a trace \
+             line; if it really is one, raise the limit with --max-line-bytes",
+            self.max_line
+        )
     }
 
     /// Parses every complete (LF-terminated) line of `text` and returns how many bytes
@@ -78,6 +111,14 @@ impl Builder {
     pub(crate) fn feed(&mut self, text: &[u8]) -> Result<usize, LoadError> {
         let mut consumed = 0;
         for lf in memchr::memchr_iter(b'\n', text) {
+            if lf - consumed > self.max_line {
+                let message = self.overlong(lf - consumed);
+                return Err(LoadError::parse(
+                    &self.name,
+                    self.line_no.saturating_add(1),
+                    message,
+                ));
+            }
             self.line(&text[consumed..lf])?;
             consumed = lf + 1;
         }
@@ -156,7 +197,11 @@ impl Builder {
     /// A parse error for `line`, naming a carriage return when there is one (no writer
     /// produces them, so it is the likeliest cause).
     fn line_error(&self, line: &[u8], message: String) -> LoadError {
-        if line.contains(&b'\r') {
+        if let Some(column) = memchr::memchr(0, line) {
+            self.error(format!(
+                "binary data: a NUL byte {column} bytes into the line (is this a trace file?)"
+            ))
+        } else if line.contains(&b'\r') {
             self.error(format!(
                 "carriage return in line (CRLF line endings?): {}",
                 quote(line)
@@ -169,6 +214,14 @@ impl Builder {
     /// Finishes the file: `torn` is whatever followed the last LF (empty when the file
     /// ended with one).
     pub(crate) fn finish(mut self, torn: &[u8], choice: FlavourChoice) -> Result<Trace, LoadError> {
+        if torn.len() > self.max_line {
+            let message = self.overlong(torn.len());
+            return Err(LoadError::parse(
+                &self.name,
+                self.line_no.saturating_add(1),
+                message,
+            ));
+        }
         if !torn.is_empty() {
             let after_close = self.close.is_some();
             if let Err(err) = self.line(torn) {
@@ -176,9 +229,10 @@ impl Builder {
                     return Err(err);
                 }
                 self.warnings.push(format!(
-                    "{}:{}: dropped the torn last line (no newline at end of file): {}",
+                    "{}:{}: dropped the torn last line ({} bytes, no newline at end of file): {}",
                     self.name,
                     self.line_no,
+                    torn.len(),
                     match &err {
                         LoadError::Parse { message, .. } => message.as_str(),
                         LoadError::Io { .. } | LoadError::Unopened { .. } => "unreadable",

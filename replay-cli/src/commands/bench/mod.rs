@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use replay_engine::trace::{FlavourChoice, Trace};
+use replay_engine::trace::Trace;
 
-use crate::args::{BenchBackends, LoadArgs};
+use crate::args::{TraceReading, BenchBackends, LoadArgs};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::files::{claim_scratch, fresh_database};
 use crate::loading::{analyse_traces, load, ops_in};
@@ -66,8 +66,8 @@ pub struct BenchSettings {
     pub backend: BenchBackends,
     /// Print a JSON document on stdout.
     pub json: bool,
-    /// Which program wrote the traces.
-    pub flavour: FlavourChoice,
+    /// How to read the traces (writer, longest line).
+    pub reading: TraceReading,
     /// The trace files.
     pub traces: Vec<PathBuf>,
 }
@@ -87,7 +87,7 @@ impl TryFrom<BenchArgs> for BenchSettings {
             overwrite: args.overwrite,
             backend: args.backend,
             json: args.json,
-            flavour: args.load.flavour(),
+            reading: args.load.reading(),
             traces: args.traces,
         })
     }
@@ -176,7 +176,7 @@ pub fn run(args: &BenchSettings) -> Result<()> {
 /// document with those figures filled in.
 fn load_and_analyse(args: &BenchSettings, out: Out) -> Result<(Vec<Trace>, BenchJson)> {
     let progress = Arc::new(Progress::new(!args.json));
-    let (traces, load_time) = timed(|| load(&args.traces, args.flavour, &progress));
+    let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
     let traces = traces?;
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;

@@ -12,9 +12,8 @@ use clap::Args;
 use replay_engine::backend::Backend;
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
-use replay_engine::trace::FlavourChoice;
 
-use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs};
+use crate::args::{TraceReading, EngineChoice, LoadArgs, LockingArg, RecordArgs};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
@@ -117,8 +116,8 @@ pub struct ReplaySettings {
     pub backoff_cache: bool,
     /// Predict lock-order inversions before the first run.
     pub predict: bool,
-    /// Which program wrote the traces.
-    pub flavour: FlavourChoice,
+    /// How to read the traces (writer, longest line).
+    pub reading: TraceReading,
     /// Record the first run, if asked.
     pub record: Option<Recording>,
     /// The scratch database.
@@ -144,7 +143,7 @@ impl ReplaySettings {
             latency: true,
             backoff_cache: true,
             predict: true,
-            flavour: FlavourChoice::Auto,
+            reading: TraceReading::default(),
             record: None,
             tdbfile,
             traces,
@@ -186,7 +185,7 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
             latency: !args.no_latency,
             backoff_cache: !args.no_backoff_cache,
             predict: !args.no_predict,
-            flavour: args.load.flavour(),
+            reading: args.load.reading(),
             record: args.record.recording(),
             tdbfile,
             traces,
@@ -211,7 +210,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
     let progress = Arc::new(Progress::new(!settings.quiet && !settings.json));
     let say = |text: String| out.line(text);
     claim_scratch(&settings.tdbfile, settings.overwrite)?;
-    let (traces, load_time) = timed(|| load(&settings.traces, settings.flavour, &progress));
+    let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
     let traces = traces?;
     for trace in &traces {
         for warning in &trace.warnings {

@@ -155,7 +155,7 @@ fn flavour_option_reaches_every_file() {
     ] {
         let opts = LoadOptions {
             flavour: choice,
-            progress: None,
+            ..Default::default()
         };
         for trace in load_traces(&paths, &opts).unwrap() {
             assert_eq!(trace.flavour, want);
@@ -240,6 +240,7 @@ fn progress_reaches_the_total() {
     let opts = LoadOptions {
         flavour: FlavourChoice::Auto,
         progress: Some(Arc::new(move |p| sink.lock().unwrap().push(p))),
+        ..Default::default()
     };
     load_traces(&paths, &opts).unwrap();
     let seen = seen.lock().unwrap();

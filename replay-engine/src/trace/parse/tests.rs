@@ -199,7 +199,7 @@ fn a_torn_last_line_that_fails_is_dropped_with_a_warning() {
     assert_eq!(
         trace.warnings,
         [
-            "t.trace:3: dropped the torn last line (no newline at end of file): <key> of \
+            "t.trace:3: dropped the torn last line (17 bytes, no newline at end of file): <key> of \
              tdb_fetch: length 3 needs 6 hex digits, found 2 in record \"3:61\"",
             "t.trace:2: incomplete trace: no tdb_close",
         ]
