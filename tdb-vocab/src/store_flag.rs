@@ -35,7 +35,6 @@ impl StoreFlag {
             _ => return None,
         })
     }
-
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use replay_engine::analysis::{describe_key, stats, Analysis};
 use replay_engine::trace::Trace;
 use serde::Serialize;
 
-use crate::args::TraceReading;
 use crate::args::LoadArgs;
+use crate::args::TraceReading;
 use crate::engine::CBackend;
 use crate::loading::{analyse_traces, load};
 use crate::output::Out;

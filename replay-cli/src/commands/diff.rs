@@ -13,8 +13,8 @@ use replay_engine::replay::{self, ReplayOptions};
 use replay_engine::trace::Trace;
 use serde::Serialize;
 
-use crate::args::TraceReading;
 use crate::args::LoadArgs;
+use crate::args::TraceReading;
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::claim_scratch;

@@ -21,7 +21,7 @@ use replay_engine::shrink::{self, Check, DiffCheck, ReplayCheck, ShrinkError, Sh
 use replay_engine::trace::emit::emit_all;
 use replay_engine::trace::{parse_trace, Flavour, FlavourChoice, LoadOptions, Trace};
 
-use crate::args::{TraceReading, EngineChoice, LoadArgs};
+use crate::args::{EngineChoice, LoadArgs, TraceReading};
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::claim_scratch;

@@ -141,11 +141,16 @@ fn an_endless_line_stops_at_the_line_limit() {
     let long = format!("1 tdb_open 0 0x0 0x42\n{}", "7".repeat(5000));
     let trace = write(dir.path(), "long.trace", &long);
     let out = exits_with(2, &["analyse", "--max-line-bytes", "4096", &trace]);
-    assert_says(&out, &[&format!("{trace}:2: a line of more than 4096 bytes")]);
+    assert_says(
+        &out,
+        &[&format!("{trace}:2: a line of more than 4096 bytes")],
+    );
     // The default limit reads it, and it is a torn last line, reported with its size.
     let out = succeeds(&["analyse", &trace]);
     assert_says(
         &out,
-        &[&format!("{trace}:2: dropped the torn last line (5000 bytes, no newline")],
+        &[&format!(
+            "{trace}:2: dropped the torn last line (5000 bytes, no newline"
+        )],
     );
 }

@@ -13,7 +13,7 @@ use anyhow::Result;
 use clap::Args;
 use replay_engine::trace::Trace;
 
-use crate::args::{TraceReading, BenchBackends, LoadArgs};
+use crate::args::{BenchBackends, LoadArgs, TraceReading};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::files::{claim_scratch, fresh_database};
 use crate::loading::{analyse_traces, load, ops_in};

@@ -13,7 +13,7 @@ use replay_engine::backend::Backend;
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
 
-use crate::args::{TraceReading, EngineChoice, LoadArgs, LockingArg, RecordArgs};
+use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs, TraceReading};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
