@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 
 use super::clock::OpClock;
 use super::latency::{op_type, OpLatencies};
+pub use super::mismatch::{ExecError, Mismatch, MismatchKind};
 use super::shared::{monotonic_ns, Activity, SharedState};
 use crate::analysis::{Dep, Groups, ReplayMode};
 use crate::backend::{Backend, ChainLockOp, ErrorKind, LockAllOp, StoreFlag, TdbResult};
 use crate::trace::{Append, OpKind, Rec, Trace};
-pub use super::mismatch::{ExecError, Mismatch, MismatchKind};
 
 /// Runs one trace.
 pub struct Executor<'a> {
@@ -107,16 +107,21 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    fn mismatch(&self, at: usize, message: impl AsRef<str>) -> ExecError {
-        // Transitional: the whole message as `got` until every check builds its fields.
-        let op = &self.trace.ops[at];
+    fn mismatch(
+        &self,
+        at: usize,
+        name: &str,
+        kind: MismatchKind,
+        expected: String,
+        got: String,
+    ) -> ExecError {
         ExecError::Mismatch(Mismatch {
             trace: self.trace.name.clone(),
-            line: op.line,
-            op: op.kind.name().to_string(),
-            kind: MismatchKind::Failed,
-            expected: String::new(),
-            got: message.as_ref().to_string(),
+            line: self.trace.ops[at].line,
+            op: name.to_string(),
+            kind,
+            expected,
+            got,
         })
     }
 
@@ -216,16 +221,14 @@ impl<'a> Executor<'a> {
                 match got {
                     Ok(Ok(())) => {}
                     Ok(Err(got)) => {
-                        return Err(self.mismatch(
-                            at,
-                            format!(
-                                "tdb_fetch gave {got}, the trace recorded {}",
-                                show(expected)
-                            ),
-                        ))
+                        let name = "tdb_fetch";
+                        let kind = MismatchKind::Data;
+                        return Err(self.mismatch(at, name, kind, show(expected), got));
                     }
                     Err(error) => {
-                        return Err(self.mismatch(at, format!("tdb_fetch failed: {error}")))
+                        let (name, kind) = ("tdb_fetch", MismatchKind::Failed);
+                        let got = error.to_string();
+                        return Err(self.mismatch(at, name, kind, show(expected), got));
                     }
                 }
             }
@@ -527,10 +530,9 @@ impl<'a> Executor<'a> {
             return Err(failure);
         }
         if let Err(error) = walked {
-            return Err(self.mismatch(
-                start,
-                format!("{} failed: {error}", trace.ops[start].name()),
-            ));
+            let name = trace.ops[start].name();
+            let kind = MismatchKind::Failed;
+            return Err(self.mismatch(start, name, kind, String::new(), error.to_string()));
         }
         // Leftovers: what the recorded walk did on records this walk never reached.
         while cursor < end {
@@ -571,10 +573,8 @@ fn expect_ok(
     got: TdbResult<()>,
 ) -> Result<(), ExecError> {
     got.map_err(|error| {
-        exec.mismatch(
-            at,
-            format!("{name} failed ({error}), the trace says it worked"),
-        )
+        let kind = MismatchKind::Failed;
+        exec.mismatch(at, name, kind, String::new(), error.to_string())
     })
 }
 
@@ -588,14 +588,14 @@ fn check_ret(
 ) -> Result<(), ExecError> {
     match (&got, ret >= 0) {
         (Ok(()), true) | (Err(_), false) => Ok(()),
-        (Ok(()), false) => Err(exec.mismatch(
-            at,
-            format!("{name} worked, the trace recorded it failing ({ret})"),
-        )),
-        (Err(error), true) => Err(exec.mismatch(
-            at,
-            format!("{name} failed ({error}), the trace recorded {ret}"),
-        )),
+        (Ok(()), false) => {
+            let kind = MismatchKind::Worked;
+            Err(exec.mismatch(at, name, kind, ret.to_string(), "0".to_string()))
+        }
+        (Err(error), true) => {
+            let kind = MismatchKind::Failed;
+            Err(exec.mismatch(at, name, kind, ret.to_string(), error.to_string()))
+        }
     }
 }
 
@@ -607,23 +607,24 @@ fn check_found(
     got: TdbResult<bool>,
     expected: bool,
 ) -> Result<(), ExecError> {
+    let says = |found: bool| if found { "found" } else { "not found" }.to_string();
     let found = match got {
         Ok(found) => found,
         Err(error) if error.kind == crate::backend::ErrorKind::NoExist => false,
-        Err(error) => return Err(exec.mismatch(at, format!("{name} failed: {error}"))),
+        Err(error) => {
+            let kind = MismatchKind::Failed;
+            return Err(exec.mismatch(at, name, kind, says(expected), error.to_string()));
+        }
     };
     if found == expected {
         return Ok(());
     }
-    let says = |found: bool| if found { "found" } else { "not found" };
-    Err(exec.mismatch(
-        at,
-        format!(
-            "{name}: record {}, the trace recorded {}",
-            says(found),
-            says(expected)
-        ),
-    ))
+    let kind = if found {
+        MismatchKind::Found
+    } else {
+        MismatchKind::Missing
+    };
+    Err(exec.mismatch(at, name, kind, says(expected), says(found)))
 }
 
 /// A record for messages: `NULL` or `len:hex`, long ones shortened.
