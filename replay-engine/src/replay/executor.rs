@@ -1,6 +1,10 @@
 //! Running one trace's ops against a backend, in order: wait for dependencies, call the
 //! backend, check the result against what the trace recorded, publish progress.
 //!
+//! The calls themselves are made by the shared [`Dispatcher`]; the executor is its
+//! [`Hook`]: it waits and times around each op and turns every result that differs from
+//! the trace into a [`Mismatch`] (or a tolerated note where tdb allows the difference).
+//!
 //! The same code runs in a forked worker (with [`SharedState`] for waiting and progress)
 //! and in-process for a single trace (no sharing, nothing to wait for).
 
