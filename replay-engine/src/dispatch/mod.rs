@@ -160,6 +160,15 @@ pub trait Hook {
         Ok(())
     }
 
+    /// Before a line of a traverse that runs no call is passed (an entry, a write a read
+    /// traverse refused, the traverse's end); the executor waits for its dependencies
+    /// here, without making it the current op.
+    #[inline]
+    fn pass(&mut self, at: usize) -> Result<(), Self::Stop> {
+        let _ = at;
+        Ok(())
+    }
+
     /// Op `at` is done (the executor ends its timing here). For a traverse start, this is
     /// when its walk reaches the first record (or ends without one).
     #[inline]

@@ -68,14 +68,14 @@ impl Dispatcher<'_> {
                 || (self.groups.in_read_traverse[cursor]
                     && effect_kind_writes(&trace.ops[cursor].kind));
             if passed_over {
-                hook.begin(cursor)?;
+                hook.pass(cursor)?;
                 hook.end(cursor);
                 cursor += 1;
             } else {
                 cursor = self.run_op(db, hook, cursor)?;
             }
         }
-        hook.begin(end)?;
+        hook.pass(end)?;
         hook.end(end);
         Ok(end + 1)
     }
@@ -97,7 +97,7 @@ impl Dispatcher<'_> {
             return Ok(());
         }
         if *cursor < end {
-            hook.begin(*cursor)?;
+            hook.pass(*cursor)?;
             hook.end(*cursor);
             *cursor += 1;
         }

@@ -211,6 +211,11 @@ impl Hook for Executor<'_> {
     }
 
     #[inline]
+    fn pass(&mut self, at: usize) -> Result<(), ExecError> {
+        self.wait(at)
+    }
+
+    #[inline]
     fn end(&mut self, at: usize) {
         self.finish(at);
     }
