@@ -242,6 +242,76 @@ impl<'a> Dispatcher<'a> {
         let op = &trace.ops[at];
         let name = op.name();
         match op.kind {
+            OpKind::Fetch { .. }
+            | OpKind::ParseRecord { .. }
+            | OpKind::Exists { .. }
+            | OpKind::Delete { .. }
+            | OpKind::Store { .. }
+            | OpKind::StoreV { .. }
+            | OpKind::Append { .. } => self.record_call(db, hook, at)?,
+            OpKind::WipeAll => done(hook, at, name, &db.wipe_all(), Recorded::Worked)?,
+            // A repack's own steps (transaction, traverse, wipe, stores) are traced and
+            // replayed one by one; running it as well would do the work twice.
+            OpKind::Repack => {}
+            OpKind::TransactionStart => {
+                done(hook, at, name, &db.transaction_start(), Recorded::Worked)?;
+            }
+            OpKind::TransactionPrepareCommit => {
+                let got = db.transaction_prepare_commit();
+                done(hook, at, name, &got, Recorded::Worked)?;
+            }
+            OpKind::TransactionCommit => {
+                done(hook, at, name, &db.transaction_commit(), Recorded::Worked)?;
+            }
+            OpKind::TransactionCancel { .. } => {
+                done(hook, at, name, &db.transaction_cancel(), Recorded::Worked)?;
+            }
+            // Only reachable for a traverse the groups did not pair; nothing to run.
+            OpKind::TraverseStart { .. }
+            | OpKind::TraverseEntry { .. }
+            | OpKind::TraverseEnd { .. } => {}
+            OpKind::FirstKey { result } => {
+                let got = db.firstkey();
+                self.key(db, hook, at, got, trace.rec(result), false)?;
+            }
+            OpKind::NextKey { key, result } => {
+                let got = db.nextkey(trace.bytes(key));
+                self.key(db, hook, at, got, trace.rec(result), result.is_none())?;
+            }
+            OpKind::ChainLock { key, op: lock, ret } => {
+                let key = trace.bytes(key);
+                locks::lock(hook, at, name, lock, ret, |lock| db.chainlock(key, lock))?;
+            }
+            OpKind::LockAll { op: lock, ret } => {
+                locks::lock(hook, at, name, lock, ret, |lock| db.lockall(lock))?;
+            }
+            OpKind::GetSeqnum { ret } => {
+                let got = db.get_seqnum();
+                hook.event(
+                    at,
+                    Event::Seqnum {
+                        got: &got,
+                        recorded: ret,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Make the call of op `at`, a call on one record (fetch, store, append, delete,
+    /// lookups).
+    #[inline]
+    fn record_call<B: Backend, H: Hook>(
+        &self,
+        db: &mut B,
+        hook: &mut H,
+        at: usize,
+    ) -> Result<(), H::Stop> {
+        let trace = self.trace;
+        let op = &trace.ops[at];
+        let name = op.name();
+        match op.kind {
             OpKind::Fetch { key, result } => {
                 let recorded = trace.rec(result);
                 let got = db.fetch_with(trace.bytes(key), |data| {
@@ -344,52 +414,8 @@ impl<'a> Dispatcher<'a> {
                     Recorded::Worked,
                 )?;
             }
-            OpKind::WipeAll => done(hook, at, name, &db.wipe_all(), Recorded::Worked)?,
-            // A repack's own steps (transaction, traverse, wipe, stores) are traced and
-            // replayed one by one; running it as well would do the work twice.
-            OpKind::Repack => {}
-            OpKind::TransactionStart => {
-                done(hook, at, name, &db.transaction_start(), Recorded::Worked)?;
-            }
-            OpKind::TransactionPrepareCommit => {
-                let got = db.transaction_prepare_commit();
-                done(hook, at, name, &got, Recorded::Worked)?;
-            }
-            OpKind::TransactionCommit => {
-                done(hook, at, name, &db.transaction_commit(), Recorded::Worked)?;
-            }
-            OpKind::TransactionCancel { .. } => {
-                done(hook, at, name, &db.transaction_cancel(), Recorded::Worked)?;
-            }
-            // Only reachable for a traverse the groups did not pair; nothing to run.
-            OpKind::TraverseStart { .. }
-            | OpKind::TraverseEntry { .. }
-            | OpKind::TraverseEnd { .. } => {}
-            OpKind::FirstKey { result } => {
-                let got = db.firstkey();
-                self.key(db, hook, at, got, trace.rec(result), false)?;
-            }
-            OpKind::NextKey { key, result } => {
-                let got = db.nextkey(trace.bytes(key));
-                self.key(db, hook, at, got, trace.rec(result), result.is_none())?;
-            }
-            OpKind::ChainLock { key, op: lock, ret } => {
-                let key = trace.bytes(key);
-                locks::lock(hook, at, name, lock, ret, |lock| db.chainlock(key, lock))?;
-            }
-            OpKind::LockAll { op: lock, ret } => {
-                locks::lock(hook, at, name, lock, ret, |lock| db.lockall(lock))?;
-            }
-            OpKind::GetSeqnum { ret } => {
-                let got = db.get_seqnum();
-                hook.event(
-                    at,
-                    Event::Seqnum {
-                        got: &got,
-                        recorded: ret,
-                    },
-                )?;
-            }
+            // Not a call on one record: `call` makes it.
+            _ => {}
         }
         Ok(())
     }
