@@ -13,7 +13,7 @@ use super::proc_state::is_blocked;
 use super::shared::{monotonic_ns, Activity, SharedState};
 use super::{database, Attempt, Learned, ReplayError, ReplayOptions, RunReport};
 use crate::analysis::{Analysis, Dep};
-use crate::backend::Backend;
+use crate::backend::{Backend, OpenOptions, TdbResult};
 use crate::process::{self, Exit};
 use crate::record::RecordOptions;
 use crate::trace::Trace;
@@ -70,13 +70,13 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         // sees end-of-file once the worker exits.
         let spawned = if index % 2 == 0 {
             process::spawn(|| {
-                arm(record_to);
-                worker_main::<Even>(index, db_path, trace, analysis, shared, options, writer)
+                let open = |o: &_| Even::open_recorded(db_path, o, record_to);
+                worker_main::<Even>(index, &open, trace, analysis, shared, options, writer)
             })
         } else {
             process::spawn(|| {
-                arm(record_to);
-                worker_main::<Odd>(index, db_path, trace, analysis, shared, options, writer)
+                let open = |o: &_| Odd::open_recorded(db_path, o, record_to);
+                worker_main::<Odd>(index, &open, trace, analysis, shared, options, writer)
             })
         };
         let pid = match spawned {
@@ -151,17 +151,10 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     }))
 }
 
-/// In a worker, before it opens the database: record its handle when asked.
-fn arm(record_to: Option<&RecordOptions>) {
-    if let Some(record_to) = record_to {
-        crate::record::record_next_open(record_to.clone());
-    }
-}
-
 /// The body of a worker process; returns its exit code.
 fn worker_main<B: Backend>(
     index: usize,
-    db_path: &Path,
+    open: &dyn Fn(&OpenOptions) -> TdbResult<B>,
     trace: &Trace,
     analysis: &Analysis,
     shared: &SharedState,
@@ -170,7 +163,7 @@ fn worker_main<B: Backend>(
 ) -> i32 {
     let mut report = String::new();
     let run = catch_unwind(AssertUnwindSafe(|| -> (i32, String) {
-        let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
+        let mut db = match open(&database::worker_options(trace, options.locking)) {
             Ok(db) => db,
             Err(error) => {
                 shared.set_activity(index, Activity::Failed);
