@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod backend;
 pub mod bare;
 pub mod diff;
+pub mod dispatch;
 pub mod generate;
 pub mod inspect;
 pub mod process;

@@ -79,6 +79,10 @@ fn a_missing_file_says_which() {
 
 /// Runs `tdb-replay ARGS` and returns its exit code, what it printed on stderr and its
 /// peak resident memory in bytes (from `wait4`, for this child alone).
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also reports its peak memory"
+)]
 fn run_measuring_memory(args: &[&str]) -> (Option<i32>, String, u64) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;

@@ -149,6 +149,17 @@ pub trait Backend: Sized {
     /// `tdb_open`.
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self>;
 
+    /// `tdb_open`, recording the handle's calls to `record` where the backend records
+    /// ([`crate::record::Recording`]); any other backend ignores `record`.
+    fn open_recorded(
+        path: &Path,
+        options: &OpenOptions,
+        record: Option<&crate::record::RecordOptions>,
+    ) -> TdbResult<Self> {
+        let _ = record;
+        Self::open(path, options)
+    }
+
     /// `tdb_close`; dropping a handle closes it too, ignoring errors.
     fn close(self) -> TdbResult<()>;
 

@@ -11,11 +11,15 @@
 //! line when the callback stopped it. Opening a recorded handle turns on `TDB_SEQNUM`,
 //! as tracing does in tdb, so the sequence numbers move.
 //!
-//! Which handle records: [`record_next_open`] arms this thread, and the next
-//! [`Recording`] handle it opens takes the recording (so a replay arms each worker just
-//! before it opens the database, and the handle that prepared the database is not
-//! recorded). One recorded handle per thread at a time: a handle opened while another
-//! records ends that one's trace where it stands, as if its process had died.
+//! Which handle records is said at its open: [`Backend::open_recorded`] with
+//! `Some(options)` records, a plain [`Backend::open`] does not (so a replay's workers
+//! record, and the handle that prepared the database does not).
+//!
+//! The recorded handle's trace lives with its thread, not in the handle: a traverse's
+//! callback gets the wrapped backend's handle back and must see it as a `Recording`
+//! ([`RefCast`]), so the handle cannot carry more than the wrapped one. Hence one
+//! recorded handle per thread at a time: a handle opened while another records ends that
+//! one's trace where it stands, as if its process had died.
 //!
 //! A `repack` is recorded as its one `tdb_repack` line (C also traces the transaction,
 //! traverse and stores repack makes on the handle; replaying the line repeats them).
@@ -39,20 +43,8 @@ use tracer::Tracer;
 pub use tracer::{trace_file_name, Layout, RecordOptions};
 
 thread_local! {
-    /// Where the next [`Recording`] handle this thread opens records to.
-    static ARMED: RefCell<Option<RecordOptions>> = const { RefCell::new(None) };
     /// The trace of the recording handle open on this thread.
     static ACTIVE: RefCell<Option<Tracer>> = const { RefCell::new(None) };
-}
-
-/// Make the next [`Recording`] handle this thread opens record to `options.dir`.
-pub fn record_next_open(options: RecordOptions) {
-    ARMED.with(|armed| *armed.borrow_mut() = Some(options));
-}
-
-/// Undo [`record_next_open`] if no handle took it.
-pub fn disarm() {
-    ARMED.with(|armed| armed.borrow_mut().take());
 }
 
 /// The trace file the handle open on this thread records to, if any.
@@ -65,8 +57,8 @@ pub fn active_trace() -> Option<PathBuf> {
     })
 }
 
-/// Backend `B`, recording every call when its open was armed (see the module notes);
-/// otherwise exactly `B`.
+/// Backend `B`, recording every call when opened with [`Backend::open_recorded`] and
+/// record options (see the module notes); otherwise exactly `B`.
 #[derive(RefCast)]
 #[repr(transparent)]
 pub struct Recording<B>(B);
@@ -215,9 +207,17 @@ impl<B: Backend> Backend for Recording<B> {
     const LOCKING: LockingModel = B::LOCKING;
 
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self> {
+        Self::open_recorded(path, options, None)
+    }
+
+    fn open_recorded(
+        path: &Path,
+        options: &OpenOptions,
+        record: Option<&RecordOptions>,
+    ) -> TdbResult<Self> {
         // A trace still open here belongs to a handle dropped without a close.
         ACTIVE.with(|active| active.borrow_mut().take());
-        let Some(record) = ARMED.with(|armed| armed.borrow_mut().take()) else {
+        let Some(record) = record else {
             return B::open(path, options).map(Recording);
         };
         let traced = OpenOptions {
@@ -225,7 +225,7 @@ impl<B: Backend> Backend for Recording<B> {
             ..*options
         };
         let mut db = B::open(path, &traced)?;
-        let tracer = Tracer::create(path, &record)
+        let tracer = Tracer::create(path, record)
             .map_err(|error| TdbError::with_detail(ErrorKind::Io, error.to_string()))?;
         ACTIVE.with(|active| *active.borrow_mut() = Some(tracer));
         // tdb traces the hash size after the default applies, and the flags as given;

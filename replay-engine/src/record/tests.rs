@@ -11,18 +11,18 @@ use crate::backend::pure::PureTdb;
 /// Every kind of call, on a fresh database, recorded in `layout`; returns the trace.
 fn record_calls<B: Backend>(dir: &Path, layout: Layout) -> String {
     let db_path = dir.join(format!("{}-{layout:?}.tdb", B::NAME));
-    record_next_open(RecordOptions {
+    let record = RecordOptions {
         dir: dir.to_path_buf(),
         layout,
         retry_lock_errors: false,
-    });
+    };
     let options = OpenOptions {
         hash_size: 0,
         tdb_flags: tdb_flags::NOSYNC,
         open_flags: libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     };
-    let mut db = Recording::<B>::open(&db_path, &options).expect("open");
+    let mut db = Recording::<B>::open_recorded(&db_path, &options, Some(&record)).expect("open");
     let trace: PathBuf = active_trace().expect("recording");
     db.store(b"a", b"1", StoreFlag::Default).unwrap();
     assert!(db.store(b"a", b"2", StoreFlag::Insert).is_err());
@@ -178,12 +178,12 @@ fn an_unarmed_handle_records_nothing_and_a_taken_name_is_an_error() {
     db.close().unwrap();
     let taken = dir.path().join(trace_file_name(&path, std::process::id()));
     std::fs::write(&taken, b"someone else's").unwrap();
-    record_next_open(RecordOptions {
+    let record = RecordOptions {
         dir: dir.path().to_path_buf(),
         layout: Layout::Ccan,
         retry_lock_errors: false,
-    });
-    let refused = Recording::<PureTdb>::open(&path, &options);
+    };
+    let refused = Recording::<PureTdb>::open_recorded(&path, &options, Some(&record));
     assert!(refused.is_err());
     assert_eq!(std::fs::read(&taken).unwrap(), b"someone else's");
 }

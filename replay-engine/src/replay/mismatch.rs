@@ -9,17 +9,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MismatchKind {
-    /// The call failed where the trace recorded success.
+    /// The call failed where the trace recorded success. `got` is the error; `expected`
+    /// is the recorded result, or empty where the trace records none (the call is only
+    /// known to have worked).
     Failed,
-    /// The call worked where the trace recorded a failure.
+    /// The call worked where the trace recorded a failure; `expected` is the recorded
+    /// return value.
     Worked,
-    /// A lookup found a record the trace did not, or the other way round.
+    /// A lookup found a record the trace did not find.
     Found,
+    /// A lookup did not find a record the trace found.
+    Missing,
     /// The bytes returned differ from the recorded ones.
     Data,
-    /// A returned number (a count, a sequence number, a key) differs from the recorded
-    /// one.
-    Value,
 }
 
 /// One result that differed from the trace.
@@ -29,27 +31,50 @@ pub struct Mismatch {
     pub trace: String,
     /// The 1-based line of the op.
     pub line: u32,
-    /// The op's call name as the trace writes it (`tdb_store`, ...).
+    /// The name of the call made, as traces write it (`tdb_store`, ...).
     pub op: String,
     /// What differed.
     pub kind: MismatchKind,
-    /// What the trace recorded, for people.
+    /// What the trace recorded, for people (empty where it records nothing to show).
     pub expected: String,
     /// What the engine gave, for people.
     pub got: String,
 }
 
+impl Mismatch {
+    /// What a smaller set of traces must show to fail "the same way": the call and the
+    /// kind of difference, without the place (trace, line) or the values.
+    pub fn signature(&self) -> (&str, MismatchKind) {
+        (&self.op, self.kind)
+    }
+}
+
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.expected.is_empty() {
-            // A message built whole (transitional, see executor.rs).
-            return write!(f, "{}:{}: {}", self.trace, self.line, self.got);
+        let Mismatch {
+            trace,
+            line,
+            op,
+            kind,
+            expected,
+            got,
+        } = self;
+        write!(f, "{trace}:{line}: ")?;
+        match kind {
+            MismatchKind::Failed if expected.is_empty() => {
+                write!(f, "{op} failed ({got}), the trace says it worked")
+            }
+            MismatchKind::Failed => {
+                write!(f, "{op} failed ({got}), the trace recorded {expected}")
+            }
+            MismatchKind::Worked => {
+                write!(f, "{op} worked, the trace recorded it failing ({expected})")
+            }
+            MismatchKind::Found | MismatchKind::Missing => {
+                write!(f, "{op}: record {got}, the trace recorded {expected}")
+            }
+            MismatchKind::Data => write!(f, "{op} gave {got}, the trace recorded {expected}"),
         }
-        write!(
-            f,
-            "{}:{}: {}: {}, the trace recorded {}",
-            self.trace, self.line, self.op, self.got, self.expected
-        )
     }
 }
 

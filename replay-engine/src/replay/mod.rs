@@ -532,15 +532,11 @@ fn run_in_process<B: Backend>(
     locking: database::Locking,
 ) -> Result<Attempt, ReplayError> {
     let trace = &traces[0];
-    if let Some(record_to) = record_to {
-        record::record_next_open(record_to.clone());
-    }
+    let options = database::in_process_options(trace, locking);
     let mut db =
-        B::open(db_path, &database::in_process_options(trace, locking)).map_err(|error| {
-            ReplayError::Open {
-                trace: trace.name.clone(),
-                error: error.to_string(),
-            }
+        B::open_recorded(db_path, &options, record_to).map_err(|error| ReplayError::Open {
+            trace: trace.name.clone(),
+            error: error.to_string(),
         })?;
     let mut executor = Executor::new(0, trace, &analysis.groups[0], &[], None).with_timing(timing);
     let started = Instant::now();

@@ -196,17 +196,9 @@ fn outcome(
     Ok((ops, tolerated))
 }
 
-/// In a worker, before it opens the database: record its handle when asked.
-fn arm(record_to: Option<&RecordOptions>) {
-    if let Some(record_to) = record_to {
-        crate::record::record_next_open(record_to.clone());
-    }
-}
-
 /// The body of a worker process: run the trace, send the supervisor a [`WorkerMessage`].
 /// Exits 0 once the message is sent, 1 if it could not be.
 fn worker_main<B: Backend>(setup: &Setup<'_>, index: usize, mut pipe: std::io::PipeWriter) -> i32 {
-    arm(setup.record_to);
     let trace = &setup.traces[index];
     let run = catch_unwind(AssertUnwindSafe(|| run_trace::<B>(setup, index)));
     let message = run.unwrap_or_else(|panic| {
@@ -242,10 +234,11 @@ fn run_trace<B: Backend>(setup: &Setup<'_>, index: usize) -> WorkerMessage {
         analysis,
         shared,
         options,
-        ..
+        record_to,
     } = *setup;
     let trace = &traces[index];
-    let mut db = match B::open(db_path, &database::worker_options(trace, options.locking)) {
+    let open_options = database::worker_options(trace, options.locking);
+    let mut db = match B::open_recorded(db_path, &open_options, record_to) {
         Ok(db) => db,
         Err(error) => return WorkerMessage::OpenFailed(one_line(&error.to_string())),
     };

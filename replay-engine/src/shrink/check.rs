@@ -1,9 +1,10 @@
 //! What "fails" means: a [`Check`] runs a candidate set and, if it fails, says how, as a
 //! [`Failure`] whose signature the shrinker compares with the original set's.
 //!
-//! Signatures never hold line numbers or file names (removing ops moves every line after
-//! them): `diff` uses [`crate::diff::Divergence::signature`] (the kind of difference and
-//! the op it showed at); a replay uses the op and the kind of mismatch, or "deadlock".
+//! Signatures ([`Signature`]) are typed and never hold places or values: `diff` uses
+//! [`crate::diff::Divergence::signature`] (the kind of difference and the op it showed
+//! at); a replay uses the mismatch's call and [`crate::replay::mismatch::MismatchKind`],
+//! or "deadlock".
 //! Each candidate runs on databases in a fresh directory of its own, inside a private
 //! temporary directory that goes when the check does.
 
@@ -12,17 +13,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Duration;
 
+use super::Signature;
 use crate::analysis::Analysis;
 use crate::backend::{Backend, LockingModel};
-use crate::diff::{self, DivergenceKind};
+use crate::diff;
 use crate::replay::{self, ReplayError, ReplayOptions};
 use crate::trace::Trace;
 
 /// How a set failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
-    /// What a smaller set must show to fail "the same way" (no line numbers).
-    pub signature: String,
+    /// What a smaller set must show to fail "the same way" (no places, no values).
+    pub signature: Signature,
     /// The failure as the tool reports it, for people.
     pub message: String,
 }
@@ -93,15 +95,6 @@ impl<A: Backend, B: Backend> DiffCheck<A, B> {
     }
 }
 
-/// How a divergence reads in a signature.
-fn divergence_kind(kind: &DivergenceKind) -> &'static str {
-    match kind {
-        DivergenceKind::Result => "different results",
-        DivergenceKind::FinalRecords => "different final records",
-        DivergenceKind::Check => "a failed check",
-    }
-}
-
 impl<A: Backend, B: Backend> Check for DiffCheck<A, B> {
     fn locking(&self) -> LockingModel {
         A::LOCKING
@@ -114,7 +107,7 @@ impl<A: Backend, B: Backend> Check for DiffCheck<A, B> {
             let divergence = report.divergence?;
             let (kind, op) = divergence.signature();
             Some(Failure {
-                signature: format!("{} at {op}", divergence_kind(&kind)),
+                signature: Signature::Divergence { kind, op },
                 message: divergence.to_string(),
             })
         })
@@ -172,14 +165,9 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
             let db = dir.join("replay.tdb");
             let error = replay::replay_mixed::<Even, Odd>(&db, traces, analysis, &options).err()?;
             let signature = match &error {
-                ReplayError::Mismatch(messages) => {
-                    format!(
-                        "mismatch: {}",
-                        mismatch_signature(traces, &messages.first()?.to_string())
-                    )
-                }
-                ReplayError::Deadlock(_) => "deadlock".to_string(),
-                ReplayError::Stalled(_) => "stalled".to_string(),
+                ReplayError::Mismatch(messages) => Signature::of_mismatch(messages.first()?),
+                ReplayError::Deadlock(_) => Signature::Deadlock,
+                ReplayError::Stalled(_) => Signature::Stalled,
                 // The run could not be made at all: not a failure of the traces.
                 _ => return None,
             };
@@ -188,87 +176,5 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
                 message: error.to_string(),
             })
         })
-    }
-}
-
-/// A mismatch message without its `file:line: ` and the values in it:
-/// `tdb_fetch gave`, `tdb_store failed`, `tdb_exists: record found`.
-pub fn mismatch_signature(traces: &[Trace], message: &str) -> String {
-    let mut text = message;
-    for trace in traces {
-        if let Some(rest) = message.strip_prefix(trace.name.as_str()) {
-            if let Some(rest) = rest.strip_prefix(':') {
-                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-                if let Some(rest) = rest[digits..].strip_prefix(": ") {
-                    text = rest;
-                    break;
-                }
-            }
-        }
-    }
-    let end = [text.find(','), text.find(" (")]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(text.len());
-    let is_value = |word: &&str| {
-        *word == "NULL"
-            || word.parse::<i64>().is_ok()
-            || word
-                .split_once(':')
-                .is_some_and(|(len, _)| !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit()))
-    };
-    text[..end]
-        .split(' ')
-        .filter(|word| !word.is_empty() && !is_value(word))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mismatch_signature;
-
-    #[test]
-    fn mismatch_signatures_drop_places_and_values() {
-        let cases = [
-            (
-                "a.trace:12: tdb_fetch gave 3:616263, the trace recorded NULL",
-                "tdb_fetch gave",
-            ),
-            (
-                "a.trace:9: tdb_store failed (Record exists), the trace recorded 0",
-                "tdb_store failed",
-            ),
-            (
-                "a.trace:1: tdb_exists: record found, the trace recorded not found",
-                "tdb_exists: record found",
-            ),
-            (
-                "elsewhere: tdb_delete worked",
-                "elsewhere: tdb_delete worked",
-            ),
-        ];
-        let trace = crate::trace::parse_trace(
-            "a.trace",
-            b"1 tdb_open 7 0x0 0x42\n",
-            &crate::trace::LoadOptions::default(),
-        )
-        .unwrap();
-        let traces = [trace];
-        for (message, signature) in cases {
-            assert_eq!(mismatch_signature(&traces, message), signature, "{message}");
-        }
-        // Two places at different lines read the same.
-        assert_eq!(
-            mismatch_signature(
-                &traces,
-                "a.trace:3: tdb_fetch gave 0:, the trace recorded 1:61"
-            ),
-            mismatch_signature(
-                &traces,
-                "a.trace:77: tdb_fetch gave 2:6162, the trace recorded NULL"
-            ),
-        );
     }
 }

@@ -22,6 +22,7 @@
 pub mod candidate;
 pub mod check;
 pub mod ddmin;
+pub mod signature;
 pub mod structure;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use crate::analysis;
 use crate::trace::Trace;
 use candidate::Keep;
 pub use check::{Check, DiffCheck, Failure, FnCheck, ReplayCheck};
+pub use signature::Signature;
 
 /// Which nodes a pass removes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! inside regions go; frames go whole, and alone where what they held is needed
 //! without them; a candidate failing differently is refused.
 
-use super::{shrink, Failure, FnCheck, Level, ShrinkError};
+use super::{shrink, Failure, FnCheck, Level, ShrinkError, Signature};
 use crate::analysis::Analysis;
 use crate::backend::LockingModel;
 use crate::trace::emit::emit_all;
@@ -70,7 +70,7 @@ fn toy(traces: &[Trace], _: &mut Analysis) -> Option<Failure> {
     });
     let with_b = traces.iter().any(|trace| trace.name == "b.trace");
     bad.then(|| Failure {
-        signature: if with_b { "bad" } else { "other" }.to_string(),
+        signature: Signature::Other(if with_b { "bad" } else { "other" }.to_string()),
         message: "a bad fetch".to_string(),
     })
 }

@@ -164,6 +164,39 @@ pub fn verify<R: Backend>(
     all: &[Expectations],
 ) -> Result<Verified, Violation> {
     let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::NAME));
+    let state = read_final::<R>(db_path, hash_size).map_err(fail)?;
+    let mut verified = Verified {
+        records: state.records.len(),
+        private_checked: 0,
+        shared_checked: 0,
+        tolerated_check: state.tolerated_check,
+        leftovers: state.leftovers,
+    };
+    let wiped = all.iter().any(|expect| expect.wiped);
+    for (key, value) in &state.records {
+        match check_record(all, wiped, key, value).map_err(fail)? {
+            Checked::Private => verified.private_checked += 1,
+            Checked::Shared => verified.shared_checked += 1,
+            Checked::Unknowable => {}
+        }
+    }
+    if !wiped {
+        check_nothing_missing(all, &state.records).map_err(fail)?;
+    }
+    Ok(verified)
+}
+
+/// What a database holds at the end of a torture run, and what its `check` said.
+struct FinalState {
+    records: BTreeMap<Vec<u8>, Vec<u8>>,
+    tolerated_check: Option<String>,
+    leftovers: Option<String>,
+}
+
+/// Open the database (locked, never wiping), run its `check` (accepting the known
+/// complaints about a killed commit's leftovers, see [`Verified::tolerated_check`]),
+/// read every record, and close it.
+fn read_final<R: Backend>(db_path: &Path, hash_size: u32) -> Result<FinalState, String> {
     // A mutex file needs `TDB_MUTEX_LOCKING` for a locked open; never `TDB_CLEAR_IF_FIRST`
     // here (this open must not wipe).
     let mut options = OpenOptions {
@@ -173,7 +206,7 @@ pub fn verify<R: Backend>(
     if super::has_mutex_feature(db_path) {
         options.tdb_flags |= crate::backend::tdb_flags::MUTEX_LOCKING;
     }
-    let mut db = R::open(db_path, &options).map_err(|error| fail(format!("open: {error}")))?;
+    let mut db = R::open(db_path, &options).map_err(|error| format!("open: {error}"))?;
     #[cfg(feature = "pure")]
     let leftovers =
         crate::backend::pure::crash_leftovers(db_path, &options).map(|report| report.to_string());
@@ -183,101 +216,112 @@ pub fn verify<R: Backend>(
         Ok(()) => None,
         Err(error) if is_dead_space_to_end_of_file(&error.to_string()) => Some(error.to_string()),
         Err(error) if leftovers.is_some() => Some(error.to_string()),
-        Err(error) => return Err(fail(format!("check fails: {error}"))),
+        Err(error) => return Err(format!("check fails: {error}")),
     };
     let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     db.traverse(TraverseKind::Read, &mut |_, key, data| {
         records.insert(key.to_vec(), data.to_vec());
         std::ops::ControlFlow::Continue(())
     })
-    .map_err(|error| fail(format!("traverse: {error}")))?;
-    db.close()
-        .map_err(|error| fail(format!("close: {error}")))?;
-
-    let wiped = all.iter().any(|expect| expect.wiped);
-    let mut verified = Verified {
-        records: records.len(),
-        private_checked: 0,
-        shared_checked: 0,
+    .map_err(|error| format!("traverse: {error}"))?;
+    db.close().map_err(|error| format!("close: {error}"))?;
+    Ok(FinalState {
+        records,
         tolerated_check,
         leftovers,
-    };
+    })
+}
+
+/// How one record was checked.
+enum Checked {
+    /// Its exact value, against its owner's own writes.
+    Private,
+    /// Its value is among those some process wrote to it.
+    Shared,
+    /// A private record after a wipe: any value its owner wrote before or after.
+    Unknowable,
+}
+
+/// Check one final record against what the processes did: a shared key (`key...`) must
+/// hold a value some process wrote to it; a process's own key the value its writes left
+/// (any value it wrote, if it was killed); no other key may exist.
+fn check_record(
+    all: &[Expectations],
+    wiped: bool,
+    key: &[u8],
+    value: &[u8],
+) -> Result<Checked, String> {
     let written_by_any = |key: &[u8], value: &[u8]| {
         all.iter()
             .filter_map(|expect| expect.shared_values.get(key))
             .any(|values| values.contains(value))
     };
-    for (key, value) in &records {
-        if key.starts_with(b"key") {
-            if !written_by_any(key, value) {
-                return Err(fail(format!(
-                    "shared key {} holds {}, which no process wrote to it",
-                    describe_key(key),
-                    describe_key(value)
-                )));
-            }
-            verified.shared_checked += 1;
-        } else if let Some(k) = all
-            .iter()
-            .position(|expect| !expect.prefix.is_empty() && key.starts_with(&expect.prefix))
+    if key.starts_with(b"key") {
+        if !written_by_any(key, value) {
+            return Err(format!(
+                "shared key {} holds {}, which no process wrote to it",
+                describe_key(key),
+                describe_key(value)
+            ));
+        }
+        return Ok(Checked::Shared);
+    }
+    let Some(k) = all
+        .iter()
+        .position(|expect| !expect.prefix.is_empty() && key.starts_with(&expect.prefix))
+    else {
+        return Err(format!("a key no process wrote: {}", describe_key(key)));
+    };
+    if !all[k].complete {
+        // Killed: any value it was about to write may have landed.
+        if !written_by_any(key, value) {
+            return Err(format!(
+                "killed process {}'s key {} holds {}, which it never wrote",
+                String::from_utf8_lossy(&all[k].prefix),
+                describe_key(key),
+                describe_key(value)
+            ));
+        }
+        return Ok(Checked::Shared);
+    }
+    if wiped {
+        return Ok(Checked::Unknowable);
+    }
+    match all[k].private.get(key) {
+        Some(expected) if expected == value => Ok(Checked::Private),
+        Some(expected) => Err(format!(
+            "process {k}'s key {} holds {}, but its writes left {}",
+            describe_key(key),
+            describe_key(value),
+            describe_key(expected)
+        )),
+        None => Err(format!(
+            "process {k}'s key {} holds {}, but its writes deleted it",
+            describe_key(key),
+            describe_key(value)
+        )),
+    }
+}
+
+/// Every key a process that ran to its end left must be there.
+fn check_nothing_missing(
+    all: &[Expectations],
+    records: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<(), String> {
+    for (k, expect) in all.iter().enumerate().filter(|(_, expect)| expect.complete) {
+        if let Some(key) = expect
+            .private
+            .keys()
+            .find(|key| !records.contains_key(*key))
         {
-            if !all[k].complete {
-                // Killed: any value it was about to write may have landed.
-                if !written_by_any(key, value) {
-                    return Err(fail(format!(
-                        "killed process {}'s key {} holds {}, which it never wrote",
-                        String::from_utf8_lossy(&all[k].prefix),
-                        describe_key(key),
-                        describe_key(value)
-                    )));
-                }
-                verified.shared_checked += 1;
-                continue;
-            }
-            if wiped {
-                continue;
-            }
-            match all[k].private.get(key) {
-                Some(expected) if expected == value => verified.private_checked += 1,
-                Some(expected) => {
-                    return Err(fail(format!(
-                        "process {k}'s key {} holds {}, but its writes left {}",
-                        describe_key(key),
-                        describe_key(value),
-                        describe_key(expected)
-                    )))
-                }
-                None => {
-                    return Err(fail(format!(
-                        "process {k}'s key {} holds {}, but its writes deleted it",
-                        describe_key(key),
-                        describe_key(value)
-                    )))
-                }
-            }
-        } else {
-            return Err(fail(format!(
-                "a key no process wrote: {}",
-                describe_key(key)
-            )));
+            return Err(format!(
+                "process {k}'s key {} is missing, but its writes left it holding {}",
+                describe_key(key),
+                describe_key(&expect.private[key])
+            ));
         }
     }
-    if !wiped {
-        for (k, expect) in all.iter().enumerate().filter(|(_, expect)| expect.complete) {
-            if let Some(key) = expect
-                .private
-                .keys()
-                .find(|key| !records.contains_key(*key))
-            {
-                return Err(fail(format!(
-                    "process {k}'s key {} is missing, but its writes left it holding {}",
-                    describe_key(key),
-                    describe_key(&expect.private[key])
-                )));
-            }
-        }
-    }
-    Ok(verified)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -287,9 +287,6 @@ impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
         let (db_path, open, options, barrier) =
             (self.db_path, &self.open, self.options, self.barrier);
         let body = || {
-            if let Some(recording) = &options.record {
-                record::record_next_open(recording.clone());
-            }
             let run = ProcessRun {
                 k,
                 generation,
@@ -458,7 +455,7 @@ fn process_main<B: Backend>(
         ),
         None => None,
     };
-    let opened = B::open(db_path, open);
+    let opened = B::open_recorded(db_path, open, options.record.as_ref());
     barrier.set_activity(
         k,
         if opened.is_ok() {

@@ -350,8 +350,35 @@ impl<'a> Args<'a, '_> {
 
     /// Parses the words after op `name`.
     fn parse(&mut self, name: &[u8]) -> Result<Line, String> {
-        use ChainLockOp as C;
-        use LockAllOp as L;
+        let kind = if let Some(kind) = self.record_op(name)? {
+            kind
+        } else if let Some(kind) = self.walk_op(name)? {
+            kind
+        } else if let Some(kind) = self.lock_op(name)? {
+            kind
+        } else if let Some(kind) = self.transaction_op(name)? {
+            kind
+        } else {
+            match name {
+                b"tdb_get_seqnum" => {
+                    self.expect("tdb_get_seqnum", "= <seqnum>");
+                    let ret = self.ret()?;
+                    OpKind::GetSeqnum { ret }
+                }
+                b"tdb_close" => {
+                    self.expect("tdb_close", "");
+                    self.end()?;
+                    return Ok(Line::Close);
+                }
+                b"tdb_open" => return Err("tdb_open is only valid on the first line".to_owned()),
+                _ => return Err(format!("unknown operation {}", quote(name))),
+            }
+        };
+        Ok(Line::Op(kind))
+    }
+
+    /// The ops on one record (fetch, store, append, delete, lookups); `None` if `name` is none of them.
+    fn record_op(&mut self, name: &[u8]) -> Result<Option<OpKind>, String> {
         const KEY_DATA: &str = "<key> = <data>";
         const KEY_RET: &str = "<key> = <ret>";
         let kind = match name {
@@ -362,16 +389,6 @@ impl<'a> Args<'a, '_> {
                 let result = self.record("<data>")?;
                 self.end()?;
                 OpKind::Fetch { key, result }
-            }
-            b"traverse" => {
-                self.expect("traverse", KEY_DATA);
-                let key = self.key("<key>")?;
-                self.equals()?;
-                let data = self.key("<data>")?;
-                self.end()?;
-                OpKind::TraverseEntry {
-                    record: Some((key, data)),
-                }
             }
             b"tdb_store" => {
                 self.expect("tdb_store", "<key> <data> <flag> = <ret>");
@@ -441,6 +458,25 @@ impl<'a> Args<'a, '_> {
                 let ret = self.ret()?;
                 OpKind::ParseRecord { key, ret }
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(kind))
+    }
+
+    /// The walks: traverses (start, entries, end) and key walks; `None` if `name` is none of them.
+    fn walk_op(&mut self, name: &[u8]) -> Result<Option<OpKind>, String> {
+        const KEY_DATA: &str = "<key> = <data>";
+        let kind = match name {
+            b"traverse" => {
+                self.expect("traverse", KEY_DATA);
+                let key = self.key("<key>")?;
+                self.equals()?;
+                let data = self.key("<data>")?;
+                self.end()?;
+                OpKind::TraverseEntry {
+                    record: Some((key, data)),
+                }
+            }
             b"traversefn" => self.bare("traversefn", OpKind::TraverseEntry { record: None })?,
             b"tdb_traverse_start" => self.bare(
                 "tdb_traverse_start",
@@ -487,22 +523,16 @@ impl<'a> Args<'a, '_> {
                 self.end()?;
                 OpKind::NextKey { key, result }
             }
-            b"tdb_wipe_all" => self.bare("tdb_wipe_all", OpKind::WipeAll)?,
-            b"tdb_repack" => self.bare("tdb_repack", OpKind::Repack)?,
-            b"tdb_transaction_start" => {
-                self.bare("tdb_transaction_start", OpKind::TransactionStart)?
-            }
-            b"tdb_transaction_prepare_commit" => self.bare(
-                "tdb_transaction_prepare_commit",
-                OpKind::TransactionPrepareCommit,
-            )?,
-            b"tdb_transaction_commit" => {
-                self.bare("tdb_transaction_commit", OpKind::TransactionCommit)?
-            }
-            b"tdb_transaction_cancel" => self.bare(
-                "tdb_transaction_cancel",
-                OpKind::TransactionCancel { implied: false },
-            )?,
+            _ => return Ok(None),
+        };
+        Ok(Some(kind))
+    }
+
+    /// Chain locks and all-record locks; `None` if `name` is none of them.
+    fn lock_op(&mut self, name: &[u8]) -> Result<Option<OpKind>, String> {
+        use ChainLockOp as C;
+        use LockAllOp as L;
+        let kind = match name {
             b"tdb_chainlock" => self.chainlock("tdb_chainlock", C::Lock)?,
             b"tdb_chainlock_nonblock" => {
                 self.chainlock("tdb_chainlock_nonblock", C::LockNonblock)?
@@ -525,20 +555,33 @@ impl<'a> Args<'a, '_> {
             b"tdb_lockall_unmark" => self.lockall("tdb_lockall_unmark", L::Unmark)?,
             b"tdb_unlockall" => self.lockall("tdb_unlockall", L::Unlock)?,
             b"tdb_unlockall_read" => self.lockall("tdb_unlockall_read", L::UnlockRead)?,
-            b"tdb_get_seqnum" => {
-                self.expect("tdb_get_seqnum", "= <seqnum>");
-                let ret = self.ret()?;
-                OpKind::GetSeqnum { ret }
-            }
-            b"tdb_close" => {
-                self.expect("tdb_close", "");
-                self.end()?;
-                return Ok(Line::Close);
-            }
-            b"tdb_open" => return Err("tdb_open is only valid on the first line".to_owned()),
-            _ => return Err(format!("unknown operation {}", quote(name))),
+            _ => return Ok(None),
         };
-        Ok(Line::Op(kind))
+        Ok(Some(kind))
+    }
+
+    /// Transactions, wipes and repacks (no arguments); `None` if `name` is none of them.
+    fn transaction_op(&mut self, name: &[u8]) -> Result<Option<OpKind>, String> {
+        let kind = match name {
+            b"tdb_wipe_all" => self.bare("tdb_wipe_all", OpKind::WipeAll)?,
+            b"tdb_repack" => self.bare("tdb_repack", OpKind::Repack)?,
+            b"tdb_transaction_start" => {
+                self.bare("tdb_transaction_start", OpKind::TransactionStart)?
+            }
+            b"tdb_transaction_prepare_commit" => self.bare(
+                "tdb_transaction_prepare_commit",
+                OpKind::TransactionPrepareCommit,
+            )?,
+            b"tdb_transaction_commit" => {
+                self.bare("tdb_transaction_commit", OpKind::TransactionCommit)?
+            }
+            b"tdb_transaction_cancel" => self.bare(
+                "tdb_transaction_cancel",
+                OpKind::TransactionCancel { implied: false },
+            )?,
+            _ => return Ok(None),
+        };
+        Ok(Some(kind))
     }
 
     /// An op with no arguments.
