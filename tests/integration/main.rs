@@ -13,6 +13,7 @@
 //! whose names contain NAME (`--exact`: whose names are NAME).
 
 mod corpus;
+mod creating_open;
 mod deadlock;
 mod differential;
 mod generated;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use replay_engine::analysis::{describe_key, stats, Analysis};
-use replay_engine::trace::Trace;
+use replay_engine::trace::{creating_open, Trace};
 use serde::Serialize;
 
 use crate::args::LoadArgs;
@@ -77,6 +77,9 @@ struct AnalyseJson {
     command: &'static str,
     /// Each trace, in the order given.
     traces: Vec<AnalysedTraceJson>,
+    /// The open that created the database in the recording (the lowest open sequence
+    /// number), which decides how the replay creates it.
+    creating_open: Option<CreatingOpenJson>,
     /// Distinct keys.
     keys: usize,
     /// Key users (ops and regions that touch a key).
@@ -115,6 +118,35 @@ struct AnalysedTraceJson {
     writer: String,
     /// What the reader warned about.
     warnings: Vec<String>,
+}
+
+/// The `tdb_open` that created the database.
+#[derive(Serialize)]
+struct CreatingOpenJson {
+    /// Where it is (`file:1`).
+    at: String,
+    /// The sequence number it opened at.
+    seqnum: u32,
+    /// The hash size it asked for.
+    hash_size: u32,
+    /// Its `TDB_*` flags.
+    tdb_flags: u32,
+    /// Its `open(2)` flags.
+    open_flags: u32,
+}
+
+impl CreatingOpenJson {
+    /// The creating open of `traces`, if there are any.
+    fn of(traces: &[Trace]) -> Option<CreatingOpenJson> {
+        let trace = &traces[creating_open(traces)?];
+        Some(CreatingOpenJson {
+            at: format!("{}:1", trace.name),
+            seqnum: trace.open.seqnum,
+            hash_size: trace.open.hash_size,
+            tdb_flags: trace.open.tdb_flags,
+            open_flags: trace.open.open_flags,
+        })
+    }
 }
 
 /// A record that must exist before the replay starts.
@@ -179,6 +211,7 @@ pub fn run(settings: &AnalyseSettings) -> Result<()> {
                 warnings: trace.warnings.clone(),
             })
             .collect(),
+        creating_open: CreatingOpenJson::of(&traces),
         keys: stats.keys,
         users: stats.users,
         fuzzed_keys: stats.fuzzed_keys,
@@ -222,6 +255,13 @@ fn print_plan(out: Out, traces: &[Trace], plan: &Analysis) {
         for warning in &trace.warnings {
             out.line(format!("  warning: {warning}"));
         }
+    }
+    if let Some(open) = CreatingOpenJson::of(traces) {
+        out.line(format!(
+            "The database is created as {} opened it (seqnum {}): hash size {}, tdb flags \
+             {:#x}, open flags {:#x}",
+            open.at, open.seqnum, open.hash_size, open.tdb_flags, open.open_flags
+        ));
     }
     let stats = &plan.stats;
     out.line(format!(

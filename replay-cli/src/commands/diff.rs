@@ -259,6 +259,9 @@ pub fn run(args: &DiffSettings) -> Result<()> {
     let say = |text: String| out.line(text);
     let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
     let traces = traces?;
+    for warning in traces.iter().flat_map(|trace| &trace.warnings) {
+        say(format!("warning: {warning}"));
+    }
     let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
     let plan = plan?;
     let ops: usize = traces.iter().map(|trace| trace.ops.len()).sum();
