@@ -49,6 +49,7 @@ pub mod record;
 mod recovery;
 mod transaction;
 mod traverse;
+mod walk;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -64,6 +65,7 @@ use header::{data_start, hash_top, SEQNUM_OFS};
 use io::Io;
 use lock::{lock_offset, LockType, Locks, SEQNUM_LOCK};
 use record::{Record, REC_HDR, TDB_DEAD_MAGIC, TDB_MAGIC};
+use walk::{ChainWalk, List};
 
 /// The `TDB_*` open flags, with their C values.
 pub mod flags {
@@ -380,28 +382,17 @@ impl Tdb {
 
     /// `tdb_find`: the live record for `key` in its chain.
     pub(crate) fn find(&mut self, key: &[u8], hash: u32) -> Result<(u32, Record)> {
-        let mut cur = self.io.read_u32(hash_top(hash, self.hash_size))?;
-        let mut limit = self.walk_limit();
-        let mut steps = 0u64;
-        while cur != 0 {
-            steps += 1;
-            if self.walk_exceeds(steps, &mut limit, 1)? {
-                return Err(Error::corrupt(format!(
-                    "hash chain {} contains a cycle",
-                    self.bucket(hash)
-                )));
-            }
-            let rec = self.rec_read(cur)?;
+        let mut walk = ChainWalk::new(self, List::Chain(self.bucket(hash)))?;
+        while let Some((off, rec)) = walk.next_chain(self)? {
             if rec.magic != TDB_DEAD_MAGIC
                 && rec.full_hash == hash
                 && rec.key_len as usize == key.len()
                 && self
                     .io
-                    .with_bytes(cur + REC_HDR, rec.key_len, |stored| stored == key)?
+                    .with_bytes(off + REC_HDR, rec.key_len, |stored| stored == key)?
             {
-                return Ok((cur, rec));
+                return Ok((off, rec));
             }
-            cur = rec.next;
         }
         Err(Error::NoExist)
     }

@@ -3,9 +3,10 @@
 //! file, from the old blocks the area holds.
 
 use crate::error::{Error, Result};
-use crate::header::{bucket_top, data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
+use crate::header::{data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
 use crate::lock::{LockType, OPEN_LOCK};
 use crate::record::{Record, ALIGNMENT, REC_HDR, TDB_FREE_MAGIC, TDB_RECOVERY_MAGIC};
+use crate::walk::{ChainWalk, List};
 use crate::Tdb;
 
 impl Tdb {
@@ -200,25 +201,13 @@ impl Tdb {
 
     /// Whether a hash chain or the freelist links to a record in `[from, to)`.
     fn any_list_reaches(&mut self, from: u64, to: u64) -> Result<bool> {
-        let limit = self.walk_limit();
-        for list in 0..=self.hash_size {
-            // List `hash_size` stands for the freelist.
-            let top = if list == self.hash_size {
-                FREELIST_TOP
-            } else {
-                bucket_top(list)
-            };
-            let mut cur = self.io.read_u32(top)?;
-            let mut steps = 0u64;
-            while cur != 0 {
-                if (from..to).contains(&u64::from(cur)) {
+        let lists = (0..self.hash_size).map(List::Chain).chain([List::Free]);
+        for list in lists {
+            let mut walk = ChainWalk::new(self, list)?;
+            while let Some((off, _)) = walk.next_raw(self)? {
+                if (from..to).contains(&u64::from(off)) {
                     return Ok(true);
                 }
-                steps += 1;
-                if steps > limit {
-                    return Err(Error::corrupt(format!("list {list} contains a cycle")));
-                }
-                cur = self.io.read_rec_raw(cur)?.next;
             }
         }
         Ok(false)

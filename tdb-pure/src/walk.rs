@@ -1,0 +1,195 @@
+//! [`ChainWalk`]: the one way to follow the `next` links of a hash chain or of the
+//! freelist. It carries the cycle guard (a sound file holds at most one record per 24
+//! bytes, re-checked against the file's real size before a walk is called a cycle, since
+//! other processes keep adding records) and the link bookkeeping the writers need (where
+//! the pointer to the record just visited is stored), so no walk can forget either.
+
+use crate::error::{Error, Result};
+use crate::header::{bucket_top, FREELIST_TOP};
+use crate::record::{Record, REC_HDR};
+use crate::Tdb;
+
+/// A list whose `next` links a walk follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum List {
+    /// The hash chain of a bucket.
+    Chain(u32),
+    /// The freelist.
+    Free,
+}
+
+impl List {
+    /// Offset of the list's head pointer in the header.
+    pub(crate) fn head(self) -> u32 {
+        match self {
+            List::Chain(bucket) => bucket_top(bucket),
+            List::Free => FREELIST_TOP,
+        }
+    }
+
+    /// How many times the sound-file bound a walk of this list may take: a freelist walk
+    /// may meet each record twice (merges move records while it runs).
+    fn factor(self) -> u64 {
+        match self {
+            List::Chain(_) => 1,
+            List::Free => 2,
+        }
+    }
+
+    fn cycle(self) -> Error {
+        match self {
+            List::Chain(bucket) => Error::corrupt(format!("hash chain {bucket} contains a cycle")),
+            List::Free => Error::corrupt("freelist contains a cycle"),
+        }
+    }
+}
+
+/// A walk along one list, yielding each record's offset and header in list order.
+///
+/// Every step goes through the cycle guard. The walk moves on along the header it read
+/// last; a caller that unlinks the record it was given says so with
+/// [`ChainWalk::unlinked`], so that [`ChainWalk::link`] stays right.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChainWalk {
+    list: List,
+    /// Where the pointer to the record yielded last is stored (a list head or a record).
+    link: u32,
+    /// The record yielded last, or the list head before the first step.
+    at: u32,
+    /// The record the next step yields (0: the end).
+    next: u32,
+    /// Whether the caller unlinked the record yielded last.
+    unlinked: bool,
+    steps: u64,
+    limit: u64,
+}
+
+impl Tdb {
+    /// Bound on the number of links a walk may follow in a sound file of the size this
+    /// handle knows.
+    pub(crate) fn walk_limit(&self) -> u64 {
+        self.io.size / u64::from(REC_HDR) + 2
+    }
+}
+
+impl ChainWalk {
+    /// A walk of `list` from its head.
+    #[inline(always)]
+    pub(crate) fn new(tdb: &mut Tdb, list: List) -> Result<ChainWalk> {
+        let head = list.head();
+        let first = tdb.io.read_u32(head)?;
+        Ok(ChainWalk::resume(tdb, list, head, first, 0))
+    }
+
+    /// A walk of `list` that goes on at `next` (whose pointer is stored at `link`) after
+    /// `steps` steps already taken (a traverse walks one chain across calls).
+    #[inline(always)]
+    pub(crate) fn resume(tdb: &Tdb, list: List, link: u32, next: u32, steps: u64) -> ChainWalk {
+        ChainWalk {
+            list,
+            link,
+            at: link,
+            next,
+            unlinked: false,
+            steps,
+            limit: list.factor() * tdb.walk_limit(),
+        }
+    }
+
+    /// Steps taken so far.
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Where the pointer to the record yielded last is stored: the list head or the
+    /// record before it (C's `last_ptr`).
+    pub(crate) fn link(&self) -> u32 {
+        self.link
+    }
+
+    /// The caller took the record yielded last out of the list (its predecessor now
+    /// links to its successor): the link stays where it is.
+    pub(crate) fn unlinked(&mut self) {
+        self.unlinked = true;
+    }
+
+    /// The next offset, through the cycle guard; the caller reads its header.
+    #[inline(always)]
+    fn step(&mut self, tdb: &mut Tdb) -> Result<Option<u32>> {
+        if !std::mem::take(&mut self.unlinked) {
+            self.link = self.at;
+        }
+        let off = self.next;
+        if off == 0 {
+            return Ok(None);
+        }
+        self.steps += 1;
+        if self.steps > self.limit {
+            self.recheck_limit(tdb)?;
+        }
+        self.at = off;
+        Ok(Some(off))
+    }
+
+    /// Past the bound: re-read the file's real size before calling it a cycle.
+    #[cold]
+    #[inline(never)]
+    fn recheck_limit(&mut self, tdb: &mut Tdb) -> Result<()> {
+        tdb.io.refresh_size()?;
+        self.limit = self.list.factor() * tdb.walk_limit();
+        if self.steps > self.limit {
+            return Err(self.list.cycle());
+        }
+        Ok(())
+    }
+
+    /// The next member of a hash chain, its header validated (`tdb_rec_read`; the fast
+    /// path reads it straight from the mapping).
+    #[inline(always)]
+    pub(crate) fn next_chain(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
+        let Some(off) = self.step(tdb)? else {
+            return Ok(None);
+        };
+        let rec = tdb.rec_read(off)?;
+        self.next = rec.next;
+        Ok(Some((off, rec)))
+    }
+
+    /// The next freelist entry (`tdb_rec_free_read`: a live magic is repaired, the `next`
+    /// link validated).
+    pub(crate) fn next_free(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
+        let Some(off) = self.step(tdb)? else {
+            return Ok(None);
+        };
+        let rec = tdb.free_read(off)?;
+        self.next = rec.next;
+        Ok(Some((off, rec)))
+    }
+
+    /// The next record of any kind: the link to it is validated, the header is not.
+    pub(crate) fn next_raw(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
+        let Some(off) = self.step(tdb)? else {
+            return Ok(None);
+        };
+        tdb.check_next(self.link, off)?;
+        let rec = tdb.io.read_rec_raw(off)?;
+        self.next = rec.next;
+        Ok(Some((off, rec)))
+    }
+
+    /// Go on from the record the next step would yield as if it had been yielded and
+    /// passed by (not counted, not validated): C's `tdb_freelist_size` does this after a
+    /// merge, reading the next pointer from the record it moved to.
+    pub(crate) fn pass_over(&mut self, tdb: &mut Tdb) -> Result<()> {
+        let off = self.next;
+        if off == 0 {
+            return Ok(());
+        }
+        // The next step moves the link to `off`, whether or not the record before was
+        // unlinked.
+        self.unlinked = false;
+        self.at = off;
+        self.next = tdb.io.read_u32(off)?;
+        Ok(())
+    }
+}
