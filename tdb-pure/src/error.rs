@@ -60,6 +60,10 @@ pub enum Error {
     /// A failure for which C returns -1 without setting `tdb_error()` (e.g. ending a
     /// transaction that is not open): carries the code `tdb_error()` still reports.
     Unchanged(i32, String),
+    /// `TDB_ERR_CORRUPT`: a commit was interrupted after making its recovery area valid,
+    /// and the handle is read-only, so it cannot roll the commit back (see
+    /// [`crate::needs_recovery`]).
+    NeedsRecovery,
 }
 
 /// Result alias for this crate.
@@ -70,7 +74,7 @@ impl Error {
     /// errno in C, reports `TDB_ERR_EINVAL`).
     pub fn code(&self) -> i32 {
         match self {
-            Error::Corrupt(_) => code::CORRUPT,
+            Error::Corrupt(_) | Error::NeedsRecovery => code::CORRUPT,
             Error::Io(_) => code::IO,
             Error::Lock(_) => code::LOCK,
             Error::Oom(_) => code::OOM,
@@ -108,6 +112,9 @@ impl fmt::Display for Error {
             Error::Nesting => f.write_str("nested transaction not allowed"),
             Error::Unsupported(m) => write!(f, "unsupported tdb file: {m}"),
             Error::Unchanged(_, m) => f.write_str(m),
+            Error::NeedsRecovery => {
+                f.write_str("corrupt database: database needs recovery but is opened read-only")
+            }
         }
     }
 }

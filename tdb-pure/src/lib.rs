@@ -54,12 +54,13 @@ mod walk;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-pub use check::CheckReport;
+pub use check::{CheckReport, Leftover};
 pub use error::{code, Error, Result};
 pub use freelist::{expand_increment, wanted_len};
 pub use hash::HashKind;
 pub use header::ByteOrder;
 pub use open::OpenFlags;
+pub use recovery::needs_recovery;
 
 use header::{data_start, hash_top, SEQNUM_OFS};
 use io::Io;

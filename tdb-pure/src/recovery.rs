@@ -2,12 +2,42 @@
 //! recovery area valid is rolled back by the next process to take a lock or open the
 //! file, from the old blocks the area holds.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
 use crate::error::{Error, Result};
-use crate::header::{data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
+use crate::header::{data_start, Header, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
 use crate::lock::{LockType, OPEN_LOCK};
 use crate::record::{Record, ALIGNMENT, REC_HDR, TDB_FREE_MAGIC, TDB_RECOVERY_MAGIC};
 use crate::walk::{ChainWalk, List};
 use crate::Tdb;
+
+/// Whether the database file at `path` holds a valid recovery area: a commit was
+/// interrupted after making it valid, so the next read-write open (or lock) rolls the
+/// commit back, and a read-only open fails with [`Error::NeedsRecovery`]. Reads the
+/// header and the area's record header only (no open, no lock). An area the header
+/// points at but that cannot be read is not valid (the open does not refuse it either).
+/// A file that is not a tdb, or whose header [`Tdb::open`] refuses, is an error (the
+/// one the open reports).
+pub fn needs_recovery(path: &Path) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
+    let mut raw = [0u8; HEADER_SIZE as usize];
+    file.read_exact_at(&mut raw, 0)
+        .map_err(|_| Error::io("not a tdb file (bad magic string)"))?;
+    let header = Header::decode(&raw)?;
+    if header.recovery_start == 0 {
+        return Ok(false);
+    }
+    let mut rec = [0u8; REC_HDR as usize];
+    if file
+        .read_exact_at(&mut rec, u64::from(header.recovery_start))
+        .is_err()
+    {
+        return Ok(false);
+    }
+    Ok(Record::decode(&rec, header.order).magic == TDB_RECOVERY_MAGIC)
+}
 
 impl Tdb {
     /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
@@ -55,9 +85,7 @@ impl Tdb {
             return Ok(());
         }
         if self.read_only {
-            return Err(Error::corrupt(
-                "database needs recovery but is opened read-only",
-            ));
+            return Err(Error::NeedsRecovery);
         }
         let payload = self
             .io
