@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::util::*;
-use tdb_pure::{code, flags, StoreFlag, Tdb};
+use tdb_pure::{code, flags, Error, StoreFlag, Tdb};
 
 /// C's view of a closed file: tdb_check passes, tdbtool agrees, and the contents.
 fn c_verify(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -517,4 +517,40 @@ fn reclaiming_leftovers_leaves_a_sound_file_alone() {
     assert!(std::fs::read(&path).unwrap() == before, "the file changed");
     drop(db);
     c_verify(&path);
+}
+
+#[test]
+fn a_file_that_needs_recovery_says_so_and_refuses_read_only_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("r.tdb");
+    let copy = tmp.path().join("prepared.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    assert!(!tdb_pure::needs_recovery(&path).unwrap());
+    // A prepared commit has made its recovery area valid: a copy taken now is the file
+    // of a commit killed there.
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.transaction_prepare_commit().unwrap();
+    std::fs::copy(&path, &copy).unwrap();
+    p.transaction_cancel().unwrap();
+    drop(p);
+    assert!(!tdb_pure::needs_recovery(&path).unwrap());
+    assert!(tdb_pure::needs_recovery(&copy).unwrap());
+
+    let refused = Tdb::open(&copy, &ro()).unwrap_err();
+    assert!(matches!(refused, Error::NeedsRecovery), "{refused:?}");
+    assert_eq!(refused.code(), code::CORRUPT);
+    assert_eq!(
+        refused.to_string(),
+        "corrupt database: database needs recovery but is opened read-only"
+    );
+    // The next read-write open rolls the commit back.
+    let mut p = open(&copy, &rw_create(0, 0));
+    assert_eq!(p.fetch(b"k1").unwrap(), b"old");
+    drop(p);
+    assert!(!tdb_pure::needs_recovery(&copy).unwrap());
+    let not_a_tdb = tmp.path().join("empty");
+    std::fs::write(&not_a_tdb, b"").unwrap();
+    assert!(tdb_pure::needs_recovery(&not_a_tdb).is_err());
 }
