@@ -46,10 +46,7 @@ pub fn helper_command(name: &str) -> Command {
 /// The job of a helper test: the values of `vars`, or `None` when the test was not
 /// started as a helper (it then returns at once).
 pub fn helper_job<const N: usize>(vars: [&str; N]) -> Option<[OsString; N]> {
-    let values: Vec<OsString> = vars
-        .iter()
-        .map(|var| std::env::var_os(var))
-        .collect::<Option<_>>()?;
+    let values: Vec<OsString> = vars.iter().map(std::env::var_os).collect::<Option<_>>()?;
     values.try_into().ok()
 }
 
