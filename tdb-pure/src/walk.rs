@@ -143,38 +143,41 @@ impl ChainWalk {
         Ok(())
     }
 
+    /// One step, reading the header with `read(tdb, link, off)`: the walk goes on along
+    /// its `next`.
+    #[inline(always)]
+    fn next_read(
+        &mut self,
+        tdb: &mut Tdb,
+        read: impl FnOnce(&mut Tdb, u32, u32) -> Result<Record>,
+    ) -> Result<Option<(u32, Record)>> {
+        let Some(off) = self.step(tdb)? else {
+            return Ok(None);
+        };
+        let rec = read(tdb, self.link, off)?;
+        self.next = rec.next;
+        Ok(Some((off, rec)))
+    }
+
     /// The next member of a hash chain, its header validated (`tdb_rec_read`; the fast
     /// path reads it straight from the mapping).
     #[inline(always)]
     pub(crate) fn next_chain(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
-        let Some(off) = self.step(tdb)? else {
-            return Ok(None);
-        };
-        let rec = tdb.rec_read(off)?;
-        self.next = rec.next;
-        Ok(Some((off, rec)))
+        self.next_read(tdb, |tdb, _, off| tdb.rec_read(off))
     }
 
     /// The next freelist entry (`tdb_rec_free_read`: a live magic is repaired, the `next`
     /// link validated).
     pub(crate) fn next_free(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
-        let Some(off) = self.step(tdb)? else {
-            return Ok(None);
-        };
-        let rec = tdb.free_read(off)?;
-        self.next = rec.next;
-        Ok(Some((off, rec)))
+        self.next_read(tdb, |tdb, _, off| tdb.free_read(off))
     }
 
     /// The next record of any kind: the link to it is validated, the header is not.
     pub(crate) fn next_raw(&mut self, tdb: &mut Tdb) -> Result<Option<(u32, Record)>> {
-        let Some(off) = self.step(tdb)? else {
-            return Ok(None);
-        };
-        tdb.check_next(self.link, off)?;
-        let rec = tdb.io.read_rec_raw(off)?;
-        self.next = rec.next;
-        Ok(Some((off, rec)))
+        self.next_read(tdb, |tdb, link, off| {
+            tdb.check_next(link, off)?;
+            tdb.io.read_rec_raw(off)
+        })
     }
 
     /// Go on from the record the next step would yield as if it had been yielded and
