@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 
 use super::clock::OpClock;
 use super::latency::{op_type, OpLatencies};
-pub use super::mismatch::{ExecError, Mismatch, MismatchKind};
 use super::shared::{monotonic_ns, Activity, SharedState};
 use crate::analysis::{Dep, Groups, ReplayMode};
 use crate::backend::{Backend, ChainLockOp, ErrorKind, LockAllOp, StoreFlag, TdbResult};
 use crate::trace::{Append, OpKind, Rec, Trace};
+pub use super::mismatch::{ExecError, Mismatch, MismatchKind};
 
 /// Runs one trace.
 pub struct Executor<'a> {
