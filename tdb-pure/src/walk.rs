@@ -125,22 +125,10 @@ impl ChainWalk {
         }
         self.steps += 1;
         if self.steps > self.limit {
-            self.recheck_limit(tdb)?;
+            self.limit = recheck_limit(tdb, self.list, self.steps)?;
         }
         self.at = off;
         Ok(Some(off))
-    }
-
-    /// Past the bound: re-read the file's real size before calling it a cycle.
-    #[cold]
-    #[inline(never)]
-    fn recheck_limit(&mut self, tdb: &mut Tdb) -> Result<()> {
-        tdb.io.refresh_size()?;
-        self.limit = self.list.factor() * tdb.walk_limit();
-        if self.steps > self.limit {
-            return Err(self.list.cycle());
-        }
-        Ok(())
     }
 
     /// One step, reading the header with `read(tdb, link, off)`: the walk goes on along
@@ -195,4 +183,17 @@ impl ChainWalk {
         self.next = tdb.io.read_u32(off)?;
         Ok(())
     }
+}
+
+/// Past the bound of a walk of `list`: re-read the file's real size before calling it a
+/// cycle; the new bound. (A free function, so that the walk itself stays in registers.)
+#[cold]
+#[inline(never)]
+fn recheck_limit(tdb: &mut Tdb, list: List, steps: u64) -> Result<u64> {
+    tdb.io.refresh_size()?;
+    let limit = list.factor() * tdb.walk_limit();
+    if steps > limit {
+        return Err(list.cycle());
+    }
+    Ok(limit)
 }
