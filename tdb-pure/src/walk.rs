@@ -54,12 +54,12 @@ pub(crate) struct ChainWalk {
     list: List,
     /// Where the pointer to the record yielded last is stored (a list head or a record).
     link: u32,
-    /// The record yielded last, or the list head before the first step.
+    /// Where the pointer to the record the next step yields is stored: the record
+    /// yielded last (or, once that was unlinked, the place that now links past it), or
+    /// the list head before the first step.
     at: u32,
     /// The record the next step yields (0: the end).
     next: u32,
-    /// Whether the caller unlinked the record yielded last.
-    unlinked: bool,
     steps: u64,
     limit: u64,
 }
@@ -90,7 +90,6 @@ impl ChainWalk {
             link,
             at: link,
             next,
-            unlinked: false,
             steps,
             limit: list.factor() * tdb.walk_limit(),
         }
@@ -110,15 +109,17 @@ impl ChainWalk {
     /// The caller took the record yielded last out of the list (its predecessor now
     /// links to its successor): the link stays where it is.
     pub(crate) fn unlinked(&mut self) {
-        self.unlinked = true;
+        self.at = self.link;
     }
 
-    /// The next offset, through the cycle guard; the caller reads its header.
+    /// One step through the cycle guard, reading the header with `read(tdb, link, off)`;
+    /// the walk goes on along its `next`.
     #[inline(always)]
-    fn step(&mut self, tdb: &mut Tdb) -> Result<Option<u32>> {
-        if !std::mem::take(&mut self.unlinked) {
-            self.link = self.at;
-        }
+    fn next_read(
+        &mut self,
+        tdb: &mut Tdb,
+        read: impl FnOnce(&mut Tdb, u32, u32) -> Result<Record>,
+    ) -> Result<Option<(u32, Record)>> {
         let off = self.next;
         if off == 0 {
             return Ok(None);
@@ -127,21 +128,8 @@ impl ChainWalk {
         if self.steps > self.limit {
             self.limit = recheck_limit(tdb, self.list, self.steps)?;
         }
+        self.link = self.at;
         self.at = off;
-        Ok(Some(off))
-    }
-
-    /// One step, reading the header with `read(tdb, link, off)`: the walk goes on along
-    /// its `next`.
-    #[inline(always)]
-    fn next_read(
-        &mut self,
-        tdb: &mut Tdb,
-        read: impl FnOnce(&mut Tdb, u32, u32) -> Result<Record>,
-    ) -> Result<Option<(u32, Record)>> {
-        let Some(off) = self.step(tdb)? else {
-            return Ok(None);
-        };
         let rec = read(tdb, self.link, off)?;
         self.next = rec.next;
         Ok(Some((off, rec)))
@@ -176,9 +164,7 @@ impl ChainWalk {
         if off == 0 {
             return Ok(());
         }
-        // The next step moves the link to `off`, whether or not the record before was
-        // unlinked.
-        self.unlinked = false;
+        // The next step moves the link here.
         self.at = off;
         self.next = tdb.io.read_u32(off)?;
         Ok(())
