@@ -66,7 +66,7 @@ use header::{data_start, hash_top, SEQNUM_OFS};
 use io::Io;
 use lock::{lock_offset, LockType, Locks, SEQNUM_LOCK};
 use record::{Record, REC_HDR, TDB_DEAD_MAGIC, TDB_MAGIC};
-use walk::{ChainWalk, List};
+use walk::{List, WalkGuard};
 
 /// The `TDB_*` open flags, with their C values.
 pub mod flags {
@@ -381,19 +381,25 @@ impl Tdb {
         Ok(rec)
     }
 
-    /// `tdb_find`: the live record for `key` in its chain.
+    /// `tdb_find`: the live record for `key` in its chain. The lookup's own loop (kept
+    /// by hand so that the header stays in registers), through the walks' cycle guard.
     pub(crate) fn find(&mut self, key: &[u8], hash: u32) -> Result<(u32, Record)> {
-        let mut walk = ChainWalk::new(self, List::Chain(self.bucket(hash)))?;
-        while let Some((off, rec)) = walk.next_chain(self)? {
+        let list = List::Chain(self.bucket(hash));
+        let mut cur = self.io.read_u32(list.head())?;
+        let mut guard = WalkGuard::new(self, list, 0);
+        while cur != 0 {
+            guard.step(self)?;
+            let rec = self.rec_read(cur)?;
             if rec.magic != TDB_DEAD_MAGIC
                 && rec.full_hash == hash
                 && rec.key_len as usize == key.len()
                 && self
                     .io
-                    .with_bytes(off + REC_HDR, rec.key_len, |stored| stored == key)?
+                    .with_bytes(cur + REC_HDR, rec.key_len, |stored| stored == key)?
             {
-                return Ok((off, rec));
+                return Ok((cur, rec));
             }
+            cur = rec.next;
         }
         Err(Error::NoExist)
     }
