@@ -48,11 +48,10 @@ pub fn reclaim_crash_leftovers(path: &Path) -> Result<u64, String> {
 }
 
 /// Whether the file holds a valid recovery area (a commit was interrupted after making
-/// it valid): tdb-pure refuses to open such a file read-only.
-#[cfg(feature = "pure")]
+/// it valid): tdb-pure refuses to open such a file read-only. A file tdb-pure cannot read
+/// as a tdb at all does not count.
 pub fn needs_recovery(path: &Path) -> bool {
-    matches!(open_existing::<tdb_pure::Tdb>(path),
-        Err(error) if check_problem(&error.to_string()) == CheckProblem::InterruptedCommit)
+    tdb_pure::needs_recovery(path).unwrap_or(false)
 }
 
 /// Why a file cannot be looked at as a tdb at all, whichever engine tries.
@@ -105,10 +104,11 @@ pub enum CheckProblem {
     Other,
 }
 
-/// The problem a check failure's text describes. The engines report these states only as
-/// text today; this is the one place that reads it.
-pub fn check_problem(text: &str) -> CheckProblem {
-    if text.contains("needs recovery") || text.contains("recover read only") {
+/// The problem behind a failed check of the file at `path`, whose engine said `text`.
+/// An interrupted commit is read from the file itself; dead space only C's own check
+/// message tells (the one place that reads an engine's text).
+pub fn check_problem(path: &Path, text: &str) -> CheckProblem {
+    if needs_recovery(path) {
         CheckProblem::InterruptedCommit
     } else if text.contains("Dead space at") {
         CheckProblem::DeadSpace
@@ -180,17 +180,23 @@ mod tests {
     use super::escape;
 
     #[test]
-    fn check_problems_are_read_from_the_engines_texts() {
+    fn check_problems_come_from_the_file_and_only_dead_space_from_c_text() {
         use super::{check_problem, CheckProblem};
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("missing.tdb");
+        // Only the file says whether a commit was interrupted, never a message.
         assert_eq!(
-            check_problem("x: pure cannot open it: IO error: needs recovery"),
-            CheckProblem::InterruptedCommit
+            check_problem(&missing, "x: pure cannot open it: needs recovery"),
+            CheckProblem::Other
         );
         assert_eq!(
-            check_problem("x: not sound to c: corrupt database: Dead space at 1234"),
+            check_problem(
+                &missing,
+                "x: not sound to c: corrupt database: Dead space at 1234"
+            ),
             CheckProblem::DeadSpace
         );
-        assert_eq!(check_problem("x: corrupt"), CheckProblem::Other);
+        assert_eq!(check_problem(&missing, "x: corrupt"), CheckProblem::Other);
     }
 
     #[cfg(feature = "c")]

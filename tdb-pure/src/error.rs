@@ -36,6 +36,10 @@ pub enum Error {
     /// A failure for which C returns -1 without setting `tdb_error()` (e.g. ending a
     /// transaction that is not open): carries the code `tdb_error()` still reports.
     Unchanged(i32, String),
+    /// `TDB_ERR_CORRUPT`: a commit was interrupted after making its recovery area valid,
+    /// and the handle is read-only, so it cannot roll the commit back (see
+    /// [`crate::needs_recovery`]).
+    NeedsRecovery,
 }
 
 /// Result alias for this crate.
@@ -46,7 +50,7 @@ impl Error {
     /// open-time errno in C, reports `TDB_ERR_EINVAL`).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::Corrupt(_) | Error::NeedsRecovery => ErrorKind::Corrupt,
             Error::Io(_) => ErrorKind::Io,
             Error::Lock(_) => ErrorKind::Lock,
             Error::Oom(_) => ErrorKind::Oom,
@@ -90,6 +94,9 @@ impl fmt::Display for Error {
             }
             Error::Unsupported(m) => write!(f, "unsupported tdb file: {m}"),
             Error::Unchanged(_, m) => f.write_str(m),
+            Error::NeedsRecovery => {
+                f.write_str("corrupt database: database needs recovery but is opened read-only")
+            }
         }
     }
 }

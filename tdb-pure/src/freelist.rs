@@ -2,11 +2,12 @@
 //! arithmetic, splitting from the end, dead-record reuse and purging, and file growth.
 
 use crate::error::{Error, Result};
-use crate::header::{data_start, hash_top, FREELIST_TOP};
+use crate::header::{data_start, FREELIST_TOP};
 use crate::lock::LockType;
 use crate::record::{
     align4, Record, MIN_REC_SIZE, REC_HDR, TDB_DEAD_MAGIC, TDB_FREE_MAGIC, TDB_MAGIC, TDB_PAD_U32,
 };
+use crate::walk::{ChainWalk, List};
 use crate::Tdb;
 
 /// Freelist lock list number.
@@ -54,32 +55,8 @@ pub fn wanted_len(n: u32) -> u32 {
 }
 
 impl Tdb {
-    /// Bound on the number of links any walk may follow in a sound file of the size this
-    /// handle knows (which other processes may since have grown: see
-    /// [`Tdb::walk_exceeds`]).
-    pub(crate) fn walk_limit(&self) -> u64 {
-        self.io.size / u64::from(REC_HDR) + 2
-    }
-
-    /// Whether `steps` links are more than a sound file could hold. `limit` is what the
-    /// walk assumed (`factor` × [`Tdb::walk_limit`]); before calling it a cycle, re-read
-    /// the file's real size, since other processes keep adding records to it.
-    pub(crate) fn walk_exceeds(
-        &mut self,
-        steps: u64,
-        limit: &mut u64,
-        factor: u64,
-    ) -> Result<bool> {
-        if steps <= *limit {
-            return Ok(false);
-        }
-        self.io.refresh_size()?;
-        *limit = factor * self.walk_limit();
-        Ok(steps > *limit)
-    }
-
     /// `tdb_rec_free_read`: read a freelist entry, repairing a live magic.
-    fn free_read(&mut self, off: u32) -> Result<Record> {
+    pub(crate) fn free_read(&mut self, off: u32) -> Result<Record> {
         let mut rec = self.io.read_rec_raw(off)?;
         if rec.magic == TDB_MAGIC {
             rec.magic = TDB_FREE_MAGIC;
@@ -222,21 +199,13 @@ impl Tdb {
                 return Err(Error::corrupt("freelist allocation does not converge"));
             }
             let mut merged_candidate = false;
-            let mut last = FREELIST_TOP;
-            let mut cur = self.io.read_u32(FREELIST_TOP)?;
             let mut best: Option<(u32, u32, u32)> = None; // (off, last, rec_len)
             let mut multiplier: f32 = 1.0;
-            let mut limit = 2 * self.walk_limit();
-            let mut steps = 0u64;
-            while cur != 0 {
-                steps += 1;
-                if self.walk_exceeds(steps, &mut limit, 2)? {
-                    return Err(Error::corrupt("freelist contains a cycle"));
-                }
-                let rec = self.free_read(cur)?;
+            let mut walk = ChainWalk::new(self, List::Free)?;
+            while let Some((cur, rec)) = walk.next_free(self)? {
                 if let Some((left, lrec)) = self.merge_left(cur, &rec)? {
-                    self.io.write_u32(last, rec.next)?;
-                    cur = rec.next;
+                    self.io.write_u32(walk.link(), rec.next)?;
+                    walk.unlinked();
                     if let Some(b) = best.as_mut() {
                         if b.0 == left {
                             b.2 = lrec.rec_len;
@@ -248,10 +217,8 @@ impl Tdb {
                     continue;
                 }
                 if rec.rec_len >= want && best.is_none_or(|b| rec.rec_len < b.2) {
-                    best = Some((cur, last, rec.rec_len));
+                    best = Some((cur, walk.link(), rec.rec_len));
                 }
-                last = cur;
-                cur = rec.next;
                 if let Some(b) = best {
                     if (b.2 as f32) < (want as f32) * multiplier {
                         break;
@@ -315,27 +282,15 @@ impl Tdb {
     /// `tdb_find_dead`: best-fitting dead record in `bucket` for `n` bytes.
     fn find_dead(&mut self, bucket: u32, n: u32) -> Result<Option<(u32, Record, u32)>> {
         let need = n.saturating_add(4);
-        let mut last = hash_top(bucket, self.hash_size);
-        let mut cur = self.io.read_u32(last)?;
         let mut best: Option<(u32, Record, u32)> = None;
-        let mut limit = self.walk_limit();
-        let mut steps = 0u64;
-        while cur != 0 {
-            steps += 1;
-            if self.walk_exceeds(steps, &mut limit, 1)? {
-                return Err(Error::corrupt(format!(
-                    "hash chain {bucket} contains a cycle"
-                )));
-            }
-            let rec = self.rec_read(cur)?;
+        let mut walk = ChainWalk::new(self, List::Chain(bucket))?;
+        while let Some((cur, rec)) = walk.next_chain(self)? {
             if rec.magic == TDB_DEAD_MAGIC
                 && rec.rec_len >= need
                 && best.is_none_or(|b| rec.rec_len < b.1.rec_len)
             {
-                best = Some((cur, rec, last));
+                best = Some((cur, rec, walk.link()));
             }
-            last = cur;
-            cur = rec.next;
         }
         Ok(best)
     }
@@ -380,61 +335,44 @@ impl Tdb {
     /// `tdb_trim_dead` with limit `max_dead`: free dead records of the chain of `hash`
     /// beyond the first `max_dead`, unless someone holds them.
     pub(crate) fn trim_dead(&mut self, hash: u32, max_dead: u32) -> Result<()> {
-        let mut last = hash_top(hash, self.hash_size);
-        let mut cur = self.io.read_u32(last)?;
-        let mut num_dead = 0u32;
         let mut locked_freelist = false;
-        let mut limit = self.walk_limit();
-        let mut steps = 0u64;
-        let mut result = Ok(());
-        while cur != 0 {
-            steps += 1;
-            if self.walk_exceeds(steps, &mut limit, 1)? {
-                result = Err(Error::corrupt("hash chain contains a cycle"));
-                break;
-            }
-            let rec = match self.rec_read(cur) {
-                Ok(r) => r,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let next = rec.next;
-            let mut deleted = false;
-            if rec.magic == TDB_DEAD_MAGIC {
-                num_dead += 1;
-                if num_dead > max_dead {
-                    if !locked_freelist {
-                        if let Err(e) = self.lock_list(FREELIST, LockType::Write, true) {
-                            result = Err(e);
-                            break;
-                        }
-                        locked_freelist = true;
-                    }
-                    if self.write_lock_record_probe(cur) {
-                        let r = self
-                            .io
-                            .write_u32(last, rec.next)
-                            .and_then(|_| self.free_record(cur, &rec));
-                        if let Err(e) = r {
-                            result = Err(e);
-                            break;
-                        }
-                        deleted = true;
-                    }
-                }
-            }
-            if !deleted {
-                last = cur;
-            }
-            cur = next;
-        }
+        let result = self.trim_dead_walk(hash, max_dead, &mut locked_freelist);
         if locked_freelist {
             let u = self.unlock_list(FREELIST, LockType::Write);
-            result = result.and(u);
+            return result.and(u);
         }
         result
+    }
+
+    /// The walk of [`Tdb::trim_dead`], which takes the freelist lock on the first record
+    /// it frees (`locked_freelist` says whether it did, even on failure).
+    fn trim_dead_walk(
+        &mut self,
+        hash: u32,
+        max_dead: u32,
+        locked_freelist: &mut bool,
+    ) -> Result<()> {
+        let mut num_dead = 0u32;
+        let mut walk = ChainWalk::new(self, List::Chain(hash % self.hash_size))?;
+        while let Some((cur, rec)) = walk.next_chain(self)? {
+            if rec.magic != TDB_DEAD_MAGIC {
+                continue;
+            }
+            num_dead += 1;
+            if num_dead <= max_dead {
+                continue;
+            }
+            if !*locked_freelist {
+                self.lock_list(FREELIST, LockType::Write, true)?;
+                *locked_freelist = true;
+            }
+            if self.write_lock_record_probe(cur) {
+                self.io.write_u32(walk.link(), rec.next)?;
+                self.free_record(cur, &rec)?;
+                walk.unlinked();
+            }
+        }
+        Ok(())
     }
 
     /// `tdb_freelist_size`: count freelist entries, merging each into a free left
@@ -447,39 +385,26 @@ impl Tdb {
     fn freelist_size_inner(&mut self) -> Result<u32> {
         self.lock_list(FREELIST, LockType::Read, true)?;
         let mut count = 0u32;
-        let mut cur_ptr = FREELIST_TOP;
-        let mut limit = 2 * self.walk_limit();
-        let r = (|| -> Result<()> {
-            loop {
-                let next = self.io.read_u32(cur_ptr)?;
-                if next == 0 {
-                    return Ok(());
-                }
-                count += 1;
-                if self.walk_exceeds(u64::from(count), &mut limit, 2)? {
-                    return Err(Error::corrupt("freelist contains a cycle"));
-                }
-                let mut follow = next;
-                if !self.read_only {
-                    self.check_next(cur_ptr, next)?;
-                    let rec = self.io.read_rec_raw(next)?;
-                    if self.merge_left(next, &rec)?.is_some() {
-                        self.io.write_u32(cur_ptr, rec.next)?;
-                        follow = rec.next;
-                        if follow == 0 {
-                            return Ok(());
-                        }
-                        cur_ptr = follow;
-                        continue;
-                    }
-                }
-                self.check_next(cur_ptr, follow)?;
-                cur_ptr = follow;
-            }
-        })();
+        let r = self.count_freelist(&mut count);
         let u = self.unlock_list(FREELIST, LockType::Read);
         r.and(u)?;
         Ok(count)
+    }
+
+    /// Count the freelist's entries into `count`, merging on writable handles.
+    fn count_freelist(&mut self, count: &mut u32) -> Result<()> {
+        let mut walk = ChainWalk::new(self, List::Free)?;
+        while let Some((off, rec)) = walk.next_raw(self)? {
+            *count += 1;
+            if !self.read_only && self.merge_left(off, &rec)?.is_some() {
+                self.io.write_u32(walk.link(), rec.next)?;
+                walk.unlinked();
+                // C's loop goes on from the pointer in the record after the merged one,
+                // which it therefore neither counts nor merges.
+                walk.pass_over(self)?;
+            }
+        }
+        Ok(())
     }
 }
 

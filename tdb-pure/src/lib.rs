@@ -49,16 +49,18 @@ pub mod record;
 mod recovery;
 mod transaction;
 mod traverse;
+mod walk;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-pub use check::CheckReport;
+pub use check::{CheckReport, Leftover};
 pub use error::{code, Error, Result};
 pub use freelist::{expand_increment, wanted_len};
 pub use hash::HashKind;
 pub use header::ByteOrder;
 pub use open::OpenFlags;
+pub use recovery::needs_recovery;
 /// The `TDB_*` open flags (the workspace's one definition, in `tdb-vocab`).
 pub use tdb_vocab::tdb_flags as flags;
 pub use tdb_vocab::{ErrorKind, OpenOptions, StoreFlag};
@@ -67,6 +69,7 @@ use header::{data_start, hash_top, SEQNUM_OFS};
 use io::Io;
 use lock::{lock_offset, LockType, Locks, SEQNUM_LOCK};
 use record::{Record, REC_HDR, TDB_DEAD_MAGIC, TDB_MAGIC};
+use walk::{List, WalkGuard};
 
 /// Files (dev, inode) open in this process: C refuses a second open (EBUSY), because
 /// closing any descriptor drops all of the process's fcntl locks on the file.
@@ -327,19 +330,14 @@ impl Tdb {
         Ok(rec)
     }
 
-    /// `tdb_find`: the live record for `key` in its chain.
+    /// `tdb_find`: the live record for `key` in its chain. The lookup's own loop (kept
+    /// by hand so that the header stays in registers), through the walks' cycle guard.
     pub(crate) fn find(&mut self, key: &[u8], hash: u32) -> Result<(u32, Record)> {
-        let mut cur = self.io.read_u32(hash_top(hash, self.hash_size))?;
-        let mut limit = self.walk_limit();
-        let mut steps = 0u64;
+        let list = List::Chain(self.bucket(hash));
+        let mut cur = self.io.read_u32(list.head())?;
+        let mut guard = WalkGuard::new(self, list, 0);
         while cur != 0 {
-            steps += 1;
-            if self.walk_exceeds(steps, &mut limit, 1)? {
-                return Err(Error::corrupt(format!(
-                    "hash chain {} contains a cycle",
-                    self.bucket(hash)
-                )));
-            }
+            guard.step(self)?;
             let rec = self.rec_read(cur)?;
             if rec.magic != TDB_DEAD_MAGIC
                 && rec.full_hash == hash

@@ -2,11 +2,42 @@
 //! recovery area valid is rolled back by the next process to take a lock or open the
 //! file, from the old blocks the area holds.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
 use crate::error::{Error, Result};
-use crate::header::{bucket_top, data_start, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
+use crate::header::{data_start, Header, FREELIST_TOP, HEADER_SIZE, RECOVERY_HEAD};
 use crate::lock::{LockType, OPEN_LOCK};
 use crate::record::{Record, ALIGNMENT, REC_HDR, TDB_FREE_MAGIC, TDB_RECOVERY_MAGIC};
+use crate::walk::{ChainWalk, List};
 use crate::Tdb;
+
+/// Whether the database file at `path` holds a valid recovery area: a commit was
+/// interrupted after making it valid, so the next read-write open (or lock) rolls the
+/// commit back, and a read-only open fails with [`Error::NeedsRecovery`]. Reads the
+/// header and the area's record header only (no open, no lock). An area the header
+/// points at but that cannot be read is not valid (the open does not refuse it either).
+/// A file that is not a tdb, or whose header [`Tdb::open`] refuses, is an error (the
+/// one the open reports).
+pub fn needs_recovery(path: &Path) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
+    let mut raw = [0u8; HEADER_SIZE as usize];
+    file.read_exact_at(&mut raw, 0)
+        .map_err(|_| Error::io("not a tdb file (bad magic string)"))?;
+    let header = Header::decode(&raw)?;
+    if header.recovery_start == 0 {
+        return Ok(false);
+    }
+    let mut rec = [0u8; REC_HDR as usize];
+    if file
+        .read_exact_at(&mut rec, u64::from(header.recovery_start))
+        .is_err()
+    {
+        return Ok(false);
+    }
+    Ok(Record::decode(&rec, header.order).magic == TDB_RECOVERY_MAGIC)
+}
 
 impl Tdb {
     /// `tdb_needs_recovery`: a valid recovery area is present (or cannot be read).
@@ -54,9 +85,7 @@ impl Tdb {
             return Ok(());
         }
         if self.read_only {
-            return Err(Error::corrupt(
-                "database needs recovery but is opened read-only",
-            ));
+            return Err(Error::NeedsRecovery);
         }
         let payload = self
             .io
@@ -200,25 +229,13 @@ impl Tdb {
 
     /// Whether a hash chain or the freelist links to a record in `[from, to)`.
     fn any_list_reaches(&mut self, from: u64, to: u64) -> Result<bool> {
-        let limit = self.walk_limit();
-        for list in 0..=self.hash_size {
-            // List `hash_size` stands for the freelist.
-            let top = if list == self.hash_size {
-                FREELIST_TOP
-            } else {
-                bucket_top(list)
-            };
-            let mut cur = self.io.read_u32(top)?;
-            let mut steps = 0u64;
-            while cur != 0 {
-                if (from..to).contains(&u64::from(cur)) {
+        let lists = (0..self.hash_size).map(List::Chain).chain([List::Free]);
+        for list in lists {
+            let mut walk = ChainWalk::new(self, list)?;
+            while let Some((off, _)) = walk.next_raw(self)? {
+                if (from..to).contains(&u64::from(off)) {
                     return Ok(true);
                 }
-                steps += 1;
-                if steps > limit {
-                    return Err(Error::corrupt(format!("list {list} contains a cycle")));
-                }
-                cur = self.io.read_rec_raw(cur)?.next;
             }
         }
         Ok(false)

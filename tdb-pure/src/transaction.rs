@@ -7,10 +7,11 @@
 //! transaction's read allrecord lock) until the commit upgrades it to a write lock.
 
 use crate::error::{Error, Result};
-use crate::header::{FREELIST_TOP, RECOVERY_HEAD};
+use crate::header::RECOVERY_HEAD;
 use crate::io::{TxCache, TX_BLOCK};
 use crate::lock::{self, LockType, OPEN_LOCK, TRANSACTION_LOCK};
 use crate::record::{Record, REC_HDR, TDB_RECOVERY_INVALID_MAGIC, TDB_RECOVERY_MAGIC};
+use crate::walk::{ChainWalk, List};
 use crate::{expand_increment, flags, StoreFlag, Tdb};
 
 impl Tdb {
@@ -384,20 +385,13 @@ impl Tdb {
 
     /// Whether the largest free block is less than half of all free space.
     fn repack_worthwhile(&mut self) -> bool {
-        let Ok(mut ptr) = self.io.read_u32(FREELIST_TOP) else {
+        let Ok(mut walk) = ChainWalk::new(self, List::Free) else {
             return false;
         };
         let (mut total, mut largest) = (0u64, 0u64);
-        let mut steps = 0u64;
-        let limit = self.walk_limit();
-        while ptr != 0 && steps < limit {
-            steps += 1;
-            let Ok(rec) = self.io.read_rec_raw(ptr) else {
-                break;
-            };
+        while let Ok(Some((_, rec))) = walk.next_raw(self) {
             total += u64::from(rec.rec_len);
             largest = largest.max(u64::from(rec.rec_len));
-            ptr = rec.next;
         }
         total > largest * 2
     }

@@ -7,6 +7,7 @@ use crate::error::{code, Error, Result};
 use crate::header::bucket_top;
 use crate::lock::{LockType, TRANSACTION_LOCK};
 use crate::record::{Record, REC_HDR, TDB_DEAD_MAGIC};
+use crate::walk::{ChainWalk, List};
 use crate::{Tdb, TravLock};
 
 impl Tdb {
@@ -54,28 +55,28 @@ impl Tdb {
         } else {
             tl.steps = 0;
         }
-        let mut limit = self.walk_limit();
-        while tl.off != 0 {
-            tl.steps += 1;
-            if self.walk_exceeds(tl.steps, &mut limit, 1)? {
-                return Err(Error::corrupt(format!(
-                    "hash chain {} contains a cycle",
-                    tl.list
-                )));
-            }
-            let rec = self.rec_read(tl.off)?;
-            if rec.next == tl.off {
-                return Err(Error::corrupt(format!(
-                    "record at {} points to itself",
-                    tl.off
-                )));
+        let head = bucket_top(tl.list);
+        let mut walk = ChainWalk::resume(self, List::Chain(tl.list), head, tl.off, tl.steps);
+        let found = self.next_live(&mut walk);
+        tl.steps = walk.steps();
+        tl.off = match &found {
+            Ok(Some((off, _))) => *off,
+            _ => 0,
+        };
+        Ok(found?.map(|(_, rec)| rec))
+    }
+
+    /// The next live record of a chain walk, read-locked.
+    fn next_live(&mut self, walk: &mut ChainWalk) -> Result<Option<(u32, Record)>> {
+        while let Some((off, rec)) = walk.next_chain(self)? {
+            if rec.next == off {
+                return Err(Error::corrupt(format!("record at {off} points to itself")));
             }
             if rec.magic != TDB_DEAD_MAGIC {
-                self.lock_record(tl.off)?;
-                return Ok(Some(rec));
+                self.lock_record(off)?;
+                return Ok(Some((off, rec)));
             }
             // Dead records are skipped (1.4.8 no longer frees them here).
-            tl.off = rec.next;
         }
         Ok(None)
     }

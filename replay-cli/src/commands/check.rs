@@ -39,7 +39,7 @@ pub fn check_with(engine: BackendChoice, path: &Path) -> Result<()> {
 /// knows nothing more).
 fn hint(engine: BackendChoice, path: &Path, text: &str) -> String {
     // C's tdb_dead_space re-reads one byte, so dead space followed by records looks like
-    // corruption to C tdb (see the README's tdb-pure section).
+    // corruption to C tdb (see docs/DESIGN.md).
     let leftovers = match engine {
         BackendChoice::C => inspect::crash_leftovers(path),
         BackendChoice::Pure => None,
@@ -54,7 +54,7 @@ fn hint(engine: BackendChoice, path: &Path, text: &str) -> String {
             path.display()
         );
     }
-    match (inspect::check_problem(text), engine) {
+    match (inspect::check_problem(path, text), engine) {
         (CheckProblem::InterruptedCommit, _) => format!(
             "\n(a commit was interrupted by a crash; `tdb-replay recover {}` rolls it back, as \
              the next read-write opener would)",

@@ -1,12 +1,10 @@
 //! Reading Samba's reference files: dump, hash detection, byte orders, refusals, check,
 //! and robustness against corrupted copies.
 
-mod util;
-
 use std::ops::ControlFlow;
 
+use crate::util::*;
 use tdb_pure::{code, flags, ByteOrder, Error, HashKind, OpenFlags, Tdb};
-use util::*;
 
 #[test]
 fn sample_tdb_dumps_exactly_like_tdbdump() {

@@ -1,67 +1,11 @@
 //! Transactions: visibility, cancel, nesting, growth, C compatibility of committed files,
 //! isolation from other processes, and crash recovery compared with C tdb.
 
-mod util;
-
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::Command;
 
-use tdb_pure::{code, flags, StoreFlag, Tdb};
-use util::*;
-
-const ENV_PATH: &str = "TDB_PURE_TX_HELPER_PATH";
-const ENV_OP: &str = "TDB_PURE_TX_HELPER_OP";
-
-/// Child side: open with C tdb and run one step; exit 0 on success / match, 1 on
-/// refusal / mismatch, 2 on other failure. A no-op unless run as the helper.
-#[test]
-fn tx_helper_child() {
-    let (Some(path), Some(op)) = (std::env::var_os(ENV_PATH), std::env::var_os(ENV_OP)) else {
-        return;
-    };
-    let Ok(mut c) = tdb_sys::Tdb::open(&path, &tdb_sys::OpenOptions::default()) else {
-        std::process::exit(2)
-    };
-    let op = op.to_str().unwrap().to_owned();
-    let ok = if let Some(rest) = op.strip_prefix("fetch:") {
-        // fetch:<key>=<value> ("-" = absent)
-        let (k, v) = rest.split_once('=').unwrap();
-        let got = c
-            .fetch(k.as_bytes())
-            .unwrap()
-            .map(|d| d.as_slice().to_vec());
-        let want = (v != "-").then(|| v.as_bytes().to_vec());
-        got == want
-    } else {
-        match op.as_str() {
-            "chain" => c.chainlock_nonblock(b"k1").is_ok(),
-            "chain_read" => c.chainlock_read_nonblock(b"k1").is_ok(),
-            "transaction" => c.transaction_start_nonblock().is_ok(),
-            _ => std::process::exit(2),
-        }
-    };
-    std::process::exit(if ok { 0 } else { 1 });
-}
-
-fn child(path: &Path, op: &str) -> bool {
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "tx_helper_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ENV_PATH, path)
-        .env(ENV_OP, op)
-        .status()
-        .unwrap();
-    match status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        other => panic!("tx helper failed for {op}: {other:?}"),
-    }
-}
+use crate::util::*;
+use tdb_pure::{code, flags, Error, StoreFlag, Tdb};
 
 /// C's view of a closed file: tdb_check passes, tdbtool agrees, and the contents.
 fn c_verify(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -139,6 +83,7 @@ fn cancel_discards_changes() {
 
 #[test]
 fn nested_transactions_follow_c() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("n.tdb");
     let mut p = open(&path, &rw_create(0, 0));
@@ -150,9 +95,9 @@ fn nested_transactions_follow_c() {
     p.store(b"k1", b"v1", StoreFlag::Replace).unwrap();
     p.transaction_commit().unwrap();
     assert!(p.transaction_active());
-    assert!(child(&path, "fetch:k1=v0"));
+    assert!(c_can(&path, "fetch:k1=v0"));
     p.transaction_commit().unwrap();
-    assert!(child(&path, "fetch:k1=v1"));
+    assert!(c_can(&path, "fetch:k1=v1"));
 
     // A nested cancel dooms the outer commit, which fails with IO and discards all.
     p.transaction_start().unwrap();
@@ -290,27 +235,31 @@ fn repack_matches_c() {
 
 #[test]
 fn other_processes_see_old_values_and_cannot_write_until_commit() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("iso.tdb");
     let mut p = open(&path, &rw_create(0, 0));
     p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
-    assert!(child(&path, "chain"));
+    assert!(c_can(&path, "chain:k1"));
     p.transaction_start().unwrap();
     p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
     p.store(b"k2", b"added", StoreFlag::Insert).unwrap();
-    assert!(child(&path, "fetch:k1=old"), "readers see the old value");
-    assert!(child(&path, "fetch:k2=-"));
-    assert!(child(&path, "chain_read"), "chain read locks still granted");
-    assert!(!child(&path, "chain"), "writers are excluded");
+    assert!(c_can(&path, "fetch:k1=old"), "readers see the old value");
+    assert!(c_can(&path, "fetch:k2=-"));
     assert!(
-        !child(&path, "transaction"),
+        c_can(&path, "chain_read:k1"),
+        "chain read locks still granted"
+    );
+    assert!(!c_can(&path, "chain:k1"), "writers are excluded");
+    assert!(
+        !c_can(&path, "transaction"),
         "other transactions are excluded"
     );
     p.transaction_commit().unwrap();
-    assert!(child(&path, "fetch:k1=new"));
-    assert!(child(&path, "fetch:k2=added"));
-    assert!(child(&path, "chain"));
-    assert!(child(&path, "transaction"));
+    assert!(c_can(&path, "fetch:k1=new"));
+    assert!(c_can(&path, "fetch:k2=added"));
+    assert!(c_can(&path, "chain:k1"));
+    assert!(c_can(&path, "transaction"));
 }
 
 fn recovery_start(image: &[u8]) -> usize {
@@ -568,4 +517,40 @@ fn reclaiming_leftovers_leaves_a_sound_file_alone() {
     assert!(std::fs::read(&path).unwrap() == before, "the file changed");
     drop(db);
     c_verify(&path);
+}
+
+#[test]
+fn a_file_that_needs_recovery_says_so_and_refuses_read_only_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("r.tdb");
+    let copy = tmp.path().join("prepared.tdb");
+    let mut p = open(&path, &rw_create(0, 0));
+    p.store(b"k1", b"old", StoreFlag::Insert).unwrap();
+    assert!(!tdb_pure::needs_recovery(&path).unwrap());
+    // A prepared commit has made its recovery area valid: a copy taken now is the file
+    // of a commit killed there.
+    p.transaction_start().unwrap();
+    p.store(b"k1", b"new", StoreFlag::Replace).unwrap();
+    p.transaction_prepare_commit().unwrap();
+    std::fs::copy(&path, &copy).unwrap();
+    p.transaction_cancel().unwrap();
+    drop(p);
+    assert!(!tdb_pure::needs_recovery(&path).unwrap());
+    assert!(tdb_pure::needs_recovery(&copy).unwrap());
+
+    let refused = Tdb::open(&copy, &ro()).unwrap_err();
+    assert!(matches!(refused, Error::NeedsRecovery), "{refused:?}");
+    assert_eq!(refused.code(), code::CORRUPT);
+    assert_eq!(
+        refused.to_string(),
+        "corrupt database: database needs recovery but is opened read-only"
+    );
+    // The next read-write open rolls the commit back.
+    let mut p = open(&copy, &rw_create(0, 0));
+    assert_eq!(p.fetch(b"k1").unwrap(), b"old");
+    drop(p);
+    assert!(!tdb_pure::needs_recovery(&copy).unwrap());
+    let not_a_tdb = tmp.path().join("empty");
+    std::fs::write(&not_a_tdb, b"").unwrap();
+    assert!(tdb_pure::needs_recovery(&not_a_tdb).is_err());
 }

@@ -4,15 +4,13 @@
 //! holder killed with SIGKILL. The other process is this test binary run again as a
 //! helper (`mutex_helper_child`), driven line by line over its stdin and stdout.
 
-mod util;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::*;
 use tdb_pure::{flags, StoreFlag, Tdb};
-use util::*;
 
 const MUTEX: u32 = flags::MUTEX_LOCKING | flags::CLEAR_IF_FIRST | flags::NOSYNC;
 
@@ -120,6 +118,7 @@ fn records(n: u32, tag: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// exactly what tdb-pure left and its check passes. Then the same the other way round.
 #[test]
 fn each_engine_reads_and_writes_the_others_mutex_file() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     for pure_first in [false, true] {
         let path = tmp.path().join(format!("rw-{pure_first}.tdb"));
@@ -252,12 +251,12 @@ impl Engine {
 /// one command per stdin line, answering `@@ok` or `@@err <why>` on stdout. A no-op
 /// unless run as the helper.
 #[test]
+#[ignore = "helper"]
 fn mutex_helper_child() {
-    let (Some(path), Some(engine)) = (std::env::var_os(ENV_PATH), std::env::var(ENV_ENGINE).ok())
-    else {
+    let Some([path, engine]) = helper_job([ENV_PATH, ENV_ENGINE]) else {
         return;
     };
-    let mut db = Engine::open(Path::new(&path), &engine);
+    let mut db = Engine::open(Path::new(&path), &engine.to_string_lossy());
     println!("@@open");
     for line in std::io::stdin().lock().lines() {
         let line = line.unwrap();
@@ -282,13 +281,7 @@ struct Helper {
 
 impl Helper {
     fn start(path: &Path, engine: &str) -> Helper {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "mutex_helper_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = helper_command(&test_name(module_path!(), "mutex_helper_child"))
             .env(ENV_PATH, path)
             .env(ENV_ENGINE, engine)
             .stdin(Stdio::piped())
@@ -370,6 +363,7 @@ fn other_chain_key() -> &'static str {
 
 #[test]
 fn chain_mutex_contention_across_engines() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     for (me, other) in PAIRS {
         let path = shared_db(&tmp, &format!("contend-{me}.tdb"), other);
@@ -421,6 +415,7 @@ fn chain_mutex_contention_across_engines() {
 
 #[test]
 fn allrecord_mutex_against_chain_locks_across_engines() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     for (me, other) in PAIRS {
         let path = shared_db(&tmp, &format!("all-{me}.tdb"), me);
@@ -465,6 +460,7 @@ fn allrecord_mutex_against_chain_locks_across_engines() {
 
 #[test]
 fn killed_holder_is_recovered_across_engines() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     for (me, other) in PAIRS {
         // A chain holder killed: the next locker takes the mutex over (EOWNERDEAD).

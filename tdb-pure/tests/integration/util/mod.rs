@@ -1,10 +1,15 @@
 //! Shared helpers for the integration tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tdb_pure::{flags, OpenFlags, Tdb};
+
+mod c_probe;
+mod child;
+
+pub use c_probe::c_can;
+pub use child::{helper_command, helper_job, serial, test_name};
 
 /// The directory of reference tdb files, or None (tests then print "skipped").
 pub fn test_files() -> Option<PathBuf> {

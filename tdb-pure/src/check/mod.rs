@@ -8,7 +8,7 @@
 //! no list (tdb-pure's puts it back on the freelist). The check skips it, while the
 //! recovery area still marks that end of file, and says so in its [`CheckReport`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::header::{bucket_top, data_start, magic_hashes, Header, FREELIST_TOP, HEADER_SIZE};
@@ -18,6 +18,10 @@ use crate::record::{
     TDB_PAD_U32, TDB_RECOVERY_MAGIC,
 };
 use crate::Tdb;
+
+mod report;
+
+pub use report::{CheckReport, Leftover};
 
 /// List id for the freelist in the membership map.
 const FREE_LIST: i64 = -1;
@@ -35,53 +39,11 @@ struct Scan {
     /// Bytes of keys and data that skipping leftovers may still read (see
     /// `Tdb::resync`).
     resync_budget: u64,
-}
-
-/// What a passing check found besides valid records.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    /// Byte ranges `[start, end)` past the end of file of the last commit that no list
-    /// references and that do not scan as records: what a commit killed while it wrote
-    /// the space it had added leaves once recovered. C's `tdb_check` rejects them.
-    pub crash_leftovers: Vec<(u64, u64)>,
-    /// Records past that end of file that no list reaches (the same leftovers, where the
-    /// killed commit had written whole records).
-    pub unreachable_leftovers: Vec<u64>,
-}
-
-impl CheckReport {
-    /// Whether the check skipped anything (C's `tdb_check` fails on such a file).
-    pub fn has_leftovers(&self) -> bool {
-        !self.crash_leftovers.is_empty() || !self.unreachable_leftovers.is_empty()
-    }
-}
-
-impl std::fmt::Display for CheckReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.has_leftovers() {
-            return f.write_str("found no leftovers of a killed commit");
-        }
-        f.write_str("skipped what a killed commit left past the old end of file:")?;
-        if let Some((a, b)) = self.crash_leftovers.first() {
-            let bytes: u64 = self.crash_leftovers.iter().map(|(a, b)| b - a).sum();
-            write!(
-                f,
-                " {bytes} bytes that do not scan as records in {} range(s) (first {a}-{b})",
-                self.crash_leftovers.len()
-            )?;
-            if !self.unreachable_leftovers.is_empty() {
-                f.write_str(" and")?;
-            }
-        }
-        if let Some(first) = self.unreachable_leftovers.first() {
-            write!(
-                f,
-                " {} record(s) no list reaches (first at {first})",
-                self.unreachable_leftovers.len()
-            )?;
-        }
-        Ok(())
-    }
+    /// The end of file before the last commit that used the recovery area, if known.
+    old_eof: Option<u64>,
+    /// Ranges where records no list reaches are a killed commit's leftovers, not
+    /// corruption.
+    leftover_ranges: Vec<(u64, u64)>,
 }
 
 impl Tdb {
@@ -238,86 +200,114 @@ impl Tdb {
         Ok(len)
     }
 
+    /// The whole check: header, linear scan, list walk, unreached records.
     pub(crate) fn check_inner(
         &mut self,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<CheckReport> {
+        let mut scan = self.start_check()?;
         let mut report = CheckReport::default();
+        self.scan_records(&mut scan, &mut report, f)?;
+        if scan.recovery_start != 0 && !scan.found_recovery {
+            return Err(Error::corrupt(format!(
+                "recovery_start {} does not point at a record boundary",
+                scan.recovery_start
+            )));
+        }
+        let reached = self.walk_lists(&scan.members)?;
+        Self::judge_unreached(&scan, &reached, &mut report)?;
+        Ok(report)
+    }
+
+    /// Check the header and the file's size; the state of the scan that follows.
+    fn start_check(&mut self) -> Result<Scan> {
         let recovery_start = self.check_header()?;
         if self.io.tx.is_some() {
             // The size probe of tdb_check fails in transaction_oob, leaving TDB_ERR_IO.
             self.ecode = crate::code::IO;
         }
         let size = self.io.refresh_size()?;
-        let ds = data_start(self.hash_size);
-        if size < ds {
+        if size < data_start(self.hash_size) {
             return Err(Error::corrupt("file smaller than its hash table"));
         }
-        let mut scan = Scan {
+        let old_eof = self.last_commit_old_eof(recovery_start, size);
+        Ok(Scan {
             size,
             recovery_start,
             members: HashMap::new(),
             found_recovery: false,
             resync_budget: 4 * size + (64 << 20),
-        };
-        let mut off = ds;
+            old_eof,
+            leftover_ranges: old_eof.map(|eof| (eof, size)).into_iter().collect(),
+        })
+    }
+
+    /// The linear scan: every record from the end of the hash table to the end of file,
+    /// skipping (and reporting) a killed commit's leftovers.
+    fn scan_records(
+        &mut self,
+        scan: &mut Scan,
+        report: &mut CheckReport,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let mut off = data_start(self.hash_size);
         let mut dead_from: Option<u64> = None;
-        let old_eof = self.last_commit_old_eof(recovery_start, size);
-        // Where records no list reaches are a killed commit's leftovers, not corruption.
-        let mut leftover_ranges: Vec<(u64, u64)> =
-            old_eof.map(|eof| (eof, size)).into_iter().collect();
-        while off < size {
-            match self.check_record(off, &mut scan, f) {
+        while off < scan.size {
+            match self.check_record(off, scan, f) {
                 Ok((next, dead)) => {
                     dead_from = if dead { dead_from.or(Some(off)) } else { None };
                     off = next;
                 }
                 Err(e) => {
-                    // Garbage a crashed commit left past the old end of file is skipped,
-                    // with any record the scan took from it.
                     let from = dead_from.unwrap_or(off);
-                    if let Some((area_eof, end)) = self
-                        .crash_leftovers(from, size, recovery_start)?
-                        .filter(|&(_, end)| end > off)
-                    {
-                        scan.members
-                            .retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
-                        leftover_ranges.push((area_eof, end));
-                        report.crash_leftovers.push((from, end));
-                        dead_from = None;
-                        off = end;
-                        continue;
-                    }
-                    // Past the old end of file of the last commit: the new space that
-                    // commit was writing when it was killed (the recovery area, reused,
-                    // lies before it). Skip to where records check out again; the list
-                    // walk below still rejects any list that links into the skipped bytes.
-                    if old_eof.is_none_or(|eof| from < eof) {
-                        return Err(e);
-                    }
-                    let Some(end) = self.resync(off, &mut scan, f) else {
+                    let Some(end) = self.skip_leftovers(from, off, scan, f)? else {
                         return Err(e);
                     };
+                    // Any record the scan took from the skipped bytes goes with them.
                     scan.members
                         .retain(|&o, _| u64::from(o) < from || u64::from(o) >= end);
-                    report.crash_leftovers.push((from, end));
+                    report
+                        .leftovers
+                        .push(Leftover::SkippedBytes { start: from, end });
                     dead_from = None;
                     off = end;
                 }
             }
         }
-        let Scan {
-            members,
-            found_recovery,
-            ..
-        } = scan;
-        if recovery_start != 0 && !found_recovery {
-            return Err(Error::corrupt(format!(
-                "recovery_start {recovery_start} does not point at a record boundary"
-            )));
+        Ok(())
+    }
+
+    /// Where the scan, which failed at `off` (in dead space from `from` on), goes on if
+    /// what it met is garbage a crashed commit left past the old end of file; `None`
+    /// if it is not.
+    fn skip_leftovers(
+        &mut self,
+        from: u64,
+        off: u64,
+        scan: &mut Scan,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<Option<u64>> {
+        if let Some((area_eof, end)) = self
+            .crash_leftovers(from, scan.size, scan.recovery_start)?
+            .filter(|&(_, end)| end > off)
+        {
+            scan.leftover_ranges.push((area_eof, end));
+            return Ok(Some(end));
         }
-        // Walk every list: each pointer must reach a record of that list, once.
-        let mut seen: HashMap<u32, ()> = HashMap::with_capacity(members.len());
+        // Past the old end of file of the last commit: the new space that commit was
+        // writing when it was killed (the recovery area, reused, lies before it). Skip to
+        // where records check out again; the list walk still rejects any list that links
+        // into the skipped bytes.
+        if scan.old_eof.is_none_or(|eof| from < eof) {
+            return Ok(None);
+        }
+        Ok(self.resync(off, scan, f))
+    }
+
+    /// Walk every list: each pointer must reach a record of that list, once. Returns the
+    /// records reached.
+    fn walk_lists(&mut self, members: &HashMap<u32, i64>) -> Result<HashSet<u32>> {
+        let mut reached = HashSet::with_capacity(members.len());
         for list in -1..i64::from(self.hash_size) {
             let head_at = if list < 0 {
                 FREELIST_TOP
@@ -339,33 +329,44 @@ impl Tdb {
                         )))
                     }
                 }
-                if seen.insert(cur, ()).is_some() {
+                // The guard against cycles: no record is reached twice.
+                if !reached.insert(cur) {
                     return Err(Error::corrupt(format!(
                         "record {cur} is linked twice (cycle or cross-link in list {list})"
                     )));
                 }
-                let rec = self.io.read_rec_raw(cur)?;
-                cur = rec.next;
+                cur = self.io.read_rec_raw(cur)?.next;
             }
         }
-        let mut orphans: Vec<(u32, i64)> = members
+        Ok(reached)
+    }
+
+    /// Records no list reaches: a killed commit's leftovers where it wrote whole records
+    /// past the old end of file, else corruption.
+    fn judge_unreached(
+        scan: &Scan,
+        reached: &HashSet<u32>,
+        report: &mut CheckReport,
+    ) -> Result<()> {
+        let mut orphans: Vec<(u32, i64)> = scan
+            .members
             .iter()
-            .filter(|(o, _)| !seen.contains_key(o))
+            .filter(|(o, _)| !reached.contains(o))
             .map(|(&o, &l)| (o, l))
             .collect();
         orphans.sort_unstable();
         for (orphan, list) in orphans {
-            // Whole records the killed commit had written past the old end of file.
             let at = u64::from(orphan);
-            if leftover_ranges.iter().any(|&(a, b)| a <= at && at < b) {
-                report.unreachable_leftovers.push(u64::from(orphan));
-                continue;
+            if !scan.leftover_ranges.iter().any(|&(a, b)| a <= at && at < b) {
+                return Err(Error::corrupt(format!(
+                    "record {orphan} is not reachable from list {list}"
+                )));
             }
-            return Err(Error::corrupt(format!(
-                "record {orphan} is not reachable from list {list}"
-            )));
+            report
+                .leftovers
+                .push(Leftover::UnreachableRecord { offset: at });
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Check the record (or run of dead space) at `off`: its next offset, and whether it

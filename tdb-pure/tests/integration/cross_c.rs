@@ -1,12 +1,10 @@
 //! Cross-checks against Samba's C tdb (through tdb-sys): identical new files, identical
 //! files and results after random operation sequences, and each side reading the other.
 
-mod util;
-
 use std::ops::ControlFlow;
 
+use crate::util::*;
 use tdb_pure::{code, flags, StoreFlag, Tdb};
-use util::*;
 
 fn c_flag(f: StoreFlag) -> tdb_sys::StoreFlag {
     match f {
