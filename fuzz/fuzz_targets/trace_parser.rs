@@ -22,9 +22,11 @@ fuzz_target!(|input: &[u8]| {
         1 => FlavourChoice::Ccan,
         _ => FlavourChoice::Samba,
     };
+    // A small line limit, so that the fuzzer also reaches the over-long line path.
     let options = LoadOptions {
         flavour,
-        progress: None,
+        max_line_bytes: 4096,
+        ..LoadOptions::default()
     };
     let mut traces = Vec::new();
     for (index, file) in text.split(|&byte| byte == 0xff).take(3).enumerate() {
