@@ -104,6 +104,33 @@ pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
     found.len()
 }
 
+/// The locking [`mark_wipes_noted`] analyses with: C tdb 1.4.8's and tdb-pure's (a read
+/// traverse does not take the transaction lock).
+pub const LOADER_LOCKING: LockingModel = LockingModel {
+    read_traverse_takes_transaction_lock: false,
+};
+
+/// [`mark_wipes`] as the loader runs it on every set, with [`LOADER_LOCKING`]: one note
+/// for the user naming the wiping opens, or `None` when nothing was marked.
+pub fn mark_wipes_noted(traces: &mut [Trace]) -> Option<String> {
+    if mark_wipes(traces, LOADER_LOCKING) == 0 {
+        return None;
+    }
+    let ranges = epochs(traces);
+    let wipes: Vec<String> = ranges
+        .iter()
+        .skip(1)
+        .map(|range| format!("{}:1", traces[range.start].name))
+        .collect();
+    Some(format!(
+        "clear-if-first wipe{} at {}: the database was wiped when every earlier opener had \
+         closed; the set replays in {} epochs, each ordered on its own",
+        if wipes.len() == 1 { "" } else { "s" },
+        wipes.join(", "),
+        ranges.len()
+    ))
+}
+
 /// Analyse a set of several epochs (as [`epochs`] gives them): each on its own, the
 /// wiping trace without its marker; then join the plans, shifting the wiping trace's ops
 /// past the marker, with the marker waiting for the last op of every trace of the epoch
@@ -152,12 +179,9 @@ pub fn analyse_epochs(
             joined.groups.push(groups);
         }
         if let Some(wiper) = wiper {
-            joined.deps.extend(join_deps(
-                &joined.op_counts,
-                &epochs[number - 1],
-                range,
-                wiper,
-            ));
+            let join = join_deps(&joined.op_counts, &epochs[number - 1], range, wiper);
+            joined.stats.raw_dependencies += join.len();
+            joined.deps.extend(join);
         }
     }
     prune::optimise(&mut joined.deps, traces.len());

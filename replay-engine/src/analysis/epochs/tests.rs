@@ -187,3 +187,12 @@ fn the_marker_shifts_every_group_index() {
     assert_eq!(shifted.discarded, vec![false, false, true, false]);
     assert_eq!(shifted.stop_before.len(), 4);
 }
+
+#[test]
+fn the_loader_notes_the_wipes() {
+    let mut set = wiped_set();
+    let note = mark_wipes_noted(&mut set).expect("a wipe is marked");
+    assert!(note.starts_with("clear-if-first wipe at c:1:"), "{note}");
+    assert!(note.contains("2 epochs"), "{note}");
+    assert_eq!(mark_wipes_noted(&mut set), None);
+}
