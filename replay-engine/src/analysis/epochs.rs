@@ -7,14 +7,18 @@
 //! contradict each other and the analysis finds the traces waiting in a circle.
 //!
 //! [`mark_wipes`] finds the wipes in a loaded set and makes each one explicit: the wiping
-//! trace gets a synthetic `tdb_wipe_all` as its first op, at its open line (line 1, which
-//! no recorded op carries). Every later step reads the epochs back from that marker
+//! trace starts with a synthetic transaction holding a `tdb_wipe_all` (the [`MARKER`]),
+//! at its open line (line 1, which no recorded op carries). The transaction is there
+//! because the wiping handle was opened with the others, before the previous epoch grew
+//! the file: `tdb_wipe_all` frees the file up to the size its handle last mapped, while
+//! `tdb_transaction_start` first learns the file's current size, as the recorded open
+//! (made after the previous epoch) did. Every later step reads the epochs back from that marker
 //! ([`epochs`]): the analysis orders each epoch on its own and joins the plans
 //! ([`analyse_epochs`]) so that the wipe waits for every op of the previous epoch and
-//! every op of the new epoch waits for the wipe; the replay and `diff` run the marker as
-//! the `tdb_wipe_all` it is, which leaves the records exactly as the wiping open did (the
-//! sequence number is not reset, but the replay reports `tdb_get_seqnum`, never checks
-//! it).
+//! every op of the new epoch waits for the wipe; the replay and `diff` run the marker's
+//! ops as the tdb calls they are, which leave the records exactly as the wiping open did
+//! (none; the sequence number is not reset, but the replay reports `tdb_get_seqnum`,
+//! never checks it).
 //!
 //! A wipe is recognised from the traces alone, walking them in the order given (pid order
 //! for a recorded set): a trace that opens with `TDB_CLEAR_IF_FIRST` at sequence number 0
@@ -31,12 +35,24 @@ use super::{analyse, analyse_one, cycles, prune, Analysis, AnalysisError, Analys
 use crate::backend::{tdb_flags, LockingModel};
 use crate::trace::{Op, OpKind, Trace};
 
+/// The ops of the synthetic wipe [`mark_wipes`] puts first in a wiping trace.
+pub const MARKER: [OpKind; 3] = [
+    OpKind::TransactionStart,
+    OpKind::WipeAll,
+    OpKind::TransactionCommit,
+];
+
+/// Ops in the [`MARKER`].
+const MARKED: usize = MARKER.len();
+
 /// Whether `trace` starts with the synthetic wipe [`mark_wipes`] gives a wiping trace.
 pub fn is_wipe_marker(trace: &Trace) -> bool {
-    trace
-        .ops
-        .first()
-        .is_some_and(|op| op.line == 1 && op.kind == OpKind::WipeAll)
+    trace.ops.len() >= MARKED
+        && trace
+            .ops
+            .iter()
+            .zip(&MARKER)
+            .all(|(op, kind)| op.line == 1 && op.kind == *kind)
 }
 
 /// The epochs of a set, as ranges of trace indices in the order given: a new one starts
@@ -86,18 +102,16 @@ pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
     for &index in &found {
         let trace = &mut traces[index];
         let seqnum = trace.open.seqnum;
-        trace.ops.insert(
-            0,
-            Op {
-                seqnum,
-                line: 1,
-                kind: OpKind::WipeAll,
-            },
-        );
+        let marker = MARKER.iter().map(|kind| Op {
+            seqnum,
+            line: 1,
+            kind: kind.clone(),
+        });
+        trace.ops.splice(0..0, marker);
     }
     if analyse(traces, locking).is_err() {
         for &index in &found {
-            traces[index].ops.remove(0);
+            traces[index].ops.drain(..MARKED);
         }
         return 0;
     }
@@ -174,7 +188,7 @@ pub fn analyse_epochs(
         stats.raw_dependencies += part.stats.raw_dependencies;
         for (offset, mut groups) in part.groups.into_iter().enumerate() {
             if Some(range.start + offset) == wiper {
-                groups = prepend_plain_op(groups);
+                groups = prepend_marker(groups);
             }
             joined.groups.push(groups);
         }
@@ -224,12 +238,12 @@ fn analyse_part(
     })
 }
 
-/// A copy of `trace`, without its first op if `skip_first`.
-fn copy(trace: &Trace, skip_first: bool) -> Trace {
+/// A copy of `trace`, without its [`MARKER`] if `skip_marker`.
+fn copy(trace: &Trace, skip_marker: bool) -> Trace {
     Trace {
         name: trace.name.clone(),
         open: trace.open,
-        ops: trace.ops[usize::from(skip_first)..].to_vec(),
+        ops: trace.ops[if skip_marker { MARKED } else { 0 }..].to_vec(),
         arena: trace.arena.clone(),
         closed: trace.closed,
         close_seqnum: trace.close_seqnum,
@@ -243,7 +257,7 @@ fn copy(trace: &Trace, skip_first: bool) -> Trace {
 fn shift_dep(dep: Dep, base: u32, wiper: Option<u32>) -> Dep {
     let file = dep.file + base;
     let target_file = dep.target_file + base;
-    let past = |file: u32| u32::from(Some(file) == wiper);
+    let past = |file: u32| u32::from(Some(file) == wiper) * MARKED as u32;
     Dep {
         file,
         op: dep.op + past(file),
@@ -280,34 +294,36 @@ fn join_deps(
                 file: file as u32,
                 op: 0,
                 target_file: wiper as u32,
-                target: 0,
+                target: MARKED as u32 - 1,
             }),
     );
     deps
 }
 
-/// The groups of a trace with a plain op (the marker) put before its first: every
-/// per-op list gains a first entry and every op index moves up by one.
-fn prepend_plain_op(groups: Groups) -> Groups {
-    let shift = |list: Vec<u32>| -> Vec<u32> {
-        std::iter::once(NONE)
-            .chain(
-                list.into_iter()
-                    .map(|op| if op == NONE { NONE } else { op + 1 }),
-            )
-            .collect()
+/// The groups of a trace with the [`MARKER`] put before its first op: every per-op list
+/// gains the marker's entries (one atomic region, its transaction) and every op index
+/// moves up past it.
+fn prepend_marker(groups: Groups) -> Groups {
+    let end = MARKED as u32 - 1;
+    let shift = |head: [u32; MARKED], list: Vec<u32>| -> Vec<u32> {
+        let moved = list.into_iter().map(|op| match op {
+            NONE => NONE,
+            op => op + MARKED as u32,
+        });
+        head.into_iter().chain(moved).collect()
     };
-    let prepend = |list: Vec<bool>| std::iter::once(false).chain(list).collect();
+    let prepend = |list: Vec<bool>| [false; MARKED].into_iter().chain(list).collect();
     Groups {
-        atomic: shift(groups.atomic),
-        traverse: shift(groups.traverse),
-        outer_traverse: shift(groups.outer_traverse),
-        end: shift(groups.end),
-        mode: std::iter::once(ReplayMode::AsTraced)
+        atomic: shift([0; MARKED], groups.atomic),
+        traverse: shift([NONE; MARKED], groups.traverse),
+        outer_traverse: shift([NONE; MARKED], groups.outer_traverse),
+        end: shift([end, NONE, NONE], groups.end),
+        mode: [ReplayMode::AsTraced; MARKED]
+            .into_iter()
             .chain(groups.mode)
             .collect(),
         discarded: prepend(groups.discarded),
-        walk: shift(groups.walk),
+        walk: shift([NONE; MARKED], groups.walk),
         in_read_traverse: prepend(groups.in_read_traverse),
         stop_before: prepend(groups.stop_before),
     }

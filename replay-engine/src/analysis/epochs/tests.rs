@@ -60,7 +60,7 @@ fn the_wipe_is_found_marked_and_splits_the_set() {
     assert_eq!(epochs(&set), vec![0..2, 2..4]);
     // Marking twice changes nothing.
     assert_eq!(mark_wipes(&mut set, LOCKING), 0);
-    assert_eq!(set[2].ops.len(), 4);
+    assert_eq!(set[2].ops.len(), 3 + MARKED);
 
     let plan = analyse(&set, LOCKING).expect("split, the set analyses");
     assert_eq!(plan.groups.len(), 4);
@@ -71,6 +71,8 @@ fn the_wipe_is_found_marked_and_splits_the_set() {
     // The wipe waits for the end of epoch 0; d's first op waits for the wipe (or for
     // something after it in c).
     assert!(has("c:1", "a:4") || has("c:1", "b:2"), "{pairs:?}");
+    assert_eq!(set[2].ops[1].kind, OpKind::WipeAll);
+    assert_eq!(plan.groups[2].end[0], 2, "the marker is one transaction");
     assert!(
         pairs
             .iter()
@@ -98,6 +100,7 @@ fn a_set_that_analyses_as_one_epoch_is_left_alone() {
     assert_eq!(candidates(&set), vec![1]);
     assert_eq!(mark_wipes(&mut set, LOCKING), 0);
     assert_eq!(set[1].ops.len(), 1);
+    assert!(!is_wipe_marker(&set[1]));
     assert_eq!(epochs(&set).len(), 1);
 }
 
@@ -124,12 +127,12 @@ fn a_record_needed_after_the_wipe_is_an_error_at_the_wiping_open() {
         "d",
         "2 tdb_open 7 0x80 0x2\n2 tdb_fetch 1:71 = 1:31\n2 tdb_close\n",
     );
-    let marker = Op {
+    let marker = MARKER.iter().map(|kind| Op {
         seqnum: 0,
         line: 1,
-        kind: OpKind::WipeAll,
-    };
-    set[2].ops.insert(0, marker);
+        kind: kind.clone(),
+    });
+    set[2].ops.splice(0..0, marker);
     let error = analyse(&set, LOCKING).expect_err("q was never stored after the wipe");
     assert_eq!((error.file.as_str(), error.line), ("c", 1));
     assert!(error.message.contains("d:2"), "{}", error.message);
@@ -180,12 +183,16 @@ fn the_marker_shifts_every_group_index() {
         in_read_traverse: vec![false; 3],
         stop_before: vec![false; 3],
     };
-    let shifted = prepend_plain_op(groups);
-    assert_eq!(shifted.atomic, vec![NONE, 1, 1, NONE]);
-    assert_eq!(shifted.end, vec![NONE, 2, NONE, NONE]);
-    assert_eq!(shifted.mode[2], ReplayMode::Skip);
-    assert_eq!(shifted.discarded, vec![false, false, true, false]);
-    assert_eq!(shifted.stop_before.len(), 4);
+    let shifted = prepend_marker(groups);
+    assert_eq!(shifted.atomic, vec![0, 0, 0, 3, 3, NONE]);
+    assert_eq!(shifted.end, vec![2, NONE, NONE, 4, NONE, NONE]);
+    assert_eq!(shifted.traverse, vec![NONE; 6]);
+    assert_eq!(shifted.mode[4], ReplayMode::Skip);
+    assert_eq!(
+        shifted.discarded,
+        vec![false, false, false, false, true, false]
+    );
+    assert_eq!(shifted.stop_before.len(), 6);
 }
 
 #[test]
