@@ -6,14 +6,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::util::{check_final_database, diff_agrees, load, records, torture_options};
+use crate::util::{
+    check_final_database, diff_agrees, has_mutex_feature, load, records, torture_options,
+};
 use replay_engine::analysis::{self, epochs};
 use replay_engine::backend::c::CTdb;
 use replay_engine::backend::pure::PureTdb;
 use replay_engine::backend::Backend;
 use replay_engine::record::Layout;
 use replay_engine::replay::{self, ReplayOptions};
-use replay_engine::torture;
+use replay_engine::torture::{self, TortureOptions};
 use replay_engine::trace::Trace;
 
 /// The handwritten wiped set, in recorded order.
@@ -103,11 +105,16 @@ pub fn a_set_that_cannot_be_split_names_the_ops_in_conflict() {
 fn wiped_torture_set<Wiper: Backend>(
     dir: &Path,
     seed: u64,
+    mutex: bool,
 ) -> (Vec<PathBuf>, BTreeMap<Vec<u8>, Vec<u8>>) {
-    let record = dir.join(format!("rec-{seed}"));
+    let record = dir.join(format!("rec-{seed}-{mutex}"));
     std::fs::create_dir_all(&record).expect("record dir");
-    let db = dir.join(format!("torture-{seed}.tdb"));
-    let options = torture_options(3, 300, seed, Some(&record), Layout::Ccan);
+    let db = dir.join(format!("torture-{seed}-{mutex}.tdb"));
+    let layout = if mutex { Layout::Samba } else { Layout::Ccan };
+    let options = TortureOptions {
+        mutex,
+        ..torture_options(3, 300, seed, Some(&record), layout)
+    };
     let report = torture::run::<CTdb, PureTdb>(&db, &options).expect("torture runs");
     let restart = torture::restart_wiping::<Wiper>(&db, &options).expect("restart runs");
     torture::verify::<CTdb>(&db, options.hash_size, &[restart.expectations])
@@ -122,9 +129,9 @@ pub fn a_wiped_torture_set_replays_to_the_database_the_recording_left() {
     let mut split = 0;
     for seed in 1..=3u64 {
         let (paths, expected) = if seed % 2 == 0 {
-            wiped_torture_set::<PureTdb>(dir.path(), seed)
+            wiped_torture_set::<PureTdb>(dir.path(), seed, false)
         } else {
-            wiped_torture_set::<CTdb>(dir.path(), seed)
+            wiped_torture_set::<CTdb>(dir.path(), seed, false)
         };
         let traces = load(&paths);
         let found = epochs::epochs(&traces);
@@ -142,4 +149,18 @@ pub fn a_wiped_torture_set_replays_to_the_database_the_recording_left() {
         replays_everywhere_to(&traces, &expected, &here);
     }
     assert!(split > 0, "no seed gave a set that needs its wipe");
+}
+
+pub fn a_wiped_mutex_torture_set_replays_on_a_mutex_file() {
+    // Samba opens its mutex databases with TDB_CLEAR_IF_FIRST: every process is a
+    // clear-if-first opener at sequence number 0, and only the restart wiped.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (paths, expected) = wiped_torture_set::<CTdb>(dir.path(), 11, true);
+    let traces = load(&paths);
+    assert_eq!(epochs::epochs(&traces), vec![0..3, 3..4]);
+    replays_everywhere_to(&traces, &expected, dir.path());
+    for engine in ["c", "pure", "mixed"] {
+        let db = dir.path().join(format!("replay-{engine}.tdb"));
+        assert!(has_mutex_feature(&db), "{engine}: a mutex file");
+    }
 }

@@ -89,8 +89,12 @@ fn candidates(traces: &[Trace]) -> Vec<usize> {
 
 /// Find the clear-if-first wipes of a loaded set and mark each wiping trace (see the
 /// module doc). Returns how many wipes were marked: 0 when the set has no candidate, when
-/// it analyses as one epoch, when the split does not analyse either, or when it was
-/// already marked.
+/// it analyses as one epoch, when no split analyses either, or when it was already
+/// marked.
+///
+/// The splits tried, in turn: at every candidate; then, when there are several, at one
+/// candidate alone, the last given first (concurrent clear-if-first openers at the start
+/// of a recording, as Samba's mutex databases have, look like candidates too).
 pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
     if traces.iter().skip(1).any(is_wipe_marker) {
         return 0;
@@ -99,23 +103,29 @@ pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
     if found.is_empty() || analyse(traces, locking).is_ok() {
         return 0;
     }
-    for &index in &found {
-        let trace = &mut traces[index];
-        let seqnum = trace.open.seqnum;
-        let marker = MARKER.iter().map(|kind| Op {
-            seqnum,
-            line: 1,
-            kind: kind.clone(),
-        });
-        trace.ops.splice(0..0, marker);
+    let mut splits: Vec<Vec<usize>> = vec![found.clone()];
+    if found.len() > 1 {
+        splits.extend(found.iter().rev().map(|&index| vec![index]));
     }
-    if analyse(traces, locking).is_err() {
-        for &index in &found {
+    for split in splits {
+        for &index in &split {
+            let trace = &mut traces[index];
+            let seqnum = trace.open.seqnum;
+            let marker = MARKER.iter().map(|kind| Op {
+                seqnum,
+                line: 1,
+                kind: kind.clone(),
+            });
+            trace.ops.splice(0..0, marker);
+        }
+        if analyse(traces, locking).is_ok() {
+            return split.len();
+        }
+        for &index in &split {
             traces[index].ops.drain(..MARKED);
         }
-        return 0;
     }
-    found.len()
+    0
 }
 
 /// The locking [`mark_wipes_noted`] analyses with: C tdb 1.4.8's and tdb-pure's (a read

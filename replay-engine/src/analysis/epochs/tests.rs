@@ -203,3 +203,19 @@ fn the_loader_notes_the_wipes() {
     assert!(note.contains("2 epochs"), "{note}");
     assert_eq!(mark_wipes_noted(&mut set), None);
 }
+
+#[test]
+fn among_several_candidates_the_one_that_splits_is_chosen() {
+    // b opens with CLEAR_IF_FIRST at 0 beside a (both concurrent at the start, as Samba's
+    // mutex databases are opened) and reads what a wrote: splitting at b fails, at c
+    // alone works.
+    let mut set = wiped_set();
+    set[1] = trace(
+        "b",
+        "0 tdb_open 7 0x81 0x2\n2 tdb_fetch 2:6b31 = 2:7631\n2 tdb_close\n",
+    );
+    assert_eq!(candidates(&set), vec![1, 2]);
+    assert_eq!(mark_wipes(&mut set, LOCKING), 1);
+    assert_eq!(epochs(&set), vec![0..2, 2..4]);
+    assert!(!is_wipe_marker(&set[1]));
+}
