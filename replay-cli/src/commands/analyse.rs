@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Args;
-use replay_engine::analysis::{describe_key, stats, Analysis};
+use replay_engine::analysis::{describe_key, epochs, stats, Analysis};
 use replay_engine::trace::{creating_open, Trace};
 use serde::Serialize;
 
@@ -80,6 +80,8 @@ struct AnalyseJson {
     /// The open that created the database in the recording (the lowest open sequence
     /// number), which decides how the replay creates it.
     creating_open: Option<CreatingOpenJson>,
+    /// The clear-if-first epochs, in recorded order: one for a set without a wipe.
+    epochs: Vec<EpochJson>,
     /// Distinct keys.
     keys: usize,
     /// Key users (ops and regions that touch a key).
@@ -149,6 +151,32 @@ impl CreatingOpenJson {
     }
 }
 
+/// One clear-if-first epoch: the traces between two wipes.
+#[derive(Serialize)]
+struct EpochJson {
+    /// The open that wiped the database and started it (`file:1`); null for the first.
+    wiped_at: Option<String>,
+    /// Its traces, in the order given.
+    traces: Vec<String>,
+    /// Ops in them (the wipe included).
+    ops: usize,
+}
+
+impl EpochJson {
+    /// The epochs of `traces`.
+    fn of(traces: &[Trace]) -> Vec<EpochJson> {
+        epochs::epochs(traces)
+            .into_iter()
+            .enumerate()
+            .map(|(number, range)| EpochJson {
+                wiped_at: (number > 0).then(|| format!("{}:1", traces[range.start].name)),
+                ops: traces[range.clone()].iter().map(|t| t.ops.len()).sum(),
+                traces: traces[range].iter().map(|t| t.name.clone()).collect(),
+            })
+            .collect()
+    }
+}
+
 /// A record that must exist before the replay starts.
 #[derive(Serialize)]
 struct PreexistingJson {
@@ -212,6 +240,7 @@ pub fn run(settings: &AnalyseSettings) -> Result<()> {
             })
             .collect(),
         creating_open: CreatingOpenJson::of(&traces),
+        epochs: EpochJson::of(&traces),
         keys: stats.keys,
         users: stats.users,
         fuzzed_keys: stats.fuzzed_keys,
@@ -262,6 +291,25 @@ fn print_plan(out: Out, traces: &[Trace], plan: &Analysis) {
              {:#x}, open flags {:#x}",
             open.at, open.seqnum, open.hash_size, open.tdb_flags, open.open_flags
         ));
+    }
+    let epochs = EpochJson::of(traces);
+    if epochs.len() > 1 {
+        out.line(format!(
+            "{} clear-if-first epochs, each ordered on its own:",
+            epochs.len()
+        ));
+        for (number, epoch) in epochs.iter().enumerate() {
+            let start = match &epoch.wiped_at {
+                Some(at) => format!("wiped by {at}"),
+                None => "from the start".to_string(),
+            };
+            out.line(format!(
+                "  epoch {} ({start}): {} ops in {}",
+                number + 1,
+                epoch.ops,
+                epoch.traces.join(", ")
+            ));
+        }
     }
     let stats = &plan.stats;
     out.line(format!(

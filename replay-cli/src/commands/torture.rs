@@ -56,6 +56,12 @@ pub struct TortureArgs {
     /// mutexes).
     #[arg(long)]
     pub mutex: bool,
+    /// After every process has closed, start one more that opens with
+    /// TDB_CLEAR_IF_FIRST (so tdb wipes the database, as at a Samba restart) and runs its
+    /// own workload: recorded, a set of two clear-if-first epochs. Its trace is listed
+    /// last; give it last to the replay too.
+    #[arg(long)]
+    pub wipe_restart: bool,
     /// Replace the database file even if tdb-replay did not create it (by default an
     /// existing file the tool did not create is refused, never truncated).
     #[arg(long)]
@@ -96,6 +102,8 @@ pub struct TortureSettings {
     pub hash_size: u32,
     /// Open with robust mutexes.
     pub mutex: bool,
+    /// Restart one process with TDB_CLEAR_IF_FIRST after the others have closed.
+    pub wipe_restart: bool,
     /// Replace the database even if tdb-replay did not create it.
     pub overwrite: bool,
     /// Record the run, if asked.
@@ -125,6 +133,7 @@ impl TortureSettings {
             keys: KEYS as usize,
             hash_size: HASH_SIZE,
             mutex: false,
+            wipe_restart: false,
             overwrite: false,
             record: None,
             tdbfile,
@@ -158,6 +167,7 @@ impl TryFrom<TortureArgs> for TortureSettings {
             keys: args.keys as usize,
             hash_size: args.hash_size,
             mutex: args.mutex,
+            wipe_restart: args.wipe_restart,
             overwrite: args.overwrite,
             record: args.record.recording(),
             tdbfile,
@@ -176,7 +186,7 @@ pub fn run(args: &TortureSettings) -> Result<()> {
         EngineChoice::Pure => torture::run::<PureBackend, PureBackend>(&args.tdbfile, &options),
         EngineChoice::Mixed => torture::run::<CBackend, PureBackend>(&args.tdbfile, &options),
     };
-    let report = match outcome {
+    let mut report = match outcome {
         Ok(report) => report,
         Err(TortureError::Setup(message)) => return Err(bad_input(message)),
         Err(error @ TortureError::Process(_)) => bail!(
@@ -195,6 +205,9 @@ pub fn run(args: &TortureSettings) -> Result<()> {
             String::new()
         }
     );
+    if args.wipe_restart {
+        wipe_restart(args, &options, &mut report)?;
+    }
     verify_with::<CBackend>(args, &report)?;
     verify_with::<PureBackend>(args, &report)?;
     if !report.traces.is_empty() {
@@ -213,6 +226,45 @@ pub fn run(args: &TortureSettings) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `--wipe-restart`: one more process opens with TDB_CLEAR_IF_FIRST and wipes the
+/// database; what it must hold is then that process's expectations alone, and its trace
+/// comes last.
+fn wipe_restart(
+    args: &TortureSettings,
+    options: &TortureOptions,
+    report: &mut TortureReport,
+) -> Result<()> {
+    // Process `procs` runs on the engine its place gives (even on C, odd on tdb-pure
+    // when mixed).
+    let pure = match args.engine {
+        EngineChoice::C => false,
+        EngineChoice::Pure => true,
+        EngineChoice::Mixed => args.procs % 2 == 1,
+    };
+    let outcome = if pure {
+        torture::restart_wiping::<PureBackend>(&args.tdbfile, options)
+    } else {
+        torture::restart_wiping::<CBackend>(&args.tdbfile, options)
+    };
+    let restart = match outcome {
+        Ok(restart) => restart,
+        Err(TortureError::Setup(message)) => return Err(bad_input(message)),
+        Err(error @ TortureError::Process(_)) => bail!(
+            "{error}\nRepeat it with --seed {}; the database is kept at {}.",
+            args.seed,
+            args.tdbfile.display()
+        ),
+    };
+    println!(
+        "Process {} opened with TDB_CLEAR_IF_FIRST after the others had closed: it wiped \
+         the database and ran its own workload",
+        args.procs
+    );
+    report.expectations = vec![restart.expectations];
+    report.traces.extend(restart.trace);
     Ok(())
 }
 

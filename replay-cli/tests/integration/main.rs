@@ -6,6 +6,7 @@
 
 mod bench;
 mod diff;
+mod epochs;
 mod files;
 mod input;
 mod json;

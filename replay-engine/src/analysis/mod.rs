@@ -21,6 +21,7 @@
 
 pub mod cycles;
 pub mod deps;
+pub mod epochs;
 mod error;
 pub mod groups;
 pub mod keys;
@@ -125,8 +126,19 @@ impl Analysis {
 /// Analyse a set of traces (one per process, replayed together) for a backend whose
 /// locking is described by `locking`. Each pass takes the previous pass's plan and hands
 /// on the next: groups, key users, an order per key, the dependencies those orders give,
-/// the repair of circles between keys' orders, pruning, and the final cycle check.
+/// the repair of circles between keys' orders, pruning, and the final cycle check. A set
+/// whose clear-if-first wipes are marked ([`epochs::mark_wipes`]) is analysed one epoch at
+/// a time and the plans joined ([`epochs::analyse_epochs`]).
 pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, AnalysisError> {
+    let epochs = epochs::epochs(traces);
+    if epochs.len() > 1 {
+        return epochs::analyse_epochs(traces, &epochs, locking);
+    }
+    analyse_one(traces, locking)
+}
+
+/// [`analyse`] for one epoch.
+fn analyse_one(traces: &[Trace], locking: LockingModel) -> Result<Analysis, AnalysisError> {
     let grouped = groups::group_traces(traces)?;
     let used = keys::collect(grouped);
     let ordered = order::order_keys(used)?;

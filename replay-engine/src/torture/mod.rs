@@ -9,6 +9,7 @@
 //! all) that need no corpus: the built-in example and the tests replay and diff them.
 
 mod expectations;
+mod wipe;
 pub mod workload;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use crate::record::{self, RecordOptions, Recording};
 use crate::replay::shared::{Activity, SharedState};
 use crate::scratch;
 pub use expectations::{is_dead_space_to_end_of_file, verify, Verified};
+pub use wipe::{restart_wiping, WipeRestart};
 pub use workload::{Expectations, Mix, Violation};
 
 /// How to torture.
