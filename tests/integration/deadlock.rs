@@ -56,6 +56,9 @@ pub fn a_lock_deadlock_is_detected_and_backed_off() {
     let db = dir.path().join("deadlock.tdb");
     let options = ReplayOptions {
         runs: 2,
+        // The prediction would resolve this inversion before the first run (see
+        // `a_predicted_inversion_needs_no_rerun`); here the run-time back-off is tested.
+        predict: false,
         ..ReplayOptions::default()
     };
     let report = replay::replay::<CTdb>(&db, &traces, &mut plan, &options)
@@ -76,6 +79,33 @@ pub fn a_lock_deadlock_is_detected_and_backed_off() {
     check_final_database(&db);
 }
 
+/// The same inversion predicted before the first run: the traverse stops before the
+/// record at once (waiting earlier would be circular), so no run deadlocks and nothing is
+/// run again, and every result still matches.
+pub fn a_predicted_inversion_needs_no_rerun() {
+    let (traces, mut plan) = forced_deadlock();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("predicted.tdb");
+    let options = ReplayOptions {
+        runs: 2,
+        ..ReplayOptions::default()
+    };
+    let report = replay::replay::<CTdb>(&db, &traces, &mut plan, &options)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.runs.len(), 2);
+    assert_eq!(report.reruns, 0, "{:?}", report.backoffs);
+    assert!(report.backoffs.is_empty(), "{:?}", report.backoffs);
+    assert_eq!(report.predicted_backoffs.len(), 1);
+    let predicted = &report.predicted_backoffs[0];
+    assert_eq!(predicted.waiting_at, "a:5");
+    assert_eq!(predicted.waiting_for, "b:4");
+    assert_eq!(
+        predicted.resolution,
+        Resolution::StopTraverseBefore("a:4".into())
+    );
+    check_final_database(&db);
+}
+
 /// With deadlock detection pushed out of reach, the stall limit still ends the run, and
 /// the report says where each trace was.
 pub fn a_stalled_run_is_aborted_with_positions() {
@@ -84,6 +114,7 @@ pub fn a_stalled_run_is_aborted_with_positions() {
     let options = ReplayOptions {
         deadlock_after: std::time::Duration::from_secs(600),
         stall_after: std::time::Duration::from_millis(300),
+        predict: false,
         ..ReplayOptions::default()
     };
     match replay::replay::<CTdb>(&dir.path().join("stall.tdb"), &traces, &mut plan, &options) {
