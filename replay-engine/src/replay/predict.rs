@@ -31,13 +31,63 @@ fn transaction_lockers(traces: &[Trace]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// What a waiter's target trace may go through before the op waited for.
+struct Reach<'a> {
+    analysis: &'a Analysis,
+    lockers: &'a [Vec<u32>],
+    /// The waiting trace.
+    waiter: u32,
+    /// The start of the region the waiter holds.
+    region: u32,
+    /// The waiter's dependencies before the one being looked at.
+    earlier: &'a [Dep],
+}
+
+impl Reach<'_> {
+    /// Whether trace `file` takes the transaction lock in ops `from..=to`.
+    fn takes_lock(&self, file: u32, from: u32, to: u32) -> bool {
+        let others = &self.lockers[file as usize];
+        let at = others.partition_point(|&at| at < from);
+        others.get(at).is_some_and(|&at| at <= to)
+    }
+
+    /// The ops of trace `file` the waiter is sure to have seen finished before its
+    /// region: up to the furthest one it waited for.
+    fn seen(&self, file: u32) -> u32 {
+        self.earlier
+            .iter()
+            .filter(|d| d.op <= self.region && d.target_file == file)
+            .map(|d| d.target + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether one of the ops `from..=to` of trace `file` waits for an op of a third
+    /// trace that takes the transaction lock on its way there: the target then blocks,
+    /// through that third trace, on the lock the waiter holds. The third trace's ops count
+    /// as done up to the furthest the waiter itself waited for before its region.
+    fn through_others(&self, file: u32, from: u32, to: u32) -> bool {
+        let deps = self.analysis.deps_of(file as usize);
+        let first = deps.partition_point(|d| d.op < from);
+        deps[first..]
+            .iter()
+            .take_while(|d| d.op <= to)
+            .filter(|d| d.target_file != self.waiter && d.target_file != file)
+            .any(|d| {
+                let done = self.seen(d.target_file);
+                done <= d.target && self.takes_lock(d.target_file, done, d.target)
+            })
+    }
+}
+
 /// The lock-order inversions of the plan: for every dependency of op `k` of trace `w` on
 /// op `t` of trace `o`, if `w` holds the transaction lock at `k` (inside a traverse, or
 /// inside a transaction begun before `k`), and `o` may take the transaction lock (start a
 /// transaction or a traverse) after the last op of `o` that `w` is sure to have seen
-/// finished before its region starts and up to `t`, the two can block each other. Each is
-/// given as the dependency that waits before the region instead, with `k` as the
-/// original op.
+/// finished before its region starts and up to `t` (or one of those ops of `o` waits for
+/// a third trace that may take it; see [`Reach::through_others`]), the two can block
+/// each other. Each is given as the dependency that waits before the region instead,
+/// with `k` as the original op.
 fn inversions(traces: &[Trace], analysis: &Analysis) -> Vec<Learned> {
     let lockers = transaction_lockers(traces);
     let mut candidates = Vec::new();
@@ -62,9 +112,16 @@ fn inversions(traces: &[Trace], analysis: &Analysis) -> Vec<Learned> {
                 .map(|d| d.target + 1)
                 .max()
                 .unwrap_or(0);
-            let others = &lockers[dep.target_file as usize];
-            let from = others.partition_point(|&at| at < seen);
-            if others.get(from).is_some_and(|&at| at <= dep.target) {
+            let reach = Reach {
+                analysis,
+                lockers: &lockers,
+                waiter: dep.file,
+                region,
+                earlier: &deps[..index],
+            };
+            if reach.takes_lock(dep.target_file, seen, dep.target)
+                || reach.through_others(dep.target_file, seen, dep.target)
+            {
                 candidates.push(Learned {
                     dep: Dep {
                         file: dep.file,
@@ -172,6 +229,41 @@ mod tests {
         );
         assert_eq!(plan.digest(), digest, "no dependency added");
         // Predicting again changes nothing: the traverse already stops there.
+        assert!(predict_backoffs(&traces, &mut plan).is_empty());
+    }
+
+    #[test]
+    fn an_inversion_through_a_third_trace_is_predicted() {
+        let options = LoadOptions::default();
+        let traces = vec![
+            parse_trace("a", A.as_bytes(), &options).unwrap(),
+            parse_trace(
+                "b",
+                "1 tdb_open 7 0x0 0x42\n1 tdb_store 1:77 1:03 0x1 = 0\n\
+                              1 tdb_close\n"
+                    .as_bytes(),
+                &options,
+            )
+            .unwrap(),
+            parse_trace("c", B.as_bytes(), &options).unwrap(),
+        ];
+        let mut plan = analyse(&traces, CTdb::LOCKING).unwrap();
+        // a's fetch inside its traverse waits for b's store, which waits for c's commit:
+        // b never takes the transaction lock, but c does on the way.
+        plan.add_dependencies(&[dep(0, 3, 1, 0), dep(1, 0, 2, 2)])
+            .unwrap();
+        let predicted = predict_backoffs(&traces, &mut plan);
+        assert_eq!(predicted.len(), 1, "{predicted:?}");
+        assert_eq!(predicted[0].waiting_for, "b:2");
+        assert_eq!(
+            predicted[0].resolution,
+            Resolution::WaitBefore("a:3".into())
+        );
+        assert!(plan.deps.contains(&dep(0, 1, 1, 0)), "{:?}", plan.deps);
+        // Once a has waited for c's commit before its traverse, c's lock is behind it.
+        let mut plan = analyse(&traces, CTdb::LOCKING).unwrap();
+        plan.add_dependencies(&[dep(0, 0, 2, 2), dep(0, 3, 1, 0), dep(1, 0, 2, 2)])
+            .unwrap();
         assert!(predict_backoffs(&traces, &mut plan).is_empty());
     }
 
