@@ -61,7 +61,9 @@ pub struct ReplayOptions<'p> {
     /// Before the first run, make a trace that would wait for another while holding the
     /// transaction lock (inside a traverse or a transaction) wait before taking it
     /// instead, whenever the trace it waits for takes the transaction lock on its way to
-    /// the op waited for: the lock-order inversion most deadlocks of the corpus come from.
+    /// the op waited for, or waits for a third trace that does: the lock-order inversion
+    /// most deadlocks of the corpus come from. Where waiting earlier would be circular, the
+    /// traverse stops before the record instead (see [`Resolution::StopTraverseBefore`]).
     pub predict: bool,
     /// Robust mutexes where the traces opened with them, or fcntl locks only.
     pub locking: database::Locking,
