@@ -103,6 +103,7 @@ fn inversions(traces: &[Trace], analysis: &Analysis) -> Vec<Learned> {
                 && matches!(trace.ops[atomic as usize].kind, OpKind::TransactionStart))
             .then_some(atomic);
             let Some(region) = [traverse, transaction].into_iter().flatten().min() else {
+                candidates.extend(recorded_before(traces, analysis, dep));
                 continue;
             };
             // The furthest op of the target trace this trace waited for before the region.
@@ -131,10 +132,30 @@ fn inversions(traces: &[Trace], analysis: &Analysis) -> Vec<Learned> {
                     },
                     original_op: k,
                 });
+            } else {
+                candidates.extend(recorded_before(traces, analysis, dep));
             }
         }
     }
     candidates
+}
+
+/// A wait inside a lock-holding region (a transaction, which holds the all-record read
+/// lock every writer needs; a chain lock; a traverse or key walk) for an op the recording
+/// finished before the region began: waiting before the region keeps the recorded order
+/// and holds no lock the target may need on its way.
+fn recorded_before(traces: &[Trace], analysis: &Analysis, dep: &Dep) -> Option<Learned> {
+    let region = analysis.groups[dep.file as usize].outermost_held(dep.op)?;
+    let seqnum = |file: u32, op: u32| traces[file as usize].ops[op as usize].seqnum;
+    (seqnum(dep.target_file, dep.target) < seqnum(dep.file, region)).then_some(Learned {
+        dep: Dep {
+            file: dep.file,
+            op: region,
+            target_file: dep.target_file,
+            target: dep.target,
+        },
+        original_op: dep.op,
+    })
 }
 
 /// Predict the lock-order inversions of the plan (see [`super::ReplayOptions::predict`]) and
@@ -264,6 +285,39 @@ mod tests {
         let mut plan = analyse(&traces, CTdb::LOCKING).unwrap();
         plan.add_dependencies(&[dep(0, 0, 2, 2), dep(0, 3, 1, 0), dep(1, 0, 2, 2)])
             .unwrap();
+        assert!(predict_backoffs(&traces, &mut plan).is_empty());
+    }
+
+    #[test]
+    fn a_wait_in_a_transaction_for_an_op_recorded_before_it_waits_before_it() {
+        let options = LoadOptions::default();
+        let a = "1 tdb_open 7 0x0 0x42\n5 tdb_transaction_start\n5 tdb_store 1:79 1:01 0x1 = 0\n\
+                 5 tdb_exists 1:6b = 0\n6 tdb_transaction_commit\n6 tdb_close\n";
+        let b = "1 tdb_open 7 0x0 0x42\n2 tdb_store 1:78 1:02 0x1 = 0\n3 tdb_close\n";
+        let traces = vec![
+            parse_trace("a", a.as_bytes(), &options).unwrap(),
+            parse_trace("b", b.as_bytes(), &options).unwrap(),
+        ];
+        let mut plan = analyse(&traces, CTdb::LOCKING).unwrap();
+        // a's exists (op 2, inside the transaction begun at op 0) waits for b's store,
+        // which the recording finished (seqnum 2) before a's transaction began (seqnum 5).
+        plan.add_dependencies(&[dep(0, 2, 1, 0)]).unwrap();
+        let predicted = predict_backoffs(&traces, &mut plan);
+        assert_eq!(predicted.len(), 1, "{predicted:?}");
+        assert_eq!(
+            predicted[0].resolution,
+            Resolution::WaitBefore("a:2".into())
+        );
+        assert!(plan.deps.contains(&dep(0, 0, 1, 0)), "{:?}", plan.deps);
+        // Recorded after the transaction began: not predicted (b takes no lock a holds
+        // on its way, as far as the traces say).
+        let b_late = "1 tdb_open 7 0x0 0x42\n9 tdb_store 1:78 1:02 0x1 = 0\n9 tdb_close\n";
+        let traces = vec![
+            parse_trace("a", a.as_bytes(), &options).unwrap(),
+            parse_trace("b", b_late.as_bytes(), &options).unwrap(),
+        ];
+        let mut plan = analyse(&traces, CTdb::LOCKING).unwrap();
+        plan.add_dependencies(&[dep(0, 2, 1, 0)]).unwrap();
         assert!(predict_backoffs(&traces, &mut plan).is_empty());
     }
 
