@@ -10,6 +10,7 @@ pub mod executor;
 pub mod latency;
 pub mod message;
 pub mod mismatch;
+mod predict;
 mod proc_state;
 pub mod shared;
 mod supervisor;
@@ -60,7 +61,9 @@ pub struct ReplayOptions<'p> {
     /// Before the first run, make a trace that would wait for another while holding the
     /// transaction lock (inside a traverse or a transaction) wait before taking it
     /// instead, whenever the trace it waits for takes the transaction lock on its way to
-    /// the op waited for: the lock-order inversion most deadlocks of the corpus come from.
+    /// the op waited for, or waits for a third trace that does: the lock-order inversion
+    /// most deadlocks of the corpus come from. Where waiting earlier would be circular, the
+    /// traverse stops before the record instead (see [`Resolution::StopTraverseBefore`]).
     pub predict: bool,
     /// Robust mutexes where the traces opened with them, or fcntl locks only.
     pub locking: database::Locking,
@@ -246,7 +249,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
         (path, key)
     });
     if options.predict && traces.len() > 1 {
-        report.predicted_backoffs = predict_backoffs(traces, analysis);
+        report.predicted_backoffs = predict::predict_backoffs(traces, analysis);
     }
     let mut attempts: Vec<Vec<Learned>> = Vec::new();
     if let Some((path, key)) = &cache_key {
@@ -437,84 +440,6 @@ fn apply_backoff(
         )));
     }
     Ok(backoffs)
-}
-
-/// The static half of deadlock avoidance (see [`ReplayOptions::predict`]). For every
-/// dependency of op `k` of trace `w` on op `t` of trace `o`: if `w` holds the transaction
-/// lock at `k` (inside a traverse, or inside a transaction begun before `k`), and `o` may
-/// take the transaction lock (start a transaction or a traverse) after the last op of `o`
-/// that `w` is sure to have seen finished before its region starts and up to `t`, the two
-/// can block each other; wait before the region instead. Each such dependency is added
-/// only if the plan stays free of cycles.
-fn predict_backoffs(traces: &[Trace], analysis: &mut Analysis) -> Vec<Backoff> {
-    let takes_transaction_lock = |kind: &crate::trace::OpKind| {
-        matches!(
-            kind,
-            crate::trace::OpKind::TransactionStart | crate::trace::OpKind::TraverseStart { .. }
-        )
-    };
-    // Per trace, the positions of the ops that take the transaction lock.
-    let lockers: Vec<Vec<u32>> = traces
-        .iter()
-        .map(|trace| {
-            trace
-                .ops
-                .iter()
-                .enumerate()
-                .filter(|(_, op)| takes_transaction_lock(&op.kind))
-                .map(|(at, _)| at as u32)
-                .collect()
-        })
-        .collect();
-    let mut candidates = Vec::new();
-    for (file, trace) in traces.iter().enumerate() {
-        let groups = &analysis.groups[file];
-        let deps = analysis.deps_of(file);
-        for (index, dep) in deps.iter().enumerate() {
-            let k = dep.op;
-            let traverse = groups.outer_traverse(k).filter(|&start| start < k);
-            let atomic = groups.atomic[k as usize];
-            let transaction = (atomic != crate::analysis::NONE
-                && atomic < k
-                && matches!(
-                    trace.ops[atomic as usize].kind,
-                    crate::trace::OpKind::TransactionStart
-                ))
-            .then_some(atomic);
-            let Some(region) = [traverse, transaction].into_iter().flatten().min() else {
-                continue;
-            };
-            // The furthest op of the target trace this trace waited for before the region.
-            let seen = deps[..index]
-                .iter()
-                .filter(|d| d.op <= region && d.target_file == dep.target_file)
-                .map(|d| d.target + 1)
-                .max()
-                .unwrap_or(0);
-            let others = &lockers[dep.target_file as usize];
-            let from = others.partition_point(|&at| at < seen);
-            if others.get(from).is_some_and(|&at| at <= dep.target) {
-                candidates.push(Learned {
-                    dep: Dep {
-                        file: dep.file,
-                        op: region,
-                        target_file: dep.target_file,
-                        target: dep.target,
-                    },
-                    original_op: k,
-                });
-            }
-        }
-    }
-    let mut predicted = Vec::new();
-    for learned in candidates {
-        let before = analysis.digest();
-        if analysis.add_dependencies(&[learned.dep]).is_ok() && analysis.digest() != before {
-            let at = Learned::at(traces, learned.dep.file, learned.dep.op);
-            predicted.push(learned.backoff(traces, Resolution::WaitBefore(at)));
-        }
-    }
-    predicted
 }
 
 fn recording_failed(error: crate::scratch::ScratchError) -> ReplayError {

@@ -152,6 +152,11 @@ impl SharedState {
         }
     }
 
+    /// The number of trace slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
     /// Slot of trace `index`.
     pub fn slot(&self, index: usize) -> &Slot {
         assert!(index < self.slots, "slot {index} out of {}", self.slots);

@@ -301,12 +301,20 @@ fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
         let slot = shared.slot(child.index);
         match shared.activity(child.index) {
             Activity::Done | Activity::Failed => {}
-            Activity::WaitingForDependency => waiting.push(Dep {
-                file: child.index as u32,
-                op: slot.current_op.load(Ordering::SeqCst),
-                target_file: slot.waiting_file.load(Ordering::SeqCst),
-                target: slot.waiting_op.load(Ordering::SeqCst),
-            }),
+            Activity::WaitingForDependency => {
+                let dep = Dep {
+                    file: child.index as u32,
+                    op: slot.current_op.load(Ordering::SeqCst),
+                    target_file: slot.waiting_file.load(Ordering::SeqCst),
+                    target: slot.waiting_op.load(Ordering::SeqCst),
+                };
+                if target_done(shared, &dep) {
+                    // What it waits for has finished: it is only not yet scheduled (on a
+                    // loaded machine that can take longer than the window), not stuck.
+                    return None;
+                }
+                waiting.push(dep);
+            }
             Activity::Running if is_blocked(child.pid) => {
                 in_engine.push((child.index as u32, slot.current_op.load(Ordering::SeqCst)));
             }
@@ -314,6 +322,13 @@ fn deadlocked(shared: &SharedState, children: &[Child]) -> Option<Stuck> {
         }
     }
     (!waiting.is_empty() || in_engine.len() >= 2).then_some((waiting, in_engine))
+}
+
+/// Whether the op a waiting worker waits for has finished (a target out of range, which
+/// a worker never publishes, counts as not finished).
+fn target_done(shared: &SharedState, dep: &Dep) -> bool {
+    let file = dep.target_file as usize;
+    file < shared.slots() && shared.slot(file).progress.load(Ordering::SeqCst) > dep.target
 }
 
 /// What [`deadlocked`] found.
@@ -400,4 +415,25 @@ fn describe_positions(traces: &[Trace], shared: &SharedState, children: &[Child]
         })
         .collect();
     positions.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_whose_target_has_finished_is_not_stuck() {
+        let shared = SharedState::new(2).expect("shared memory");
+        let wait = |target_file, target| Dep {
+            file: 0,
+            op: 3,
+            target_file,
+            target,
+        };
+        shared.finish_op(1, 4);
+        assert!(target_done(&shared, &wait(1, 4)));
+        assert!(!target_done(&shared, &wait(1, 5)));
+        assert!(!target_done(&shared, &wait(0, 0)));
+        assert!(!target_done(&shared, &wait(7, 0)), "out of range");
+    }
 }
