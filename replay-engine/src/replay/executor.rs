@@ -117,14 +117,14 @@ impl<'a> Executor<'a> {
         expected: String,
         got: String,
     ) -> ExecError {
-        ExecError::Mismatch(Mismatch {
+        ExecError::Mismatch(Box::new(Mismatch {
             trace: self.trace.name.clone(),
             line: self.trace.ops[at].line,
             op: name.to_string(),
             kind,
             expected,
             got,
-        })
+        }))
     }
 
     fn note(&mut self, at: usize, message: impl AsRef<str>) {

@@ -84,7 +84,8 @@ impl std::error::Error for Mismatch {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecError {
     /// A result differed from the trace, or the backend failed where the trace did not.
-    Mismatch(Mismatch),
+    /// Boxed, so that the executor's hot path returns a one-word `Result`.
+    Mismatch(Box<Mismatch>),
     /// The supervisor aborted the run (another trace failed, or a deadlock back-off).
     Aborted,
 }

@@ -471,7 +471,7 @@ fn run_in_process<B: Backend>(
     let closed = db.close();
     match result {
         Ok(()) => {}
-        Err(ExecError::Mismatch(mismatch)) => return Err(ReplayError::Mismatch(vec![mismatch])),
+        Err(ExecError::Mismatch(mismatch)) => return Err(ReplayError::Mismatch(vec![*mismatch])),
         Err(ExecError::Aborted) => {
             return Err(ReplayError::System("the in-process run was aborted".into()))
         }

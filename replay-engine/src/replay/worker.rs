@@ -272,7 +272,7 @@ fn run_trace<B: Backend>(setup: &Setup<'_>, index: usize) -> WorkerMessage {
         },
         Err(ExecError::Mismatch(mismatch)) => {
             shared.set_activity(index, Activity::Failed);
-            WorkerMessage::Mismatch(mismatch)
+            WorkerMessage::Mismatch(*mismatch)
         }
         Err(ExecError::Aborted) => WorkerMessage::Aborted,
     }
