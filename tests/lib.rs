@@ -49,6 +49,15 @@ pub fn load(paths: &[PathBuf]) -> Vec<Trace> {
     load_traces(paths, &LoadOptions::default()).unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// Load a set and find its clear-if-first wipes as the commands do (marking them when
+/// the set only analyses split), or panic with the loader's or the analysis's message.
+pub fn load_finding_wipes(paths: &[PathBuf]) -> Vec<Trace> {
+    let mut traces = load(paths);
+    analysis::analyse_finding_wipes(&mut traces, CTdb::LOCKING)
+        .unwrap_or_else(|error| panic!("{error}"));
+    traces
+}
+
 /// Analyse for the C backend or panic with the analysis message.
 pub fn analyse(traces: &[Trace]) -> Analysis {
     analysis::analyse(traces, CTdb::LOCKING).unwrap_or_else(|error| panic!("{error}"))

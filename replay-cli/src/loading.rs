@@ -31,6 +31,20 @@ pub fn load(
     traces
 }
 
+/// Analyse a set just loaded for backend `B`, finding its clear-if-first wipes (see
+/// [`analysis::analyse_finding_wipes`]), turning a failure into bad input. The note
+/// about wipes found is added to the first trace's warnings and returned, for commands
+/// that printed the loader's warnings already.
+pub fn analyse_loaded<B: Backend>(traces: &mut [Trace]) -> Result<(Analysis, Option<String>)> {
+    let notes_before = traces.first().map_or(0, |trace| trace.warnings.len());
+    let plan = analysis::analyse_finding_wipes(traces, B::LOCKING).map_err(bad_input)?;
+    let note = traces
+        .first()
+        .and_then(|trace| trace.warnings.get(notes_before))
+        .cloned();
+    Ok((plan, note))
+}
+
 /// Analyse traces for backend `B`, turning a failure into bad input.
 pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     analysis::analyse(traces, B::LOCKING).map_err(bad_input)

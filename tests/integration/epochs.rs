@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::util::{
-    check_final_database, diff_agrees, has_mutex_feature, load, records, torture_options,
+    check_final_database, diff_agrees, has_mutex_feature, load, load_finding_wipes, records,
+    torture_options,
 };
 use replay_engine::analysis::{self, epochs};
 use replay_engine::backend::c::CTdb;
@@ -65,7 +66,9 @@ fn replays_everywhere_to(traces: &[Trace], expected: &BTreeMap<Vec<u8>, Vec<u8>>
 
 pub fn the_handwritten_wiped_set_replays_to_what_the_wipe_left() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let traces = load(&fixture());
+    let unmarked = load(&fixture());
+    assert_eq!(epochs::epochs(&unmarked), vec![0..4], "the loader marks nothing");
+    let traces = load_finding_wipes(&fixture());
     assert_eq!(epochs::epochs(&traces), vec![0..2, 2..4]);
     assert!(traces[0]
         .warnings
@@ -88,9 +91,10 @@ pub fn a_set_that_cannot_be_split_names_the_ops_in_conflict() {
     let unwiped = dir.path().join("c.trace");
     std::fs::write(&unwiped, text.replacen("0x81", "0x80", 1)).expect("write");
     paths[2] = unwiped;
-    let traces = load(&paths);
-    assert_eq!(epochs::epochs(&traces).len(), 1);
-    let error = analysis::analyse(&traces, CTdb::LOCKING).expect_err("a circle");
+    let mut traces = load(&paths);
+    let error =
+        analysis::analyse_finding_wipes(&mut traces, CTdb::LOCKING).expect_err("a circle");
+    assert_eq!(epochs::epochs(&traces).len(), 1, "left unmarked");
     assert!(error.is_cycle(), "{error}");
     let text = error.to_string();
     assert!(
@@ -133,7 +137,7 @@ pub fn a_wiped_torture_set_replays_to_the_database_the_recording_left() {
         } else {
             wiped_torture_set::<CTdb>(dir.path(), seed, false)
         };
-        let traces = load(&paths);
+        let traces = load_finding_wipes(&paths);
         let found = epochs::epochs(&traces);
         if found.len() == 1 {
             // The restart's ops happen to fit before the others' too: one epoch is
@@ -156,7 +160,7 @@ pub fn a_wiped_mutex_torture_set_replays_on_a_mutex_file() {
     // clear-if-first opener at sequence number 0, and only the restart wiped.
     let dir = tempfile::tempdir().expect("temp dir");
     let (paths, expected) = wiped_torture_set::<CTdb>(dir.path(), 11, true);
-    let traces = load(&paths);
+    let traces = load_finding_wipes(&paths);
     assert_eq!(epochs::epochs(&traces), vec![0..3, 3..4]);
     replays_everywhere_to(&traces, &expected, dir.path());
     for engine in ["c", "pure", "mixed"] {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::args::LoadArgs;
 use crate::args::TraceReading;
 use crate::engine::CBackend;
-use crate::loading::{analyse_traces, load};
+use crate::loading::{analyse_loaded, load};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{ms, show_ms, timed};
@@ -202,9 +202,10 @@ pub fn run(settings: &AnalyseSettings) -> Result<()> {
     let out = Out::new(settings.json, false);
     let progress = Arc::new(Progress::new(!settings.json));
     let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
-    let traces = traces?;
-    let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
-    let plan = plan?;
+    let mut traces = traces?;
+    // The wipes found are among the traces' warnings, printed with the plan.
+    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, _wipes) = plan?;
     print_plan(out, &traces, &plan);
     let at = |file: u32, op: u32| traces[file as usize].location(op);
     if settings.dependencies {

@@ -18,7 +18,7 @@ use crate::args::TraceReading;
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::claim_scratch;
-use crate::loading::{analyse_traces, load};
+use crate::loading::{analyse_loaded, analyse_traces, load};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{ms, show_ms, timed};
@@ -258,12 +258,15 @@ pub fn run(args: &DiffSettings) -> Result<()> {
     let progress = Arc::new(Progress::new(!args.quiet && !args.json));
     let say = |text: String| out.line(text);
     let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
-    let traces = traces?;
+    let mut traces = traces?;
     for warning in traces.iter().flat_map(|trace| &trace.warnings) {
         say(format!("warning: {warning}"));
     }
-    let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
-    let plan = plan?;
+    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, wipes) = plan?;
+    if let Some(note) = wipes {
+        say(format!("warning: {note}"));
+    }
     let ops: usize = traces.iter().map(|trace| trace.ops.len()).sum();
     say(format!(
         "Loaded {} traces ({ops} ops) in {}, analysed in {}",

@@ -121,8 +121,8 @@ fn record_traces(settings: &ExampleSettings) -> Result<Vec<PathBuf>> {
 /// so).
 fn hits_cycle_gap(paths: &[PathBuf]) -> Result<bool> {
     let quiet = Arc::new(Progress::new(false));
-    let loaded = load(paths, &TraceReading::default(), &quiet)?;
-    match analysis::analyse(&loaded, CBackend::LOCKING) {
+    let mut loaded = load(paths, &TraceReading::default(), &quiet)?;
+    match analysis::analyse_finding_wipes(&mut loaded, CBackend::LOCKING) {
         Err(error) if error.is_cycle() => {
             println!("note: {error}\nRecording the example again (a known analysis gap).");
             Ok(true)

@@ -107,7 +107,11 @@ impl TryFrom<ShrinkArgs> for ShrinkSettings {
 /// Shrink the set and write what is left.
 pub fn run(args: &ShrinkSettings) -> Result<()> {
     let progress = Arc::new(Progress::new(true));
-    let traces = load(&args.traces, &args.reading, &progress)?;
+    let mut traces = load(&args.traces, &args.reading, &progress)?;
+    // A wiped set is shrunk with its wipes marked (the marker lines are written out). A
+    // set that does not analyse is reported by the shrink's own analysis, under its
+    // check's locking.
+    let _ = analysis::analyse_finding_wipes(&mut traces, CBackend::LOCKING);
     let outputs = output_paths(&args.out, &traces);
     std::fs::create_dir_all(&args.out)
         .map_err(|error| bad_input(format!("{}: {error}", args.out.display())))?;

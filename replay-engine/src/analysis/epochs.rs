@@ -6,7 +6,7 @@
 //! again from 0 on an empty database. Ordered together, the two epochs' uses of a key
 //! contradict each other and the analysis finds the traces waiting in a circle.
 //!
-//! [`mark_wipes`] finds the wipes in a loaded set and makes each one explicit: the wiping
+//! [`analyse_finding_wipes`] finds the wipes in a loaded set and makes each one explicit: the wiping
 //! trace starts with a synthetic transaction holding a `tdb_wipe_all` (the [`MARKER`]),
 //! at its open line (line 1, which no recorded op carries). The transaction is there
 //! because the wiping handle was opened with the others, before the previous epoch grew
@@ -35,7 +35,7 @@ use super::{analyse, analyse_one, cycles, prune, Analysis, AnalysisError, Analys
 use crate::backend::{tdb_flags, LockingModel};
 use crate::trace::{Op, OpKind, Trace};
 
-/// The ops of the synthetic wipe [`mark_wipes`] puts first in a wiping trace.
+/// The ops of the synthetic wipe [`analyse_finding_wipes`] puts first in a wiping trace.
 pub const MARKER: [OpKind; 3] = [
     OpKind::TransactionStart,
     OpKind::WipeAll,
@@ -45,7 +45,7 @@ pub const MARKER: [OpKind; 3] = [
 /// Ops in the [`MARKER`].
 const MARKED: usize = MARKER.len();
 
-/// Whether `trace` starts with the synthetic wipe [`mark_wipes`] gives a wiping trace.
+/// Whether `trace` starts with the synthetic wipe [`analyse_finding_wipes`] gives a wiping trace.
 pub fn is_wipe_marker(trace: &Trace) -> bool {
     trace.ops.len() >= MARKED
         && trace
@@ -87,23 +87,35 @@ fn candidates(traces: &[Trace]) -> Vec<usize> {
     found
 }
 
-/// Find the clear-if-first wipes of a loaded set and mark each wiping trace (see the
-/// module doc). Returns how many wipes were marked: 0 when the set has no candidate, when
-/// it analyses as one epoch, when no split analyses either, or when it was already
-/// marked.
+/// Analyse a loaded set, finding its clear-if-first wipes: when the set cannot be
+/// ordered as one epoch, mark the wiping traces (see the module doc) and analyse it
+/// split. Returns the plan of the set as it is left, marked or not; on success with wipes
+/// marked, the first trace carries a note for the user naming them (see
+/// [`wipes_note`]). A set that cannot be split either gets the one-epoch error, which
+/// names the two ops that conflict.
 ///
 /// The splits tried, in turn: at every candidate; then, when there are several, at one
 /// candidate alone, the last given first (concurrent clear-if-first openers at the start
 /// of a recording, as Samba's mutex databases have, look like candidates too).
-pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
+///
+/// Only a set that fails as one epoch is analysed again, so a set without wipes costs one
+/// analysis, as it did before epochs existed.
+pub fn analyse_finding_wipes(
+    traces: &mut [Trace],
+    locking: LockingModel,
+) -> Result<Analysis, AnalysisError> {
+    let error = match analyse(traces, locking) {
+        Ok(plan) => return Ok(plan),
+        Err(error) => error,
+    };
     if traces.iter().skip(1).any(is_wipe_marker) {
-        return 0;
+        return Err(error);
     }
     let found = candidates(traces);
-    if found.is_empty() || analyse(traces, locking).is_ok() {
-        return 0;
+    let mut splits: Vec<Vec<usize>> = Vec::new();
+    if !found.is_empty() {
+        splits.push(found.clone());
     }
-    let mut splits: Vec<Vec<usize>> = vec![found.clone()];
     if found.len() > 1 {
         splits.extend(found.iter().rev().map(|&index| vec![index]));
     }
@@ -118,41 +130,33 @@ pub fn mark_wipes(traces: &mut [Trace], locking: LockingModel) -> usize {
             });
             trace.ops.splice(0..0, marker);
         }
-        if analyse(traces, locking).is_ok() {
-            return split.len();
+        if let Ok(plan) = analyse(traces, locking) {
+            let note = wipes_note(traces);
+            traces[0].warnings.push(note);
+            return Ok(plan);
         }
         for &index in &split {
             traces[index].ops.drain(..MARKED);
         }
     }
-    0
+    Err(error)
 }
 
-/// The locking [`mark_wipes_noted`] analyses with: C tdb 1.4.8's and tdb-pure's (a read
-/// traverse does not take the transaction lock).
-pub const LOADER_LOCKING: LockingModel = LockingModel {
-    read_traverse_takes_transaction_lock: false,
-};
-
-/// [`mark_wipes`] as the loader runs it on every set, with [`LOADER_LOCKING`]: one note
-/// for the user naming the wiping opens, or `None` when nothing was marked.
-pub fn mark_wipes_noted(traces: &mut [Trace]) -> Option<String> {
-    if mark_wipes(traces, LOADER_LOCKING) == 0 {
-        return None;
-    }
+/// The note for the user about a set's marked wipes: which opens wiped, how many epochs.
+pub fn wipes_note(traces: &[Trace]) -> String {
     let ranges = epochs(traces);
     let wipes: Vec<String> = ranges
         .iter()
         .skip(1)
         .map(|range| format!("{}:1", traces[range.start].name))
         .collect();
-    Some(format!(
+    format!(
         "clear-if-first wipe{} at {}: the database was wiped when every earlier opener had \
          closed; the set replays in {} epochs, each ordered on its own",
         if wipes.len() == 1 { "" } else { "s" },
         wipes.join(", "),
         ranges.len()
-    ))
+    )
 }
 
 /// Analyse a set of several epochs (as [`epochs`] gives them): each on its own, the

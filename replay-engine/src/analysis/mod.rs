@@ -33,6 +33,7 @@ mod repair;
 pub mod stats;
 
 pub use deps::Dep;
+pub use epochs::analyse_finding_wipes;
 pub use error::{describe_key, AnalysisError, AnalysisErrorKind};
 pub use groups::{Groups, ReplayMode, NONE};
 
@@ -127,7 +128,7 @@ impl Analysis {
 /// locking is described by `locking`. Each pass takes the previous pass's plan and hands
 /// on the next: groups, key users, an order per key, the dependencies those orders give,
 /// the repair of circles between keys' orders, pruning, and the final cycle check. A set
-/// whose clear-if-first wipes are marked ([`epochs::mark_wipes`]) is analysed one epoch at
+/// whose clear-if-first wipes are marked ([`epochs::analyse_finding_wipes`]) is analysed one epoch at
 /// a time and the plans joined ([`epochs::analyse_epochs`]).
 pub fn analyse(traces: &[Trace], locking: LockingModel) -> Result<Analysis, AnalysisError> {
     let epochs = epochs::epochs(traces);

@@ -131,7 +131,6 @@ pub fn load_traces(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Trace>, 
     }
     super::interrupted::settle(&mut traces);
     // Set-wide notes go with the first trace.
-    left_out.extend(crate::analysis::epochs::mark_wipes_noted(&mut traces));
     left_out.extend(super::opens::shape_disagreement(&traces));
     if let Some(first) = traces.first_mut() {
         first.warnings.extend(left_out);

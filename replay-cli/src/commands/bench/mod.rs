@@ -16,7 +16,7 @@ use replay_engine::trace::Trace;
 use crate::args::{BenchBackends, LoadArgs, TraceReading};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::files::{claim_scratch, fresh_database};
-use crate::loading::{analyse_traces, load, ops_in};
+use crate::loading::{analyse_loaded, load, ops_in};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{best_median, ms, ratio, timed};
@@ -177,9 +177,12 @@ pub fn run(args: &BenchSettings) -> Result<()> {
 fn load_and_analyse(args: &BenchSettings, out: Out) -> Result<(Vec<Trace>, BenchJson)> {
     let progress = Arc::new(Progress::new(!args.json));
     let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
-    let traces = traces?;
-    let (plan, analysis_time) = timed(|| analyse_traces::<CBackend>(&traces));
-    let plan = plan?;
+    let mut traces = traces?;
+    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, wipes) = plan?;
+    if let Some(note) = wipes {
+        out.line(format!("warning: {note}"));
+    }
     let peak = peak_rss_kib();
 
     out.line(format!("traces            {}", traces.len()));

@@ -18,7 +18,7 @@ use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
-use crate::loading::{analyse_traces, load, looks_like_trace, ops_in, plural};
+use crate::loading::{analyse_loaded, load, looks_like_trace, ops_in, plural};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{show_ms, timed};
@@ -211,7 +211,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
     let say = |text: String| out.line(text);
     claim_scratch(&settings.tdbfile, settings.overwrite)?;
     let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
-    let traces = traces?;
+    let mut traces = traces?;
     for trace in &traces {
         for warning in &trace.warnings {
             say(format!("warning: {warning}"));
@@ -224,8 +224,11 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         ops_in(&traces),
         show_ms(load_time)
     ));
-    let (plan, analysis_time) = timed(|| analyse_traces::<B>(&traces));
-    let mut plan = plan?;
+    let (plan, analysis_time) = timed(|| analyse_loaded::<B>(&mut traces));
+    let (mut plan, wipes) = plan?;
+    if let Some(note) = wipes {
+        say(format!("warning: {note}"));
+    }
     let fresh = report::FreshPlan::of(&plan);
     say(format!(
         "Analysed in {}: {} keys, {} dependencies ({} before pruning), {} pre-existing records",

@@ -54,12 +54,12 @@ fn the_wiped_set_is_a_circle_as_one_epoch() {
 fn the_wipe_is_found_marked_and_splits_the_set() {
     let mut set = wiped_set();
     assert_eq!(candidates(&set), vec![2]);
-    assert_eq!(mark_wipes(&mut set, LOCKING), 1);
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses split");
     assert!(is_wipe_marker(&set[2]));
     assert_eq!(set[2].location(0), "c:1");
     assert_eq!(epochs(&set), vec![0..2, 2..4]);
     // Marking twice changes nothing.
-    assert_eq!(mark_wipes(&mut set, LOCKING), 0);
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses as marked");
     assert_eq!(set[2].ops.len(), 3 + MARKED);
 
     let plan = analyse(&set, LOCKING).expect("split, the set analyses");
@@ -98,7 +98,7 @@ fn a_set_that_analyses_as_one_epoch_is_left_alone() {
         ),
     ];
     assert_eq!(candidates(&set), vec![1]);
-    assert_eq!(mark_wipes(&mut set, LOCKING), 0);
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses as one epoch");
     assert_eq!(set[1].ops.len(), 1);
     assert!(!is_wipe_marker(&set[1]));
     assert_eq!(epochs(&set).len(), 1);
@@ -113,9 +113,8 @@ fn a_set_that_cannot_be_split_keeps_the_error_naming_the_conflict() {
         "d",
         "2 tdb_open 7 0x80 0x2\n2 tdb_fetch 1:78 = 1:31\n2 tdb_close\n",
     );
-    assert_eq!(mark_wipes(&mut set, LOCKING), 0);
+    let error = analyse_finding_wipes(&mut set, LOCKING).expect_err("still a circle");
     assert_eq!(epochs(&set).len(), 1);
-    let error = analyse(&set, LOCKING).expect_err("still a circle");
     let text = error.to_string();
     assert!(text.contains("a:") && text.contains("c:"), "{text}");
 }
@@ -196,12 +195,15 @@ fn the_marker_shifts_every_group_index() {
 }
 
 #[test]
-fn the_loader_notes_the_wipes() {
+fn the_wipes_found_are_noted_once() {
     let mut set = wiped_set();
-    let note = mark_wipes_noted(&mut set).expect("a wipe is marked");
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses split");
+    let note = set[0].warnings.last().expect("a wipe is noted");
     assert!(note.starts_with("clear-if-first wipe at c:1:"), "{note}");
     assert!(note.contains("2 epochs"), "{note}");
-    assert_eq!(mark_wipes_noted(&mut set), None);
+    let notes = set[0].warnings.len();
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses as marked");
+    assert_eq!(set[0].warnings.len(), notes, "a marked set is not marked again");
 }
 
 #[test]
@@ -215,7 +217,7 @@ fn among_several_candidates_the_one_that_splits_is_chosen() {
         "0 tdb_open 7 0x81 0x2\n2 tdb_fetch 2:6b31 = 2:7631\n2 tdb_close\n",
     );
     assert_eq!(candidates(&set), vec![1, 2]);
-    assert_eq!(mark_wipes(&mut set, LOCKING), 1);
+    analyse_finding_wipes(&mut set, LOCKING).expect("analyses split");
     assert_eq!(epochs(&set), vec![0..2, 2..4]);
     assert!(!is_wipe_marker(&set[1]));
 }
