@@ -67,7 +67,11 @@ fn replays_everywhere_to(traces: &[Trace], expected: &BTreeMap<Vec<u8>, Vec<u8>>
 pub fn the_handwritten_wiped_set_replays_to_what_the_wipe_left() {
     let dir = tempfile::tempdir().expect("temp dir");
     let unmarked = load(&fixture());
-    assert_eq!(epochs::epochs(&unmarked), vec![0..4], "the loader marks nothing");
+    assert_eq!(
+        epochs::epochs(&unmarked),
+        vec![0..4],
+        "the loader marks nothing"
+    );
     let traces = load_finding_wipes(&fixture());
     assert_eq!(epochs::epochs(&traces), vec![0..2, 2..4]);
     assert!(traces[0]
@@ -92,8 +96,7 @@ pub fn a_set_that_cannot_be_split_names_the_ops_in_conflict() {
     std::fs::write(&unwiped, text.replacen("0x81", "0x80", 1)).expect("write");
     paths[2] = unwiped;
     let mut traces = load(&paths);
-    let error =
-        analysis::analyse_finding_wipes(&mut traces, CTdb::LOCKING).expect_err("a circle");
+    let error = analysis::analyse_finding_wipes(&mut traces, CTdb::LOCKING).expect_err("a circle");
     assert_eq!(epochs::epochs(&traces).len(), 1, "left unmarked");
     assert!(error.is_cycle(), "{error}");
     let text = error.to_string();

@@ -203,7 +203,11 @@ fn the_wipes_found_are_noted_once() {
     assert!(note.contains("2 epochs"), "{note}");
     let notes = set[0].warnings.len();
     analyse_finding_wipes(&mut set, LOCKING).expect("analyses as marked");
-    assert_eq!(set[0].warnings.len(), notes, "a marked set is not marked again");
+    assert_eq!(
+        set[0].warnings.len(),
+        notes,
+        "a marked set is not marked again"
+    );
 }
 
 #[test]
