@@ -50,7 +50,9 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
         engines
             .get(index as usize)
             .filter(|_| index >= 0.0)
-            .map_or(String::new(), |e| e.name.clone())
+            .map_or(String::new(), |e| {
+                format!("{} ({} runs)", e.name, usable(&e.replay_ms).len())
+            })
     };
     chart
         .configure_mesh()
@@ -80,20 +82,10 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
         }
         let dots = engine.replay_ms.iter().enumerate();
         let dots = dots.filter(|(_, v)| v.is_finite() && **v > 0.0);
-        chart
-            .draw_series(
-                dots.map(|(run, v)| Circle::new((x + jitter(run), *v), 4, color.filled())),
-            )?
-            .label(format!("{} ({} runs)", engine.name, sorted.len()))
-            .legend(super::canvas::legend_line(color));
+        chart.draw_series(
+            dots.map(|(run, v)| Circle::new((x + jitter(run), *v), 4, color.filled())),
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, LABEL_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
     Ok(())
 }
 

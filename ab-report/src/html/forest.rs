@@ -21,7 +21,7 @@ const TICKS: [f64; 27] = [
 ];
 
 /// The most tick marks the axis shows.
-const MAX_TICKS: usize = 9;
+const MAX_TICKS: usize = 12;
 
 /// One row of the plot.
 struct Row<'a> {
@@ -73,20 +73,25 @@ fn ratio_range(rows: &[Row<'_>]) -> (f64, f64) {
     (low / pad, high * pad)
 }
 
-/// The tick marks inside `(low, high)`, thinned to at most [`MAX_TICKS`] (1 always kept).
+/// The tick marks inside `(low, high)`: 1, then outwards the ratios at least a
+/// [`MAX_TICKS`]-th of the axis's (logarithmic) length away from the last one kept.
 fn ticks(low: f64, high: f64) -> Vec<f64> {
-    let inside: Vec<f64> = TICKS
-        .into_iter()
-        .filter(|t| *t >= low && *t <= high)
-        .collect();
-    let step = inside.len().div_ceil(MAX_TICKS).max(1);
-    let one = inside.iter().position(|t| *t == 1.0).unwrap_or(0);
-    inside
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i.abs_diff(one) % step == 0)
-        .map(|(_, t)| *t)
-        .collect()
+    let gap = (high / low).ln() / MAX_TICKS as f64;
+    let mut kept = vec![1.0];
+    let below = TICKS.iter().rev().filter(|t| **t < 1.0);
+    let above = TICKS.iter().filter(|t| **t > 1.0);
+    for side in [below.collect::<Vec<_>>(), above.collect()] {
+        let mut last = 1.0f64;
+        for &tick in side {
+            let inside = tick >= low && tick <= high;
+            if inside && (tick / last).ln().abs() >= gap {
+                kept.push(tick);
+                last = tick;
+            }
+        }
+    }
+    kept.sort_by(f64::total_cmp);
+    kept
 }
 
 fn draw(root: &Area<'_>, rows: &[Row<'_>]) -> PlotResult {
@@ -171,5 +176,6 @@ mod tests {
         let all = ticks(0.001, 1000.0);
         assert!(all.len() <= MAX_TICKS + 1 && all.contains(&1.0), "{all:?}");
         assert_eq!(ticks(0.97, 1.03), vec![0.98, 0.99, 1.0, 1.01, 1.02]);
+        assert_eq!(ticks(0.88, 1.4), vec![0.9, 0.95, 1.0, 1.05, 1.1, 1.25]);
     }
 }
