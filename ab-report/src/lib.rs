@@ -13,7 +13,7 @@ pub mod mann_whitney;
 mod samples;
 mod shift;
 
-pub use compare::{compare, Comparison, EngineComparison, OpComparison, Verdict};
+pub use compare::{compare, compare_all, Comparison, EngineComparison, OpComparison, Verdict};
 pub use html::render_html;
 pub use samples::{best, median, usable, EngineSamples, LatencyBucket, OpSamples};
 pub use shift::{ratio_estimate, RatioEstimate};

@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::canvas::{
-    engine_color, padded_range, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT,
-    LABEL_SIZE, WIDTH,
+    engine_color, padded_range, plot_label, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE,
+    FONT, LABEL_SIZE, WIDTH,
 };
 use super::slots::Slots;
 use crate::samples::{usable, EngineSamples};
@@ -51,7 +51,9 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
             .get(index as usize)
             .filter(|_| index >= 0.0)
             .map_or(String::new(), |e| {
-                format!("{} ({} runs)", e.name, usable(&e.replay_ms).len())
+                let runs = usable(&e.replay_ms).len();
+                let plural = if runs == 1 { "" } else { "s" };
+                format!("{} ({runs} run{plural})", plot_label(&e.name))
             })
     };
     chart

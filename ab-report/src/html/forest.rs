@@ -4,7 +4,8 @@
 use plotters::prelude::*;
 
 use super::canvas::{
-    engine_color, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT, LABEL_SIZE, WIDTH,
+    engine_color, plot_label, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT,
+    LABEL_SIZE, WIDTH,
 };
 use super::slots::Slots;
 use crate::compare::{Comparison, EngineComparison};
@@ -46,7 +47,11 @@ fn rows<'a>(engines: &[EngineSamples], comparisons: &'a [EngineComparison]) -> V
         let replay = &group.replay;
         let index = engines.iter().position(|e| e.name == replay.engine);
         let color = engine_color(index.unwrap_or(rows.len()));
-        let prefix = format!("{} vs {}", replay.engine, replay.baseline);
+        let prefix = format!(
+            "{} vs {}",
+            plot_label(&replay.engine),
+            plot_label(&replay.baseline)
+        );
         rows.push(Row {
             label: format!("{prefix}: replay time"),
             comparison: replay,
@@ -98,7 +103,11 @@ fn draw(root: &Area<'_>, rows: &[Row<'_>]) -> PlotResult {
     let (low, high) = ratio_range(rows);
     let count = rows.len().max(1);
     let y_of = |row: usize| (count - 1 - row) as f64;
-    let label_chars = rows.iter().map(|r| r.label.len()).max().unwrap_or(10);
+    let label_chars = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(10);
     let x_axis = (low..high).log_scale().with_key_points(ticks(low, high));
     let mut chart = ChartBuilder::on(root)
         .caption(

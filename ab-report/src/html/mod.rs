@@ -5,6 +5,7 @@ mod canvas;
 mod distribution;
 mod forest;
 mod latency;
+mod legend;
 mod slots;
 mod tables;
 
@@ -18,8 +19,9 @@ const STYLE: &str = "\
 body{font-family:sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:1em 0;font-size:.95em}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}\
-th:first-child,td:first-child,td.text{text-align:left}th{background:#f3f3f3}\
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}\
+th:first-child,td:first-child,td.text{text-align:left}\
+td:first-child,td.text{white-space:normal;overflow-wrap:anywhere}th{background:#f3f3f3}\
 li.faster{color:#1a7f37}li.slower{color:#b42318}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}\
 p.note{color:#555;font-size:.9em}p.error{color:#b42318}";

@@ -1,7 +1,7 @@
 //! Synthetic bench samples for the report tests and the demo example: engines whose
 //! times are a fixed factor of the baseline's, with deterministic noise.
 
-use ab_report::{compare, EngineComparison, EngineSamples, LatencyBucket, OpSamples};
+use ab_report::{compare_all, EngineComparison, EngineSamples, LatencyBucket, OpSamples};
 
 /// Deterministic pseudo-noise in [-1, 1) for run `i` of stream `stream`.
 fn noise(stream: u64, i: u64) -> f64 {
@@ -65,10 +65,7 @@ pub fn bench(names: [&str; 3]) -> (Vec<EngineSamples>, Vec<EngineComparison>) {
         engine(names[1], 2, 0.95),
         engine(names[2], 3, 1.3),
     ];
-    let comparisons = engines[1..]
-        .iter()
-        .map(|e| compare(&engines[0], e))
-        .collect();
+    let comparisons = compare_all(&engines);
     (engines, comparisons)
 }
 
