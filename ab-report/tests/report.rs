@@ -66,6 +66,7 @@ fn pages_without_comparisons_or_samples_still_render() {
     let alone = render_html("one engine", &engines[..1], &[]);
     assert_eq!(svg_elements(&alone).len(), 3);
     assert!(alone.contains("nothing to compare"));
+    assert!(svg_elements(&alone)[2].contains("only one engine"));
     let mut odd = engines[0].clone();
     odd.name = "odd".to_string();
     odd.replay_ms = vec![f64::NAN, 0.0, f64::INFINITY, -3.0];

@@ -15,6 +15,9 @@ use crate::samples::EngineSamples;
 const ROW_HEIGHT: u32 = 26;
 const FRAME_HEIGHT: u32 = 130;
 
+/// Height of the plot when there is nothing to compare (a line of text).
+const EMPTY_HEIGHT: u32 = 60;
+
 /// Ratios that make good tick marks on the logarithmic ratio axis.
 const TICKS: [f64; 27] = [
     0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0, 1.01, 1.02, 1.05,
@@ -37,7 +40,10 @@ pub(crate) fn ratio_forest(
     comparisons: &[EngineComparison],
 ) -> Result<String, String> {
     let rows = rows(engines, comparisons);
-    let height = FRAME_HEIGHT + ROW_HEIGHT * rows.len().max(1) as u32;
+    let height = match rows.len() {
+        0 => EMPTY_HEIGHT,
+        count => FRAME_HEIGHT + ROW_HEIGHT * count as u32,
+    };
     svg_plot((WIDTH, height), |root| draw(root, &rows))
 }
 
@@ -100,6 +106,15 @@ fn ticks(low: f64, high: f64) -> Vec<f64> {
 }
 
 fn draw(root: &Area<'_>, rows: &[Row<'_>]) -> PlotResult {
+    if rows.is_empty() {
+        let style = (FONT, DESC_SIZE).into_text_style(root);
+        root.draw_text(
+            "A/B time ratios: only one engine, nothing to compare.",
+            &style,
+            (20, 20),
+        )?;
+        return Ok(());
+    }
     let (low, high) = ratio_range(rows);
     let count = rows.len().max(1);
     let y_of = |row: usize| (count - 1 - row) as f64;
