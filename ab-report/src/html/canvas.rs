@@ -17,10 +17,11 @@ pub(crate) const WIDTH: u32 = 960;
 /// The font of labels and legends; browsers pick their sans-serif, nothing is embedded.
 pub(crate) const FONT: &str = "sans-serif";
 
-/// Text sizes: captions, axis descriptions, tick labels and legends.
-pub(crate) const CAPTION_SIZE: u32 = 20;
-pub(crate) const DESC_SIZE: u32 = 16;
-pub(crate) const LABEL_SIZE: u32 = 14;
+/// Text sizes: captions, axis descriptions, tick labels and legends (plotters draws
+/// text at about 80% of these, in pixels of the 960-pixel-wide plot).
+pub(crate) const CAPTION_SIZE: u32 = 22;
+pub(crate) const DESC_SIZE: u32 = 18;
+pub(crate) const LABEL_SIZE: u32 = 16;
 
 /// The longest engine name a plot shows whole; longer ones lose their middle (the
 /// tables show them whole).

@@ -60,7 +60,7 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
         .configure_mesh()
         .disable_x_mesh()
         .x_label_formatter(&name_of)
-        .x_desc("engine (dots: runs; box: middle half, line: median)")
+        .x_desc("engine")
         .y_desc("replay time (ms)")
         .axis_desc_style((FONT, DESC_SIZE))
         .label_style((FONT, LABEL_SIZE))
