@@ -48,11 +48,12 @@ pub fn message(h: &Handle, lvl: i32, text: &str) {
 }
 
 /// Whether C logs a failure of this kind (plain outcomes such as a missing or existing
-/// record, or a write to a read-only database, are not logged).
+/// record, a write to a read-only database or a refused nested transaction are not
+/// logged).
 fn logged(e: &Error) -> bool {
     !matches!(
         e,
-        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock
+        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock | Error::Nesting
     )
 }
 
