@@ -15,7 +15,7 @@ type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A database with live, deleted and rewritten records over a few chains.
 fn populate(path: &Path) {
-    let mut t = open(path, &rw_create(7, flags::NOSYNC));
+    let mut t = open(path, &rw_create(7, flags::NOSYNC | flags::VOLATILE));
     for i in 0..60u32 {
         let data = vec![b'd'; (i % 13) as usize];
         t.store(format!("key{i}").as_bytes(), &data, StoreFlag::Replace)
@@ -79,6 +79,11 @@ fn summary_traverse_chain_rescue_and_freelist_match_c() {
     populate(&path);
     let mut t = open(&path, &rw_create(0, 0));
     let summary = t.summary().unwrap();
+    assert!(summary.contains("Number of dead records: "), "{summary}");
+    assert!(
+        !summary.contains("Number of dead records: 0\n"),
+        "volatile deletes leave dead records: {summary}"
+    );
     let mut chains = Vec::new();
     for chain in 0..7 {
         let mut got = Pairs::new();
