@@ -65,7 +65,11 @@ pub fn failure(h: &Handle, what: &str, e: &Error) {
             Error::Corrupt(_) | Error::NeedsRecovery => level::FATAL,
             _ => level::ERROR,
         };
-        message(h, lvl, &format!("{what}: {e}"));
+        match e {
+            // C's own words for it, whichever call released the lock.
+            Error::NotLocked(_) => message(h, lvl, "tdb_unlock: count is 0"),
+            _ => message(h, lvl, &format!("{what}: {e}")),
+        }
     }
 }
 
