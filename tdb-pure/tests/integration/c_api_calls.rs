@@ -206,3 +206,28 @@ fn reopen_flags_and_unlocks_keep_cs_rules() {
     assert_eq!(t.fetch(b"v").unwrap(), b"abc");
     t.check().unwrap();
 }
+
+#[test]
+fn failures_leave_cs_codes() {
+    // C's in-memory header lacks the magic string, so its check fails.
+    let mut mem = Tdb::open_internal(0, 0).unwrap();
+    mem.store(b"a", b"1", StoreFlag::Insert).unwrap();
+    assert_eq!(mem.check().unwrap_err().code(), code::CORRUPT);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.tdb");
+    let mut t = open(&path, &rw_create(0, 0));
+    t.store(b"a", b"1", StoreFlag::Insert).unwrap();
+    assert!(t.fetch(b"absent").is_err());
+    // A checker's veto fails the check without setting a code.
+    assert!(t.check_with(|_, _| false).is_err());
+    assert_eq!(t.error(), code::NOEXIST);
+    drop(t);
+
+    // TDB_CLEAR_IF_FIRST without O_CREAT wipes and makes the file anew, as C does.
+    let mut o = rw_create(0, flags::CLEAR_IF_FIRST);
+    o.open_flags = libc::O_RDWR;
+    let mut t = open(&path, &o);
+    assert!(t.fetch(b"a").is_err());
+    t.check().unwrap();
+}
