@@ -66,12 +66,11 @@ fn logged(what: &str, e: &Error) -> bool {
 /// without waiting, `EAGAIN`), but not when it refuses an all-record lock request for
 /// the state the handle is in.
 fn c_logs_lock_failure(m: &str) -> bool {
-    const SILENT: [&str; 5] = [
+    const SILENT: [&str; 4] = [
         "traverse_chain inside",
         "allrecord lock",
         "allrecord unlock",
         "no allrecord locks",
-        "write lock requested under a read allrecord lock",
     ];
     let eagain = std::io::Error::from_raw_os_error(libc::EAGAIN).to_string();
     let eagain = eagain.split(" (os error").next().unwrap_or_default();
@@ -90,8 +89,25 @@ pub fn failure(h: &Handle, what: &str, e: &Error) {
         match e {
             // C's own words for it, whichever call released the lock.
             Error::NotLocked(_) => message(h, lvl, "tdb_unlock: count is 0"),
-            _ => message(h, lvl, &format!("{what}: {e}")),
+            _ => message(h, lvl, &format!("{what}: {}", detail(e))),
         }
+    }
+}
+
+/// The engine's explanation of a failure, without the kind's name (C's messages name
+/// the call and the problem only).
+fn detail(e: &Error) -> String {
+    match e {
+        Error::Corrupt(m)
+        | Error::Io(m)
+        | Error::Lock(m)
+        | Error::Oom(m)
+        | Error::Einval(m)
+        | Error::NotLocked(m)
+        | Error::Os(_, m)
+        | Error::Unsupported(m)
+        | Error::Unchanged(_, m) => m.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -107,6 +123,10 @@ pub fn open_failure(name: &str, e: &Error) -> Option<(i32, String)> {
             (level::WARNING, text)
         }
         Error::Io(m) if m.starts_with("not a tdb file") => return None,
+        Error::Nesting => (
+            level::FATAL,
+            "tdb_open_ex: allow_nesting and disallow_nesting are not allowed together!".into(),
+        ),
         Error::Unsupported(m) if m.contains("spinlock") => (
             level::ERROR,
             "tdb_open_ex: spinlocks no longer supported".to_string(),
