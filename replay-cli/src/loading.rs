@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use replay_engine::analysis::{self, Analysis};
-use replay_engine::backend::Backend;
+use replay_engine::backend::{Backend, LockingModel};
 use replay_engine::trace::{load_traces, LoadOptions, LoadProgress, Trace};
 
 use crate::args::TraceReading;
@@ -34,6 +34,11 @@ pub fn load(
 /// Analyse traces for backend `B`, turning a failure into bad input.
 pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     analysis::analyse(traces, B::LOCKING).map_err(bad_input)
+}
+
+/// [`analyse_traces`] for an engine with these locking facts.
+pub fn analyse_traces_with(traces: &[Trace], locking: LockingModel) -> Result<Analysis> {
+    analysis::analyse(traces, locking).map_err(bad_input)
 }
 
 /// The ops in all the traces.

@@ -21,7 +21,7 @@ pub fn run(settings: &InspectSettings) -> Result<()> {
 
 fn dump_with<B: Backend>(path: &Path) -> Result<String> {
     let mut db: B = inspect::open_existing(path).map_err(|error| {
-        anyhow::anyhow!("{}: {} cannot open it: {error}", path.display(), B::NAME)
+        anyhow::anyhow!("{}: {} cannot open it: {error}", path.display(), B::label())
     })?;
     inspect::dump(&mut db).with_context(|| format!("{}: dumping failed", path.display()))
 }

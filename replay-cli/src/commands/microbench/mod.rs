@@ -253,7 +253,7 @@ fn measure_on<B: Backend>(
     mutex: bool,
 ) -> Result<Figures> {
     let locking = if mutex { "mutex" } else { "fcntl" };
-    let path = dir.join(format!("{}-{locking}-{records}.tdb", B::NAME));
+    let path = dir.join(format!("{}-{locking}-{records}.tdb", B::label()));
     workloads::measure::<B>(&path, records, settings.hash_size, settings.ops, mutex)
 }
 

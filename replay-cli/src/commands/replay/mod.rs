@@ -9,16 +9,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use replay_engine::backend::Backend;
+use replay_engine::backend::engines::{Engines, Pair};
+use replay_engine::backend::runtime::{self, Engine, EngineSpec, Roster};
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
 
+use crate::args::engine::{self, parse_engines, EngineList, Planned};
 use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs, TraceReading};
-use crate::engine::{sound_to_both, CBackend, PureBackend};
+use crate::engine::{sound_to_both, sound_to_every, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
-use crate::loading::{analyse_traces, load, looks_like_trace, ops_in, plural};
+use crate::loading::{analyse_traces_with, load, looks_like_trace, ops_in, plural};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{show_ms, timed};
@@ -35,6 +37,10 @@ pub struct ReplayArgs {
     /// worker processes on one file).
     #[arg(long, value_enum, default_value = "c")]
     pub backend: EngineChoice,
+    /// Engines whose workers take turns on one file (trace k on engine k mod N): c, pure,
+    /// lib:PATH or lib:PATH=NAME, comma-separated (`c,pure` is `--backend mixed`).
+    #[arg(long, value_parser = parse_engines, conflicts_with = "backend", value_name = "A,B,...")]
+    pub engines: Option<EngineList>,
     /// Print only the figures: one line per run with its replay time in microseconds.
     #[arg(long, short)]
     pub quiet: bool,
@@ -94,6 +100,8 @@ pub struct ReplayArgs {
 pub struct ReplaySettings {
     /// The engines of the workers.
     pub engine: EngineChoice,
+    /// `--engines`, when given (it overrides `engine`).
+    pub engines: Vec<EngineSpec>,
     /// Print only one line per run (its time in microseconds).
     pub quiet: bool,
     /// Print a JSON document on stdout.
@@ -132,6 +140,7 @@ impl ReplaySettings {
     pub fn new(engine: EngineChoice, tdbfile: PathBuf, traces: Vec<PathBuf>) -> ReplaySettings {
         ReplaySettings {
             engine,
+            engines: Vec::new(),
             quiet: false,
             json: false,
             runs: 1,
@@ -147,6 +156,18 @@ impl ReplaySettings {
             record: None,
             tdbfile,
             traces,
+        }
+    }
+}
+
+impl ReplaySettings {
+    /// The engines as the user chose them: `c`, `pure`, `mixed`, or the `--engines` list.
+    pub fn engine_name(&self) -> String {
+        if self.engines.is_empty() {
+            self.engine.name().to_string()
+        } else {
+            let names: Vec<String> = self.engines.iter().map(EngineSpec::label).collect();
+            names.join(",")
         }
     }
 }
@@ -174,6 +195,7 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
         };
         Ok(ReplaySettings {
             engine: args.backend,
+            engines: args.engines.map(|list| list.0).unwrap_or_default(),
             quiet: args.quiet,
             json: args.json,
             runs: args.runs as usize,
@@ -195,16 +217,24 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
 
 /// Run the replay.
 pub fn run(settings: &ReplaySettings) -> Result<()> {
-    match settings.engine {
-        EngineChoice::C => replay_with::<CBackend, CBackend>(settings),
-        EngineChoice::Pure => replay_with::<PureBackend, PureBackend>(settings),
-        EngineChoice::Mixed => replay_with::<CBackend, PureBackend>(settings),
+    match engine::plan(settings.engine, &settings.engines)? {
+        Planned::Builtin(EngineChoice::C) => replay_with::<Pair<CBackend, CBackend>>(settings, &[]),
+        Planned::Builtin(EngineChoice::Pure) => {
+            replay_with::<Pair<PureBackend, PureBackend>>(settings, &[])
+        }
+        Planned::Builtin(EngineChoice::Mixed) => {
+            replay_with::<Pair<CBackend, PureBackend>>(settings, &[])
+        }
+        Planned::Roster(engines) => {
+            runtime::install(engines.clone());
+            replay_with::<Roster>(settings, &engines)
+        }
     }
 }
 
-/// Replay with the traces at even positions on `B` and the others on `Odd` (the same
-/// engine unless the replay is mixed).
-fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()> {
+/// Replay with the trace at position `k` on engine `k % E::count()`; `roster` is the
+/// run-time engines (empty for the built-in ones).
+fn replay_with<E: Engines>(settings: &ReplaySettings, roster: &[Engine]) -> Result<()> {
     let wall = Instant::now();
     let out = Out::new(settings.json, settings.quiet);
     let progress = Arc::new(Progress::new(!settings.quiet && !settings.json));
@@ -212,6 +242,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
     claim_scratch(&settings.tdbfile, settings.overwrite)?;
     let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
     let traces = traces?;
+    engine::check_traces(roster, &traces)?;
     for trace in &traces {
         for warning in &trace.warnings {
             say(format!("warning: {warning}"));
@@ -224,7 +255,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         ops_in(&traces),
         show_ms(load_time)
     ));
-    let (plan, analysis_time) = timed(|| analyse_traces::<B>(&traces));
+    let (plan, analysis_time) = timed(|| analyse_traces_with(&traces, E::locking(0)));
     let mut plan = plan?;
     let fresh = report::FreshPlan::of(&plan);
     say(format!(
@@ -251,10 +282,13 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         predict: settings.predict,
         locking: settings.locking,
     };
-    if settings.engine == EngineChoice::Mixed && traces.len() < 2 {
-        say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
+    if E::count() > 1 && E::label(0) != E::label(1) && traces.len() < 2 {
+        say(format!(
+            "warning: a mixed replay of a single trace runs it on {} alone",
+            E::label(0)
+        ));
     }
-    let outcome = replay::replay_mixed::<B, Odd>(&settings.tdbfile, &traces, &mut plan, &options);
+    let outcome = replay::replay_engines::<E>(&settings.tdbfile, &traces, &mut plan, &options);
     progress.clear();
     let report = match outcome {
         Ok(report) => report,
@@ -264,11 +298,14 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         ),
         Err(error) => return Err(error.into()),
     };
-    let sound = if settings.engine == EngineChoice::Mixed {
+    let sound = if roster.is_empty() && settings.engine == EngineChoice::Mixed {
         Some(sound_to_both(&settings.tdbfile)?)
     } else {
         None
     };
+    if roster.len() > 1 {
+        say(sound_to_every(roster, &settings.tdbfile)?);
+    }
     let finished = report::Finished {
         settings,
         report: &report,

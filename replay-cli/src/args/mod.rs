@@ -12,6 +12,8 @@ use replay_engine::trace::{FlavourChoice, DEFAULT_MAX_LINE_BYTES};
 
 use crate::files::{existing_database, Recording};
 
+pub mod engine;
+
 /// Which tdb implementation runs the operations.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
