@@ -64,7 +64,7 @@ pub fn sound_to_every(engines: &[Engine], path: &Path) -> Result<String> {
 }
 
 /// [`inspect::check_file`] as an engine visitor.
-struct CheckFile<'a>(&'a Path);
+pub struct CheckFile<'a>(pub &'a Path);
 
 impl EngineVisitor for CheckFile<'_> {
     type Output = std::result::Result<u64, String>;
