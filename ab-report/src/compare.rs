@@ -137,6 +137,15 @@ pub fn compare(baseline: &EngineSamples, engine: &EngineSamples) -> EngineCompar
     EngineComparison { replay, ops }
 }
 
+/// Compares every engine after the first with the first, the baseline (an empty list for
+/// fewer than two engines).
+pub fn compare_all(engines: &[EngineSamples]) -> Vec<EngineComparison> {
+    match engines.split_first() {
+        Some((baseline, others)) => others.iter().map(|e| compare(baseline, e)).collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Percent, one decimal.
 struct Percent(f64);
 

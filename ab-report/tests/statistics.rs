@@ -156,6 +156,23 @@ fn degenerate_input_gives_not_enough_runs_without_panicking() {
     );
 }
 
+#[test]
+fn compare_all_takes_the_first_engine_as_baseline() {
+    let engines = [
+        engine("c", vec![10.0; 5]),
+        engine("pure", vec![20.0; 5]),
+        engine("lib:x", vec![5.0; 5]),
+    ];
+    let all = ab_report::compare_all(&engines);
+    let verdicts: Vec<_> = all
+        .iter()
+        .map(|c| (c.replay.baseline.as_str(), c.replay.verdict))
+        .collect();
+    assert_eq!(verdicts, [("c", Verdict::Slower), ("c", Verdict::Faster)]);
+    assert!(ab_report::compare_all(&engines[..1]).is_empty());
+    assert!(ab_report::compare_all(&[]).is_empty());
+}
+
 fn op(name: &str, medians: Vec<f64>) -> OpSamples {
     OpSamples {
         op: name.to_string(),

@@ -17,10 +17,28 @@ pub(crate) const WIDTH: u32 = 960;
 /// The font of labels and legends; browsers pick their sans-serif, nothing is embedded.
 pub(crate) const FONT: &str = "sans-serif";
 
-/// Text sizes: captions, axis descriptions, tick labels and legends.
-pub(crate) const CAPTION_SIZE: u32 = 20;
-pub(crate) const DESC_SIZE: u32 = 16;
-pub(crate) const LABEL_SIZE: u32 = 14;
+/// Text sizes: captions, axis descriptions, tick labels and legends (plotters draws
+/// text at about 80% of these, in pixels of the 960-pixel-wide plot).
+pub(crate) const CAPTION_SIZE: u32 = 22;
+pub(crate) const DESC_SIZE: u32 = 18;
+pub(crate) const LABEL_SIZE: u32 = 16;
+
+/// The longest engine name a plot shows whole; longer ones lose their middle (the
+/// tables show them whole).
+pub(crate) const MAX_LABEL_CHARS: usize = 40;
+
+/// `name` as plots show it: whole up to [`MAX_LABEL_CHARS`] characters, else its start
+/// and end around an ellipsis.
+pub(crate) fn plot_label(name: &str) -> String {
+    let count = name.chars().count();
+    if count <= MAX_LABEL_CHARS {
+        return name.to_string();
+    }
+    let keep = MAX_LABEL_CHARS - 1;
+    let head: String = name.chars().take(keep / 2).collect();
+    let tail: String = name.chars().skip(count - (keep - keep / 2)).collect();
+    format!("{head}\u{2026}{tail}")
+}
 
 /// Colours for the engines, in order (Tableau 10, readable on white and for most
 /// colour-blind readers); engines past the tenth reuse them.
@@ -75,14 +93,19 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> O
     Some((low - span * pad, high + span * pad))
 }
 
-/// A legend swatch: a short thick line in `color`.
-pub(crate) fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_lose_their_middle() {
+        assert_eq!(plot_label("lib:patched"), "lib:patched");
+        let long = format!("lib:/home/dev/{}/libtdb.so.1=x", "d".repeat(40));
+        let label = plot_label(&long);
+        assert_eq!(label.chars().count(), MAX_LABEL_CHARS);
+        assert!(label.starts_with("lib:/home/dev/") && label.ends_with("/libtdb.so.1=x"));
+        assert!(label.contains('\u{2026}'));
+    }
 
     #[test]
     fn padded_range_handles_empty_single_and_spread_values() {

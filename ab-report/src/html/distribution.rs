@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::canvas::{
-    engine_color, padded_range, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT,
-    LABEL_SIZE, WIDTH,
+    engine_color, padded_range, plot_label, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE,
+    FONT, LABEL_SIZE, WIDTH,
 };
 use super::slots::Slots;
 use crate::samples::{usable, EngineSamples};
@@ -50,13 +50,17 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
         engines
             .get(index as usize)
             .filter(|_| index >= 0.0)
-            .map_or(String::new(), |e| e.name.clone())
+            .map_or(String::new(), |e| {
+                let runs = usable(&e.replay_ms).len();
+                let plural = if runs == 1 { "" } else { "s" };
+                format!("{} ({runs} run{plural})", plot_label(&e.name))
+            })
     };
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_label_formatter(&name_of)
-        .x_desc("engine (dots: runs; box: middle half, line: median)")
+        .x_desc("engine")
         .y_desc("replay time (ms)")
         .axis_desc_style((FONT, DESC_SIZE))
         .label_style((FONT, LABEL_SIZE))
@@ -80,20 +84,10 @@ fn draw(root: &Area<'_>, engines: &[EngineSamples]) -> PlotResult {
         }
         let dots = engine.replay_ms.iter().enumerate();
         let dots = dots.filter(|(_, v)| v.is_finite() && **v > 0.0);
-        chart
-            .draw_series(
-                dots.map(|(run, v)| Circle::new((x + jitter(run), *v), 4, color.filled())),
-            )?
-            .label(format!("{} ({} runs)", engine.name, sorted.len()))
-            .legend(super::canvas::legend_line(color));
+        chart.draw_series(
+            dots.map(|(run, v)| Circle::new((x + jitter(run), *v), 4, color.filled())),
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, LABEL_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
     Ok(())
 }
 

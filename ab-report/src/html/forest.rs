@@ -4,7 +4,8 @@
 use plotters::prelude::*;
 
 use super::canvas::{
-    engine_color, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT, LABEL_SIZE, WIDTH,
+    engine_color, plot_label, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT,
+    LABEL_SIZE, WIDTH,
 };
 use super::slots::Slots;
 use crate::compare::{Comparison, EngineComparison};
@@ -14,6 +15,9 @@ use crate::samples::EngineSamples;
 const ROW_HEIGHT: u32 = 26;
 const FRAME_HEIGHT: u32 = 130;
 
+/// Height of the plot when there is nothing to compare (a line of text).
+const EMPTY_HEIGHT: u32 = 60;
+
 /// Ratios that make good tick marks on the logarithmic ratio axis.
 const TICKS: [f64; 27] = [
     0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0, 1.01, 1.02, 1.05,
@@ -21,7 +25,7 @@ const TICKS: [f64; 27] = [
 ];
 
 /// The most tick marks the axis shows.
-const MAX_TICKS: usize = 9;
+const MAX_TICKS: usize = 12;
 
 /// One row of the plot.
 struct Row<'a> {
@@ -36,7 +40,10 @@ pub(crate) fn ratio_forest(
     comparisons: &[EngineComparison],
 ) -> Result<String, String> {
     let rows = rows(engines, comparisons);
-    let height = FRAME_HEIGHT + ROW_HEIGHT * rows.len().max(1) as u32;
+    let height = match rows.len() {
+        0 => EMPTY_HEIGHT,
+        count => FRAME_HEIGHT + ROW_HEIGHT * count as u32,
+    };
     svg_plot((WIDTH, height), |root| draw(root, &rows))
 }
 
@@ -46,7 +53,11 @@ fn rows<'a>(engines: &[EngineSamples], comparisons: &'a [EngineComparison]) -> V
         let replay = &group.replay;
         let index = engines.iter().position(|e| e.name == replay.engine);
         let color = engine_color(index.unwrap_or(rows.len()));
-        let prefix = format!("{} vs {}", replay.engine, replay.baseline);
+        let prefix = format!(
+            "{} vs {}",
+            plot_label(&replay.engine),
+            plot_label(&replay.baseline)
+        );
         rows.push(Row {
             label: format!("{prefix}: replay time"),
             comparison: replay,
@@ -73,27 +84,45 @@ fn ratio_range(rows: &[Row<'_>]) -> (f64, f64) {
     (low / pad, high * pad)
 }
 
-/// The tick marks inside `(low, high)`, thinned to at most [`MAX_TICKS`] (1 always kept).
+/// The tick marks inside `(low, high)`: 1, then outwards the ratios at least a
+/// [`MAX_TICKS`]-th of the axis's (logarithmic) length away from the last one kept.
 fn ticks(low: f64, high: f64) -> Vec<f64> {
-    let inside: Vec<f64> = TICKS
-        .into_iter()
-        .filter(|t| *t >= low && *t <= high)
-        .collect();
-    let step = inside.len().div_ceil(MAX_TICKS).max(1);
-    let one = inside.iter().position(|t| *t == 1.0).unwrap_or(0);
-    inside
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i.abs_diff(one) % step == 0)
-        .map(|(_, t)| *t)
-        .collect()
+    let gap = (high / low).ln() / MAX_TICKS as f64;
+    let mut kept = vec![1.0];
+    let below = TICKS.iter().rev().filter(|t| **t < 1.0);
+    let above = TICKS.iter().filter(|t| **t > 1.0);
+    for side in [below.collect::<Vec<_>>(), above.collect()] {
+        let mut last = 1.0f64;
+        for &tick in side {
+            let inside = tick >= low && tick <= high;
+            if inside && (tick / last).ln().abs() >= gap {
+                kept.push(tick);
+                last = tick;
+            }
+        }
+    }
+    kept.sort_by(f64::total_cmp);
+    kept
 }
 
 fn draw(root: &Area<'_>, rows: &[Row<'_>]) -> PlotResult {
+    if rows.is_empty() {
+        let style = (FONT, DESC_SIZE).into_text_style(root);
+        root.draw_text(
+            "A/B time ratios: only one engine, nothing to compare.",
+            &style,
+            (20, 20),
+        )?;
+        return Ok(());
+    }
     let (low, high) = ratio_range(rows);
     let count = rows.len().max(1);
     let y_of = |row: usize| (count - 1 - row) as f64;
-    let label_chars = rows.iter().map(|r| r.label.len()).max().unwrap_or(10);
+    let label_chars = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(10);
     let x_axis = (low..high).log_scale().with_key_points(ticks(low, high));
     let mut chart = ChartBuilder::on(root)
         .caption(
@@ -171,5 +200,6 @@ mod tests {
         let all = ticks(0.001, 1000.0);
         assert!(all.len() <= MAX_TICKS + 1 && all.contains(&1.0), "{all:?}");
         assert_eq!(ticks(0.97, 1.03), vec![0.98, 0.99, 1.0, 1.01, 1.02]);
+        assert_eq!(ticks(0.88, 1.4), vec![0.9, 0.95, 1.0, 1.05, 1.1, 1.25]);
     }
 }

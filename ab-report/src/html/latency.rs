@@ -1,31 +1,36 @@
 //! Plot 2: per op type, the latency distribution of each engine as a cumulative curve on
-//! a logarithmic time axis (one panel per op type, one line per engine).
+//! a logarithmic time axis (one panel per op type, one line per engine, one legend).
 
 use plotters::prelude::*;
 
 use super::canvas::{
-    engine_color, legend_line, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT,
-    LABEL_SIZE, WIDTH,
+    engine_color, svg_plot, Area, PlotResult, CAPTION_SIZE, DESC_SIZE, FONT, LABEL_SIZE, WIDTH,
 };
+use super::legend;
 use crate::samples::{EngineSamples, LatencyBucket};
 
 /// Panels per row, and each panel's height in pixels.
 const COLUMNS: usize = 2;
 const PANEL_HEIGHT: u32 = 300;
 
-/// Height of the title above the panels.
+/// Height of the title above the panels, and the space under the legend.
 const TITLE_HEIGHT: u32 = 40;
+const LEGEND_GAP: u32 = 8;
 
 /// The SVG of the per-op-type latency CDFs.
 pub(crate) fn latency_cdfs(engines: &[EngineSamples]) -> Result<String, String> {
     let ops = op_names(engines);
     let rows = ops.len().div_ceil(COLUMNS).max(1);
-    let height = TITLE_HEIGHT + PANEL_HEIGHT * rows as u32;
+    let names: Vec<String> = engines.iter().map(|e| e.name.clone()).collect();
+    let legend_height = legend::layout(&names).1 + LEGEND_GAP;
+    let height = TITLE_HEIGHT + legend_height + PANEL_HEIGHT * rows as u32;
     svg_plot((WIDTH, height), |root| {
         let body = root.titled(
             "Latency per op type: share of ops at or below a latency",
             (FONT, CAPTION_SIZE),
         )?;
+        let (legend_area, body) = body.split_vertically(legend_height);
+        legend::draw(&legend_area, &names)?;
         if ops.is_empty() {
             body.draw_text(
                 "No per-op latency histograms were recorded for these engines.",
@@ -86,19 +91,15 @@ pub(crate) fn format_ns(ns: f64) -> String {
     format!("{text} {unit}")
 }
 
-/// One engine's curve in a panel: its index (for the colour), name and points.
-type Curve<'a> = (usize, &'a str, Vec<(f64, f64)>);
-
 fn draw_panel(panel: &Area<'_>, op: &str, engines: &[EngineSamples]) -> PlotResult {
-    let curves: Vec<Curve<'_>> = engines
+    // Each engine's curve, with the engine's index for its colour (the legend's).
+    let curves: Vec<(usize, Vec<(f64, f64)>)> = engines
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| Some((i, e.name.as_str(), cdf_points(&e.op(op)?.buckets))))
-        .filter(|(_, _, points)| !points.is_empty())
+        .filter_map(|(i, e)| Some((i, cdf_points(&e.op(op)?.buckets))))
+        .filter(|(_, points)| !points.is_empty())
         .collect();
-    let xs = curves
-        .iter()
-        .flat_map(|(_, _, p)| p.iter().map(|(x, _)| *x));
+    let xs = curves.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x));
     let (low, high) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let (low, high) = if low < high {
         (low / 1.5, high * 1.5)
@@ -129,20 +130,10 @@ fn draw_panel(panel: &Area<'_>, op: &str, engines: &[EngineSamples]) -> PlotResu
             (FONT, LABEL_SIZE),
         )])?;
     }
-    for (index, name, points) in curves {
+    for (index, points) in curves {
         let color = engine_color(index);
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(name)
-            .legend(legend_line(color));
+        chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, LABEL_SIZE - 1))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod canvas;
 mod distribution;
 mod forest;
 mod latency;
+mod legend;
 mod slots;
 mod tables;
 
@@ -18,10 +19,11 @@ const STYLE: &str = "\
 body{font-family:sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:1em 0;font-size:.95em}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}\
-th:first-child,td:first-child,td.text{text-align:left}th{background:#f3f3f3}\
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}\
+th:first-child,td:first-child,th.text,td.text{text-align:left}\
+td:first-child,td.text{white-space:normal;overflow-wrap:anywhere}th{background:#f3f3f3}\
 li.faster{color:#1a7f37}li.slower{color:#b42318}\
-figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}\
+figure{margin:1em 0}figcaption{color:#555;font-size:.9em;margin-top:.3em}figure svg{max-width:100%;height:auto;display:block}\
 p.note{color:#555;font-size:.9em}p.error{color:#b42318}";
 
 /// Renders the report: `engines` as measured (the first is the baseline of
@@ -44,14 +46,17 @@ pub fn render_html(
         &mut page,
         "replay-distribution",
         distribution::replay_distribution(engines),
+        REPLAY_CAPTION,
     );
     page.push_str("<h2>Latency per op type</h2>\n");
-    figure(&mut page, "latency-cdfs", latency::latency_cdfs(engines));
+    let svg = latency::latency_cdfs(engines);
+    figure(&mut page, "latency-cdfs", svg, LATENCY_CAPTION);
     page.push_str("<h2>A/B ratios</h2>\n");
     figure(
         &mut page,
         "ratio-forest",
         forest::ratio_forest(engines, comparisons),
+        FOREST_CAPTION,
     );
     page.push_str(&tables::op_table(comparisons));
     page.push_str(tables::METHOD_NOTE);
@@ -59,11 +64,24 @@ pub fn render_html(
     page
 }
 
-/// Appends a plot as a figure, or the reason it could not be drawn.
-fn figure(page: &mut String, id: &str, svg: Result<String, String>) {
+/// How to read each plot, under it.
+const REPLAY_CAPTION: &str = "One dot per timed run; the box spans the middle half of an \
+engine's runs, the line across it is the median.";
+const LATENCY_CAPTION: &str = "For each op type, the share of ops that took at most a given \
+latency (time axis logarithmic). A curve further left is faster; the gap at 50% is the \
+difference of the medians, the top of the curves the slow tail.";
+const FOREST_CAPTION: &str = "Each engine against the baseline: the dot is the estimated \
+ratio of median times, the bar its 95% confidence interval. A filled dot marks a significant \
+difference (the bar does not cross 1), a hollow dot none.";
+
+/// Appends a plot as a figure with its caption, or the reason it could not be drawn.
+fn figure(page: &mut String, id: &str, svg: Result<String, String>, caption: &str) {
     match svg {
         Ok(svg) => {
-            let _ = write!(page, "<figure id=\"{id}\">\n{svg}\n</figure>\n");
+            let _ = write!(
+                page,
+                "<figure id=\"{id}\">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>\n"
+            );
         }
         Err(error) => {
             let _ = writeln!(

@@ -76,7 +76,7 @@ fn verdict_word(verdict: Verdict) -> &'static str {
 pub(crate) fn engine_table(engines: &[EngineSamples], comparisons: &[EngineComparison]) -> String {
     let mut out = String::from(
         "<table class=\"engines\">\n<tr><th>engine</th><th>runs</th><th>best (ms)</th>\
-         <th>median (ms)</th><th>ratio to baseline</th><th>95% CI</th><th>verdict</th></tr>\n",
+         <th>median (ms)</th><th>ratio to baseline</th><th>95% CI</th><th class=\"text\">verdict</th></tr>\n",
     );
     for (index, engine) in engines.iter().enumerate() {
         let runs = usable(&engine.replay_ms).len();
@@ -121,9 +121,9 @@ pub(crate) fn op_table(comparisons: &[EngineComparison]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "<h2>Per op type</h2>\n<table class=\"ops\">\n<tr><th>op type</th><th>engines</th>\
+        "<h2>Per op type</h2>\n<table class=\"ops\">\n<tr><th>op type</th><th class=\"text\">engines</th>\
          <th>baseline median (ns)</th><th>engine median (ns)</th><th>ratio</th>\
-         <th>95% CI</th><th>verdict</th></tr>\n",
+         <th>95% CI</th><th class=\"text\">verdict</th></tr>\n",
     );
     out.extend(rows);
     out.push_str("</table>\n");
