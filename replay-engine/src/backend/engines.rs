@@ -29,6 +29,15 @@ pub trait Engines {
     fn locking(position: usize) -> LockingModel;
     /// Runs `visitor` with the backend type of the engine at `position`.
     fn visit<V: EngineVisitor>(position: usize, visitor: V) -> V::Output;
+    /// The locking facts an analysis for all the engines at once must assume: a read
+    /// traverse takes the transaction lock if it does on any of them.
+    fn locking_of_all() -> LockingModel {
+        LockingModel {
+            read_traverse_takes_transaction_lock: (0..Self::count())
+                .any(|position| Self::locking(position).read_traverse_takes_transaction_lock),
+        }
+    }
+
     /// The names of all the engines, joined by `+` (the backoff cache's key).
     fn key() -> String {
         (0..Self::count().max(2))

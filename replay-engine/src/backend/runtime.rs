@@ -149,9 +149,16 @@ impl Engine {
         }
     }
 
-    /// Locking facts for the analysis.
+    /// Locking facts for the analysis. A libtdb older than 1.3.14 (it lacks
+    /// `tdb_transaction_active`, new in that release) still takes the transaction lock
+    /// for a read traverse: tdb 1.3.14 dropped it in the same release.
     pub fn locking(&self) -> LockingModel {
         match self {
+            Engine::Lib(library) if !library.api.provides("tdb_transaction_active") => {
+                LockingModel {
+                    read_traverse_takes_transaction_lock: true,
+                }
+            }
             Engine::C | Engine::Lib(_) => CTdb::LOCKING,
             Engine::Pure => PureTdb::LOCKING,
         }

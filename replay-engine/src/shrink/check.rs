@@ -146,7 +146,7 @@ impl<E: Engines> ReplayCheck<E> {
 
 impl<E: Engines> Check for ReplayCheck<E> {
     fn locking(&self) -> LockingModel {
-        E::locking(0)
+        E::locking_of_all()
     }
 
     fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure> {

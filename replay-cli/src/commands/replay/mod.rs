@@ -255,7 +255,7 @@ fn replay_with<E: Engines>(settings: &ReplaySettings, roster: &[Engine]) -> Resu
         ops_in(&traces),
         show_ms(load_time)
     ));
-    let (plan, analysis_time) = timed(|| analyse_traces_with(&traces, E::locking(0)));
+    let (plan, analysis_time) = timed(|| analyse_traces_with(&traces, E::locking_of_all()));
     let mut plan = plan?;
     let fresh = report::FreshPlan::of(&plan);
     say(format!(
