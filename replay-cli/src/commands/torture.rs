@@ -157,6 +157,9 @@ impl TryFrom<TortureArgs> for TortureSettings {
     /// The settings: the database (a fresh one unless named) and the seed (from the
     /// clock unless given).
     fn try_from(args: TortureArgs) -> Result<TortureSettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let tdbfile = match args.path {
             Some(path) => path,
             None => fresh_database("torture.tdb")?,
@@ -168,7 +171,7 @@ impl TryFrom<TortureArgs> for TortureSettings {
         });
         Ok(TortureSettings {
             engine: args.backend,
-            engines: args.engines.map(|list| list.0).unwrap_or_default(),
+            engines,
             procs: args.procs as usize,
             ops: args.ops,
             seed,

@@ -92,6 +92,9 @@ impl TryFrom<BenchArgs> for BenchSettings {
 
     /// The settings: the scratch database is a fresh one unless named.
     fn try_from(args: BenchArgs) -> Result<BenchSettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let tdbfile = match args.tdbfile {
             Some(path) => path,
             None => fresh_database("bench.tdb")?,
@@ -101,7 +104,7 @@ impl TryFrom<BenchArgs> for BenchSettings {
             tdbfile,
             overwrite: args.overwrite,
             backend: args.backend,
-            engines: args.engines.map(|list| list.0).unwrap_or_default(),
+            engines,
             report: args.report,
             json: args.json,
             reading: args.load.reading(),

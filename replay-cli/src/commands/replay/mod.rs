@@ -179,6 +179,9 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
     /// path is the database unless it is an existing file that reads as a trace, or the
     /// only path; then a fresh database is made for the run).
     fn try_from(args: ReplayArgs) -> Result<ReplaySettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let first_is_trace = args.paths.len() == 1 || looks_like_trace(&args.paths[0]);
         let (tdbfile, traces) = if first_is_trace {
             if let Some(missing) = args.paths.iter().find(|path| !path.is_file()) {
@@ -195,7 +198,7 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
         };
         Ok(ReplaySettings {
             engine: args.backend,
-            engines: args.engines.map(|list| list.0).unwrap_or_default(),
+            engines,
             quiet: args.quiet,
             json: args.json,
             runs: args.runs as usize,
