@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor capi example test lint bindings-check bench bench-sets microbench fuzz ci
+.PHONY: vendor capi example test lint bindings-check bench bench-sets bench-engines microbench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
@@ -46,6 +46,13 @@ bench-sets: vendor
 	./scripts/bench-sets.sh "$(TDB_REPLAY_CORPUS)" 3
 
 ## Single operations, tdb-pure against C tdb in the same run, at several sizes.
+## A/B bench of the static build against Debian's libtdb.so.1 (the same tdb 1.4.8) on
+## users.ldb, interleaved, with the HTML report (needs TDB_REPLAY_CORPUS and libtdb1).
+bench-engines: vendor
+	$(CARGO) build --release --bin tdb-replay
+	./target/release/tdb-replay bench -n 15 --engines c,lib:/usr/lib/x86_64-linux-gnu/libtdb.so.1=debian \
+		--overwrite --report bench-engines.html "$(TDB_REPLAY_CORPUS)/ldb/users.ldb.trace.19774.zst"
+
 microbench: vendor
 	$(CARGO) build --release --bin tdb-replay
 	./target/release/tdb-replay microbench

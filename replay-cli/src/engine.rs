@@ -3,6 +3,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use replay_engine::backend::engines::EngineVisitor;
+use replay_engine::backend::runtime::Engine;
+use replay_engine::backend::Backend;
 use replay_engine::inspect;
 
 /// The C backend.
@@ -27,4 +30,46 @@ pub fn sound_to_both(path: &Path) -> Result<(u64, u64)> {
 /// The line that reports a file [`sound_to_both`] engines.
 pub fn sound_to_both_line((c, pure): (u64, u64)) -> String {
     format!("Final database: sound to both engines ({c} records to C, {pure} to tdb-pure).")
+}
+
+/// Checks the file with every engine of a run (each distinct one once) and returns the
+/// line that reports it sound to all, with each one's record count.
+pub fn sound_to_every(engines: &[Engine], path: &Path) -> Result<String> {
+    let mut counts: Vec<String> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut first = None;
+    for engine in engines {
+        if seen.contains(&engine.label()) {
+            continue;
+        }
+        seen.push(engine.label());
+        let records = engine
+            .visit::<0, _>(CheckFile(path))
+            .map_err(anyhow::Error::msg)?;
+        if *first.get_or_insert(records) != records {
+            bail!(
+                "{}: {} counts {records} records, {} {}",
+                path.display(),
+                engine.label(),
+                engines[0].label(),
+                first.unwrap_or_default()
+            );
+        }
+        counts.push(format!("{records} to {}", engine.label()));
+    }
+    Ok(format!(
+        "Final database: sound to every engine ({}).",
+        counts.join(", ")
+    ))
+}
+
+/// [`inspect::check_file`] as an engine visitor.
+pub struct CheckFile<'a>(pub &'a Path);
+
+impl EngineVisitor for CheckFile<'_> {
+    type Output = std::result::Result<u64, String>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        inspect::check_file::<B>(self.0)
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use replay_engine::analysis::{self, Analysis};
-use replay_engine::backend::Backend;
+use replay_engine::backend::{Backend, LockingModel};
 use replay_engine::trace::{load_traces, LoadOptions, LoadProgress, Trace};
 
 use crate::args::TraceReading;
@@ -31,13 +31,16 @@ pub fn load(
     traces
 }
 
-/// Analyse a set just loaded for backend `B`, finding its clear-if-first wipes (see
-/// [`analysis::analyse_finding_wipes`]), turning a failure into bad input. The note
-/// about wipes found is added to the first trace's warnings and returned, for commands
-/// that printed the loader's warnings already.
-pub fn analyse_loaded<B: Backend>(traces: &mut [Trace]) -> Result<(Analysis, Option<String>)> {
+/// Analyse a set just loaded for engines with these locking facts, finding its
+/// clear-if-first wipes (see [`analysis::analyse_finding_wipes`]), turning a failure into
+/// bad input. The note about wipes found is added to the first trace's warnings and
+/// returned, for commands that printed the loader's warnings already.
+pub fn analyse_loaded(
+    traces: &mut [Trace],
+    locking: LockingModel,
+) -> Result<(Analysis, Option<String>)> {
     let notes_before = traces.first().map_or(0, |trace| trace.warnings.len());
-    let plan = analysis::analyse_finding_wipes(traces, B::LOCKING).map_err(bad_input)?;
+    let plan = analysis::analyse_finding_wipes(traces, locking).map_err(bad_input)?;
     let note = traces
         .first()
         .and_then(|trace| trace.warnings.get(notes_before))
@@ -48,6 +51,11 @@ pub fn analyse_loaded<B: Backend>(traces: &mut [Trace]) -> Result<(Analysis, Opt
 /// Analyse traces for backend `B`, turning a failure into bad input.
 pub fn analyse_traces<B: Backend>(traces: &[Trace]) -> Result<Analysis> {
     analysis::analyse(traces, B::LOCKING).map_err(bad_input)
+}
+
+/// [`analyse_traces`] for an engine with these locking facts.
+pub fn analyse_traces_with(traces: &[Trace], locking: LockingModel) -> Result<Analysis> {
+    analysis::analyse(traces, locking).map_err(bad_input)
 }
 
 /// The ops in all the traces.

@@ -30,9 +30,14 @@ pub fn open_read_write<B: Backend>(path: &Path) -> Result<(), String> {
         ..read_only()
     };
     let db: B = B::open(path, &options)
-        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::NAME))?;
-    db.close()
-        .map_err(|error| format!("{}: {} cannot close it: {error}", path.display(), B::NAME))
+        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::label()))?;
+    db.close().map_err(|error| {
+        format!(
+            "{}: {} cannot close it: {error}",
+            path.display(),
+            B::label()
+        )
+    })
 }
 
 /// Put what a killed commit left past the old end of file, once C's recovery rolled it
@@ -137,15 +142,15 @@ pub fn records<B: Backend>(db: &mut B) -> TdbResult<BTreeMap<Vec<u8>, Vec<u8>>> 
 /// A file `check`ed by one engine: how many records it holds, or what is wrong with it.
 pub fn check_file<B: Backend>(path: &Path) -> Result<u64, String> {
     let mut db: B = open_existing(path)
-        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::NAME))?;
+        .map_err(|error| format!("{}: {} cannot open it: {error}", path.display(), B::label()))?;
     db.check()
-        .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::NAME))?;
+        .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::label()))?;
     let mut records = 0u64;
     db.traverse(TraverseKind::Read, &mut |_, _, _| {
         records += 1;
         ControlFlow::Continue(())
     })
-    .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::NAME))?;
+    .map_err(|error| format!("{}: not sound to {}: {error}", path.display(), B::label()))?;
     Ok(records)
 }
 

@@ -164,12 +164,12 @@ impl Tdb {
             panic: None,
         };
         let state_ptr: *mut c_void = (&raw mut state).cast();
-        let (rc, mark) = self.inner.call(|ctx| {
+        let (rc, mark) = self.inner.call(|api, ctx| {
             // SAFETY: the context is open; the key is only read during the call; the
             // trampoline is instantiated for this state's type and `state` outlives the
             // call.
             unsafe {
-                ffi::tdb_parse_record(ctx, datum(key), Some(parse_trampoline::<F, R>), state_ptr)
+                (api.tdb_parse_record)(ctx, datum(key), Some(parse_trampoline::<F, R>), state_ptr)
             }
         });
         if let Some(payload) = state.panic {
@@ -218,11 +218,11 @@ impl Tdb {
             panic: None,
         };
         let state_ptr: *mut c_void = (&raw mut state).cast();
-        let walk = match mode {
-            TraverseMode::Write => ffi::tdb_traverse,
-            TraverseMode::Read => ffi::tdb_traverse_read,
-        };
-        let (count, mark) = inner.call(|ctx| {
+        let (count, mark) = inner.call(|api, ctx| {
+            let walk = match mode {
+                TraverseMode::Write => api.tdb_traverse,
+                TraverseMode::Read => api.tdb_traverse_read,
+            };
             // SAFETY: the context is open (and kept so by `inner`); the trampoline is
             // instantiated for this state's types; `state` outlives the call and is only
             // reached through `state_ptr` until it returns.
@@ -249,10 +249,10 @@ impl Tdb {
             panic: None,
         };
         let state_ptr: *mut c_void = (&raw mut state).cast();
-        let (rc, mark) = self.inner.call(|ctx| {
+        let (rc, mark) = self.inner.call(|api, ctx| {
             // SAFETY: the context is open; the trampoline is instantiated for this state's
             // type and `state` outlives the call.
-            unsafe { ffi::tdb_check(ctx, Some(check_trampoline::<F>), state_ptr) }
+            unsafe { (api.tdb_check)(ctx, Some(check_trampoline::<F>), state_ptr) }
         });
         if let Some(payload) = state.panic {
             panic::resume_unwind(payload);

@@ -24,6 +24,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tdb_vocab::{ErrorKind, OpenOptions, StoreFlag};
 
+use crate::api::Api;
 use crate::data::{datum, Data};
 use crate::error::{kind_of_raw, Error, Result};
 use crate::ffi;
@@ -36,6 +37,8 @@ static OPEN_CLOSE: Mutex<()> = Mutex::new(());
 /// The open C context and its log sink. Shared (`Rc`) between the [`Tdb`] and any walk in
 /// progress, so that the context outlives every C call that uses it.
 pub(crate) struct Inner {
+    /// The functions every call goes through: the static build's or a loaded library's.
+    api: &'static Api,
     ctx: NonNull<ffi::tdb_context>,
     log: NonNull<LogSink>,
     /// What is known of the key under `tdb_firstkey`/`tdb_nextkey`'s cursor: `None` when
@@ -57,9 +60,12 @@ impl Inner {
 
     /// Runs one C call: `call` gets the context. Returns its value and the log position
     /// before it (for [`Inner::error_since`]); re-raises a panic of the log handler.
-    pub(crate) fn call<R>(&self, call: impl FnOnce(*mut ffi::tdb_context) -> R) -> (R, u64) {
+    pub(crate) fn call<R>(
+        &self,
+        call: impl FnOnce(&'static Api, *mut ffi::tdb_context) -> R,
+    ) -> (R, u64) {
         let mark = self.log().mark();
-        let value = call(self.ctx());
+        let value = call(self.api, self.ctx());
         self.resume_log_panic();
         (value, mark)
     }
@@ -67,7 +73,7 @@ impl Inner {
     /// [`Inner::call`] for the usual `int` return: negative means failure.
     pub(crate) fn call_rc(
         &self,
-        call: impl FnOnce(*mut ffi::tdb_context) -> c_int,
+        call: impl FnOnce(&'static Api, *mut ffi::tdb_context) -> c_int,
     ) -> Result<c_int> {
         let (rc, mark) = self.call(call);
         if rc < 0 {
@@ -91,7 +97,7 @@ impl Inner {
 
     fn error_code(&self) -> ErrorKind {
         // SAFETY: the context is open (it is only closed in `shutdown`).
-        kind_of_raw(unsafe { ffi::tdb_error(self.ctx()) })
+        kind_of_raw(unsafe { (self.api.tdb_error)(self.ctx()) })
     }
 
     /// Closes the context and frees the sink, returning close's result and any panic of
@@ -105,7 +111,7 @@ impl Inner {
             let _guard = OPEN_CLOSE.lock().unwrap_or_else(PoisonError::into_inner);
             // SAFETY: the context is open and, per the contract, closed only here.
             // tdb_close frees it whatever it returns.
-            let rc = unsafe { ffi::tdb_close(self.ctx()) };
+            let rc = unsafe { (self.api.tdb_close)(self.ctx()) };
             (rc, io::Error::last_os_error().raw_os_error())
         };
         let result = if rc == 0 {
@@ -170,7 +176,22 @@ impl Tdb {
     /// `tdb_open_ex` with this crate's log sink. Messages logged while opening are kept
     /// (see [`Tdb::recent_log`]) or, for a failed open, put into the error.
     pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Tdb> {
-        Tdb::open_inner(path.as_ref(), options, None)
+        Tdb::open_inner(Api::builtin(), path.as_ref(), options, None)
+    }
+
+    /// [`Tdb::open`] on the tdb whose functions `api` holds (a loaded library's, from
+    /// [`Api::load`], or [`Api::builtin`]).
+    pub fn open_with_api(
+        api: &'static Api,
+        path: impl AsRef<Path>,
+        options: &OpenOptions,
+    ) -> Result<Tdb> {
+        Tdb::open_inner(api, path.as_ref(), options, None)
+    }
+
+    /// The functions this handle calls.
+    pub fn api(&self) -> &'static Api {
+        self.inner.api
     }
 
     /// [`Tdb::open`], with `handler` receiving every log message from the start.
@@ -183,10 +204,20 @@ impl Tdb {
         options: &OpenOptions,
         handler: impl FnMut(&LogMessage) + 'static,
     ) -> Result<Tdb> {
-        Tdb::open_inner(path.as_ref(), options, Some(Box::new(handler)))
+        Tdb::open_inner(
+            Api::builtin(),
+            path.as_ref(),
+            options,
+            Some(Box::new(handler)),
+        )
     }
 
-    fn open_inner(path: &Path, options: &OpenOptions, handler: Option<LogHandler>) -> Result<Tdb> {
+    fn open_inner(
+        api: &'static Api,
+        path: &Path,
+        options: &OpenOptions,
+        handler: Option<LogHandler>,
+    ) -> Result<Tdb> {
         let name = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
             Error::new(ErrorKind::Einval).with_message(Some("path contains a NUL byte".into()))
         })?;
@@ -204,7 +235,7 @@ impl Tdb {
             // into the context, and the sink it points to lives until the context is
             // closed (Inner::shutdown) or, on failure, until below.
             let ctx = unsafe {
-                ffi::tdb_open_ex(
+                (api.tdb_open_ex)(
                     name.as_ptr(),
                     hash_size,
                     options.tdb_flags as c_int,
@@ -219,6 +250,7 @@ impl Tdb {
         match NonNull::new(ctx) {
             Some(ctx) => {
                 let inner = Inner {
+                    api,
                     ctx,
                     log,
                     cursor_key_len: Cell::new(None),
@@ -263,7 +295,7 @@ impl Tdb {
 
     pub(crate) fn call_unit(
         &self,
-        call: impl FnOnce(*mut ffi::tdb_context) -> c_int,
+        call: impl FnOnce(&'static Api, *mut ffi::tdb_context) -> c_int,
     ) -> Result<()> {
         self.inner.call_rc(call).map(drop)
     }
@@ -272,7 +304,9 @@ impl Tdb {
     pub fn store(&mut self, key: &[u8], data: &[u8], flag: StoreFlag) -> Result<()> {
         // SAFETY: the context is open; key and data point to their slices' bytes, which
         // tdb only reads during the call.
-        self.call_unit(|ctx| unsafe { ffi::tdb_store(ctx, datum(key), datum(data), flag.code()) })
+        self.call_unit(|api, ctx| unsafe {
+            (api.tdb_store)(ctx, datum(key), datum(data), flag.code())
+        })
     }
 
     /// `tdb_fetch`: the record in a buffer tdb allocated (no copy), or `None` when the key
@@ -281,7 +315,7 @@ impl Tdb {
         // SAFETY: the context is open; the key is only read during the call.
         let (datum, mark) = self
             .inner
-            .call(|ctx| unsafe { ffi::tdb_fetch(ctx, datum(key)) });
+            .call(|api, ctx| unsafe { (api.tdb_fetch)(ctx, datum(key)) });
         // SAFETY: tdb_fetch returns a malloc'd buffer of dsize bytes (malloc(1) for an
         // empty record) that the caller frees, or NULL.
         match unsafe { Data::from_datum(datum) } {
@@ -307,65 +341,73 @@ impl Tdb {
         // SAFETY: the context is open; the key is only read during the call.
         let (found, _) = self
             .inner
-            .call(|ctx| unsafe { ffi::tdb_exists(ctx, datum(key)) });
+            .call(|api, ctx| unsafe { (api.tdb_exists)(ctx, datum(key)) });
         found == 1
     }
 
     /// `tdb_delete`; a missing key is `Err(NoExist)`.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         // SAFETY: the context is open; the key is only read during the call.
-        self.call_unit(|ctx| unsafe { ffi::tdb_delete(ctx, datum(key)) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_delete)(ctx, datum(key)) })
     }
 
     /// `tdb_append`: creates the record if absent.
     pub fn append(&mut self, key: &[u8], data: &[u8]) -> Result<()> {
         // SAFETY: the context is open; key and data are only read during the call.
-        self.call_unit(|ctx| unsafe { ffi::tdb_append(ctx, datum(key), datum(data)) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_append)(ctx, datum(key), datum(data)) })
     }
 
     /// `tdb_get_seqnum`: the stored sequence number (whether or not `TDB_SEQNUM` is set).
     pub fn get_seqnum(&self) -> i32 {
         // SAFETY: the context is open.
-        self.inner.call(|ctx| unsafe { ffi::tdb_get_seqnum(ctx) }).0
+        self.inner
+            .call(|api, ctx| unsafe { (api.tdb_get_seqnum)(ctx) })
+            .0
     }
 
     /// `tdb_wipe_all`.
     pub fn wipe_all(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_wipe_all(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_wipe_all)(ctx) })
     }
 
     /// `tdb_repack`.
     pub fn repack(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_repack(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_repack)(ctx) })
     }
 
     /// `tdb_check` without a record checker: `Err(Corrupt)` (with tdb's log explaining
     /// what) if the file is inconsistent.
     pub fn check(&mut self) -> Result<()> {
         // SAFETY: the context is open; a NULL checker is allowed.
-        self.call_unit(|ctx| unsafe { ffi::tdb_check(ctx, None, ptr::null_mut()) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_check)(ctx, None, ptr::null_mut()) })
     }
 
     /// `tdb_hash_size`.
     pub fn hash_size(&self) -> u32 {
         // SAFETY: the context is open.
-        let size = self.inner.call(|ctx| unsafe { ffi::tdb_hash_size(ctx) }).0;
+        let size = self
+            .inner
+            .call(|api, ctx| unsafe { (api.tdb_hash_size)(ctx) })
+            .0;
         size as u32
     }
 
     /// `tdb_get_flags`: the flags in effect (tdb adds some, e.g. `ALLOW_NESTING`).
     pub fn flags(&self) -> u32 {
         // SAFETY: the context is open.
-        let flags = self.inner.call(|ctx| unsafe { ffi::tdb_get_flags(ctx) }).0;
+        let flags = self
+            .inner
+            .call(|api, ctx| unsafe { (api.tdb_get_flags)(ctx) })
+            .0;
         flags as u32
     }
 
     /// `tdb_fd`: the database's file descriptor; `None` for `TDB_INTERNAL`.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         // SAFETY: the context is open.
-        let fd = self.inner.call(|ctx| unsafe { ffi::tdb_fd(ctx) }).0;
+        let fd = self.inner.call(|api, ctx| unsafe { (api.tdb_fd)(ctx) }).0;
         // SAFETY: tdb keeps the descriptor open until the handle closes, which cannot
         // happen while `self` is borrowed.
         (fd >= 0).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
@@ -381,51 +423,55 @@ impl Tdb {
     }
 
     /// `tdb_transaction_active`.
+    /// Always `false` on a loaded libtdb older than 1.3.14, which lacks the call.
     pub fn transaction_active(&self) -> bool {
-        // SAFETY: the context is open.
-        self.inner
-            .call(|ctx| unsafe { ffi::tdb_transaction_active(ctx) })
-            .0
+        match self.inner.api.tdb_transaction_active {
+            // SAFETY: the context is open.
+            Some(active) => self.inner.call(|_, ctx| unsafe { active(ctx) }).0,
+            None => false,
+        }
     }
 
     /// `tdb_transaction_start` (blocking). Nests with `ALLOW_NESTING`, which 1.4.8 sets
     /// unless opened with `DISALLOW_NESTING`.
     pub fn transaction_start(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_transaction_start(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_transaction_start)(ctx) })
     }
 
     /// `tdb_transaction_start_nonblock`: `Err(NoLock)` if another process holds the
     /// transaction lock.
     pub fn transaction_start_nonblock(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_transaction_start_nonblock(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_transaction_start_nonblock)(ctx) })
     }
 
     /// `tdb_transaction_prepare_commit`.
     pub fn transaction_prepare_commit(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_transaction_prepare_commit(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_transaction_prepare_commit)(ctx) })
     }
 
     /// `tdb_transaction_commit`. A nested commit only decrements the nesting.
     pub fn transaction_commit(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_transaction_commit(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_transaction_commit)(ctx) })
     }
 
     /// `tdb_transaction_cancel`. A nested cancel decrements the nesting and dooms the
     /// outer transaction (its commit fails with `Io`).
     pub fn transaction_cancel(&mut self) -> Result<()> {
         // SAFETY: the context is open.
-        self.call_unit(|ctx| unsafe { ffi::tdb_transaction_cancel(ctx) })
+        self.call_unit(|api, ctx| unsafe { (api.tdb_transaction_cancel)(ctx) })
     }
 
     /// `tdb_firstkey`: the first key (keeping a read lock on its record), `None` on an
     /// empty database.
     pub fn firstkey(&mut self) -> Result<Option<Data>> {
         // SAFETY: the context is open.
-        let (key, mark) = self.inner.call(|ctx| unsafe { ffi::tdb_firstkey(ctx) });
+        let (key, mark) = self
+            .inner
+            .call(|api, ctx| unsafe { (api.tdb_firstkey)(ctx) });
         self.cursor_result(key, mark)
     }
 
@@ -452,7 +498,7 @@ impl Tdb {
         // above) tdb's comparison stays inside the cursor key's buffer.
         let (next, mark) = self
             .inner
-            .call(|ctx| unsafe { ffi::tdb_nextkey(ctx, datum(key)) });
+            .call(|api, ctx| unsafe { (api.tdb_nextkey)(ctx, datum(key)) });
         self.cursor_result(next, mark)
     }
 

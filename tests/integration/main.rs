@@ -16,6 +16,7 @@ mod corpus;
 mod creating_open;
 mod deadlock;
 mod differential;
+mod engines;
 mod epochs;
 mod generated;
 mod handwritten;

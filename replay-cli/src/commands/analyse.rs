@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use replay_engine::analysis::{describe_key, epochs, stats, Analysis};
+use replay_engine::backend::Backend;
 use replay_engine::trace::{creating_open, Trace};
 use serde::Serialize;
 
@@ -204,7 +205,7 @@ pub fn run(settings: &AnalyseSettings) -> Result<()> {
     let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
     let mut traces = traces?;
     // The wipes found are among the traces' warnings, printed with the plan.
-    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, analysis_time) = timed(|| analyse_loaded(&mut traces, CBackend::LOCKING));
     let (plan, _wipes) = plan?;
     print_plan(out, &traces, &plan);
     let at = |file: u32, op: u32| traces[file as usize].location(op);

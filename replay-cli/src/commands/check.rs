@@ -6,28 +6,27 @@ use std::path::Path;
 use anyhow::Result;
 use replay_engine::inspect::{self, CheckProblem};
 
-use crate::args::{BackendChoice, InspectSettings};
-use crate::engine::{CBackend, PureBackend};
+use replay_engine::backend::runtime::EngineSpec;
+
+use crate::args::{self, InspectSettings};
+use crate::engine::CheckFile;
 
 /// Check the file and print the verdict.
 pub fn run(settings: &InspectSettings) -> Result<()> {
-    check_with(settings.backend, &settings.tdbfile)
+    check_with(&settings.backend, &settings.tdbfile)
 }
 
 /// Check the file at `path` with `engine`: print how many records it holds if it is
 /// sound, fail with what is wrong (and a hint) if not.
-pub fn check_with(engine: BackendChoice, path: &Path) -> Result<()> {
-    let checked = match engine {
-        BackendChoice::C => inspect::check_file::<CBackend>(path),
-        BackendChoice::Pure => inspect::check_file::<PureBackend>(path),
-    };
+pub fn check_with(engine: &EngineSpec, path: &Path) -> Result<()> {
+    let checked = args::engine::resolve_one(engine)?.visit::<0, _>(CheckFile(path));
     let records = checked.map_err(|text| anyhow::anyhow!("{text}{}", hint(engine, path, &text)))?;
     println!(
         "{}: sound ({} backend), {records} records",
         path.display(),
-        engine.name()
+        engine.label()
     );
-    if engine == BackendChoice::Pure {
+    if *engine == EngineSpec::Pure {
         if let Some(leftovers) = inspect::crash_leftovers(path) {
             println!("  tdb-pure's check {leftovers} (C's check rejects those bytes)");
         }
@@ -37,12 +36,12 @@ pub fn check_with(engine: BackendChoice, path: &Path) -> Result<()> {
 
 /// What to tell the user about a failed check whose message is `text` (empty if the tool
 /// knows nothing more).
-fn hint(engine: BackendChoice, path: &Path, text: &str) -> String {
+fn hint(engine: &EngineSpec, path: &Path, text: &str) -> String {
     // C's tdb_dead_space re-reads one byte, so dead space followed by records looks like
     // corruption to C tdb (see docs/DESIGN.md).
     let leftovers = match engine {
-        BackendChoice::C => inspect::crash_leftovers(path),
-        BackendChoice::Pure => None,
+        EngineSpec::Pure => None,
+        EngineSpec::C | EngineSpec::Lib { .. } => inspect::crash_leftovers(path),
     };
     if let Some(leftovers) = leftovers {
         return format!(
@@ -60,7 +59,7 @@ fn hint(engine: BackendChoice, path: &Path, text: &str) -> String {
              the next read-write opener would)",
             path.display()
         ),
-        (CheckProblem::DeadSpace, BackendChoice::C) => {
+        (CheckProblem::DeadSpace, EngineSpec::C) => {
             "\n(C tdb 1.4.8 misreads dead space followed by records; `check --backend pure` \
              walks it properly)"
                 .to_string()

@@ -1,5 +1,6 @@
-//! The `diff` command: the traces on C tdb and tdb-pure in lock step, every result
-//! compared; with `--concurrent`, also real concurrent replays on each engine and mixed.
+//! The `diff` command: the traces on two engines (C tdb and tdb-pure unless `--engines`
+//! names others) in lock step, every result compared; with `--concurrent`, also real
+//! concurrent replays on each engine and mixed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,18 +8,22 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use replay_engine::backend::engines::EngineVisitor;
+use replay_engine::backend::runtime::{self, Engine, EngineSpec, Roster};
+use replay_engine::backend::Backend;
 use replay_engine::diff::{self, DiffReport};
 use replay_engine::inspect;
 use replay_engine::replay::{self, ReplayOptions};
 use replay_engine::trace::Trace;
 use serde::Serialize;
 
+use crate::args::engine::{self, parse_engines, EngineList};
 use crate::args::LoadArgs;
 use crate::args::TraceReading;
-use crate::engine::{CBackend, PureBackend};
+use crate::engine::{CBackend, CheckFile};
 use crate::exit::bad_input;
 use crate::files::claim_scratch;
-use crate::loading::{analyse_loaded, analyse_traces, load};
+use crate::loading::{analyse_loaded, analyse_traces_with, load};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::timing::{ms, show_ms, timed};
@@ -30,6 +35,9 @@ pub struct DiffArgs {
     /// on tdb-pure and mixed, and compare the three final databases.
     #[arg(long)]
     pub concurrent: bool,
+    /// The two engines to compare: c, pure, lib:PATH or lib:PATH=NAME.
+    #[arg(long, value_parser = parse_engines, default_value = "c,pure", value_name = "A,B")]
+    pub engines: EngineList,
     /// Directory for the databases (`c.tdb`, `pure.tdb`, ...; must not hold other
     /// files of those names). Default: a new temporary directory, removed when the
     /// engines agree and kept when they do not.
@@ -58,6 +66,8 @@ pub struct DiffArgs {
 pub struct DiffSettings {
     /// Also replay concurrently on each engine and mixed.
     pub concurrent: bool,
+    /// The two engines.
+    pub engines: [EngineSpec; 2],
     /// Directory for the databases (a temporary one if `None`).
     pub dir: Option<PathBuf>,
     /// Print only the verdict.
@@ -78,6 +88,7 @@ impl DiffSettings {
     pub fn new(dir: Option<PathBuf>, traces: Vec<PathBuf>) -> DiffSettings {
         DiffSettings {
             concurrent: false,
+            engines: [EngineSpec::C, EngineSpec::Pure],
             dir,
             quiet: false,
             json: false,
@@ -92,8 +103,15 @@ impl TryFrom<DiffArgs> for DiffSettings {
     type Error = anyhow::Error;
 
     fn try_from(args: DiffArgs) -> Result<DiffSettings> {
+        let engines: [EngineSpec; 2] = args.engines.0.try_into().map_err(|list: Vec<_>| {
+            bad_input(format!(
+                "--engines: diff compares two engines, not {}",
+                list.len()
+            ))
+        })?;
         Ok(DiffSettings {
             concurrent: args.concurrent,
+            engines,
             dir: args.dir,
             quiet: args.quiet,
             json: args.json,
@@ -129,9 +147,13 @@ impl Workspace {
 }
 
 /// The databases a diff creates in its directory.
-const DATABASES: [&str; 5] = [
+const DATABASES: [&str; 9] = [
+    "concurrent-a.tdb",
+    "concurrent-b.tdb",
     "c.tdb",
     "pure.tdb",
+    "a.tdb",
+    "b.tdb",
     "concurrent-c.tdb",
     "concurrent-pure.tdb",
     "concurrent-mixed.tdb",
@@ -198,8 +220,8 @@ struct DivergenceJson {
 /// One concurrent replay of `diff --concurrent`.
 #[derive(Serialize)]
 struct ConcurrentJson {
-    /// `c`, `pure` or `mixed`.
-    engine: &'static str,
+    /// `c`, `pure` or `mixed` (the two `--engines` and `mixed`).
+    engine: String,
     /// Its replay time.
     replay_ms: f64,
     /// Back-offs it learned.
@@ -259,10 +281,12 @@ pub fn run(args: &DiffSettings) -> Result<()> {
     let say = |text: String| out.line(text);
     let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
     let mut traces = traces?;
+    let engines = engine::resolve(&args.engines)?;
+    engine::check_traces(&engines, &traces)?;
     for warning in traces.iter().flat_map(|trace| &trace.warnings) {
         say(format!("warning: {warning}"));
     }
-    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, analysis_time) = timed(|| analyse_loaded(&mut traces, CBackend::LOCKING));
     let (plan, wipes) = plan?;
     if let Some(note) = wipes {
         say(format!("warning: {note}"));
@@ -290,13 +314,17 @@ pub fn run(args: &DiffSettings) -> Result<()> {
                 .context("cannot create a temporary directory")?,
         ),
     };
-    let (path_c, path_pure) = (
-        workspace.path().join("c.tdb"),
-        workspace.path().join("pure.tdb"),
-    );
+    let stems = database_stems(&args.engines);
+    let names = stems.map(|stem| format!("{stem}.tdb"));
+    let paths = names.clone().map(|name| workspace.path().join(name));
     let show = |done: u64, total: u64| progress.show("Comparing", done, total, "ops");
-    let report =
-        diff::diff::<CBackend, PureBackend>(&traces, &plan, &path_c, &path_pure, Some(&show));
+    let report = engines[0].visit::<0, _>(LockStep {
+        second: engines[1],
+        traces: &traces,
+        plan: &plan,
+        paths: &paths,
+        show: &show,
+    });
     progress.clear();
     let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
     let mut document = DiffJson::of(&traces, (load_time, analysis_time), &report);
@@ -306,14 +334,17 @@ pub fn run(args: &DiffSettings) -> Result<()> {
         out.document(&document)?;
         bail!(
             "the engines diverge after {} ops:\n{divergence}\nThe databases are kept in {} \
-             (c.tdb, pure.tdb); `tdb-replay shrink --diff` makes the traces minimal.",
+             ({}, {}); `tdb-replay shrink --diff` makes the traces minimal.",
             report.ops,
-            kept.display()
+            kept.display(),
+            names[0],
+            names[1]
         );
     }
-    say(summary(&report));
+    say(summary(&report, &engines));
     if args.concurrent {
-        document.concurrent = concurrent(&traces, workspace.path(), &progress, out)?;
+        let dir = workspace.path();
+        document.concurrent = concurrent(&traces, (&engines, stems), dir, &progress, out)?;
     }
     if args.json {
         out.line("The engines agree.");
@@ -325,12 +356,14 @@ pub fn run(args: &DiffSettings) -> Result<()> {
     out.document(&document)
 }
 
-fn summary(report: &DiffReport) -> String {
+fn summary(report: &DiffReport, engines: &[Engine]) -> String {
     format!(
-        "Lock step: {} ops in {} units on c and pure, every result the same; final \
+        "Lock step: {} ops in {} units on {} and {}, every result the same; final \
          databases: {} records each, {}, both sound ({}; {} dependencies overridden)",
         report.ops,
         report.units,
+        engines[0].label(),
+        engines[1].label(),
         report.records,
         if report.identical_files {
             "byte-identical files"
@@ -342,10 +375,11 @@ fn summary(report: &DiffReport) -> String {
     )
 }
 
-/// Replay concurrently on C, on tdb-pure and mixed; every run must match the traces, and
+/// Replay concurrently on each engine and mixed; every run must match the traces, and
 /// the three final databases must hold the same records and be sound to both engines.
 fn concurrent(
     traces: &[Trace],
+    (engines, stems): (&[Engine], [&str; 2]),
     dir: &Path,
     progress: &Arc<Progress>,
     out: Out,
@@ -357,26 +391,27 @@ fn concurrent(
     };
     let mut finals = Vec::new();
     let mut figures = Vec::new();
-    for name in ["c", "pure", "mixed"] {
+    let runs = [
+        (engines[0].label(), stems[0], vec![engines[0]]),
+        (engines[1].label(), stems[1], vec![engines[1]]),
+        ("mixed", "mixed", engines.to_vec()),
+    ];
+    for (name, file, roster) in runs {
         // Each engine learns its own back-offs from a fresh copy of the plan.
-        let mut plan = analyse_traces::<CBackend>(traces)?;
-        let path = dir.join(format!("concurrent-{name}.tdb"));
-        let run = match name {
-            "c" => replay::replay::<CBackend>(&path, traces, &mut plan, &options),
-            "pure" => replay::replay::<PureBackend>(&path, traces, &mut plan, &options),
-            _ => replay::replay_mixed::<CBackend, PureBackend>(&path, traces, &mut plan, &options),
-        };
+        let mut plan = analyse_traces_with(traces, roster[0].locking())?;
+        let path = dir.join(format!("concurrent-{file}.tdb"));
+        runtime::install(roster);
+        let run = replay::replay_engines::<Roster>(&path, traces, &mut plan, &options);
         progress.clear();
         let report = run.with_context(|| format!("the concurrent replay on {name}"))?;
         let elapsed = report
             .runs
             .first()
             .map_or(Duration::ZERO, |run| run.elapsed);
-        for checked in [
-            inspect::check_file::<CBackend>(&path),
-            inspect::check_file::<PureBackend>(&path),
-        ] {
-            checked.map_err(|error| anyhow::anyhow!("after the concurrent {name} run: {error}"))?;
+        for engine in engines {
+            engine
+                .visit::<0, _>(CheckFile(&path))
+                .map_err(|error| anyhow::anyhow!("after the concurrent {name} run: {error}"))?;
         }
         let records = records_of(&path)?;
         out.line(format!(
@@ -387,7 +422,7 @@ fn concurrent(
             records.len()
         ));
         figures.push(ConcurrentJson {
-            engine: name,
+            engine: name.to_string(),
             replay_ms: ms(elapsed),
             backoffs: report.backoffs.len(),
             records: records.len(),
@@ -418,4 +453,55 @@ fn records_of(path: &Path) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>
     let mut db: CBackend = inspect::open_existing(path)
         .map_err(|error| anyhow::anyhow!("{}: cannot open: {error}", path.display()))?;
     inspect::records(&mut db).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+}
+
+/// The names of the engines' files: `c` and `pure` for the default engines (as
+/// always), else `a` and `b`.
+fn database_stems(engines: &[EngineSpec]) -> [&'static str; 2] {
+    match engines {
+        [EngineSpec::C, EngineSpec::Pure] => ["c", "pure"],
+        _ => ["a", "b"],
+    }
+}
+
+/// The lock step with the first engine's backend (slot 0); it visits the second.
+struct LockStep<'a> {
+    second: Engine,
+    traces: &'a [Trace],
+    plan: &'a replay_engine::analysis::Analysis,
+    paths: &'a [PathBuf; 2],
+    show: &'a dyn Fn(u64, u64),
+}
+
+impl EngineVisitor for LockStep<'_> {
+    type Output = Result<DiffReport, diff::DiffError>;
+
+    fn visit<A: Backend>(self) -> Self::Output {
+        let second = self.second;
+        second.visit::<1, _>(LockStepWith::<A> {
+            step: self,
+            first: std::marker::PhantomData,
+        })
+    }
+}
+
+/// [`LockStep`] once the first backend is known: runs `diff` with the second (slot 1).
+struct LockStepWith<'a, A> {
+    step: LockStep<'a>,
+    first: std::marker::PhantomData<A>,
+}
+
+impl<A: Backend> EngineVisitor for LockStepWith<'_, A> {
+    type Output = Result<DiffReport, diff::DiffError>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        let step = self.step;
+        diff::diff::<A, B>(
+            step.traces,
+            step.plan,
+            &step.paths[0],
+            &step.paths[1],
+            Some(step.show),
+        )
+    }
 }

@@ -6,22 +6,32 @@ use anyhow::{Context, Result};
 use replay_engine::backend::Backend;
 use replay_engine::inspect;
 
-use crate::args::{BackendChoice, InspectSettings};
-use crate::engine::{CBackend, PureBackend};
+use replay_engine::backend::engines::EngineVisitor;
+
+use crate::args::{self, InspectSettings};
 
 /// Print every record.
 pub fn run(settings: &InspectSettings) -> Result<()> {
-    let text = match settings.backend {
-        BackendChoice::C => dump_with::<CBackend>(&settings.tdbfile)?,
-        BackendChoice::Pure => dump_with::<PureBackend>(&settings.tdbfile)?,
-    };
+    let engine = args::engine::resolve_one(&settings.backend)?;
+    let text = engine.visit::<0, _>(Dump(&settings.tdbfile))?;
     print!("{text}");
     Ok(())
 }
 
 fn dump_with<B: Backend>(path: &Path) -> Result<String> {
     let mut db: B = inspect::open_existing(path).map_err(|error| {
-        anyhow::anyhow!("{}: {} cannot open it: {error}", path.display(), B::NAME)
+        anyhow::anyhow!("{}: {} cannot open it: {error}", path.display(), B::label())
     })?;
     inspect::dump(&mut db).with_context(|| format!("{}: dumping failed", path.display()))
+}
+
+/// [`dump_with`] as an engine visitor.
+struct Dump<'a>(&'a Path);
+
+impl EngineVisitor for Dump<'_> {
+    type Output = Result<String>;
+
+    fn visit<B: Backend>(self) -> Result<String> {
+        dump_with::<B>(self.0)
+    }
 }

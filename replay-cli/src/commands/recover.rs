@@ -10,6 +10,8 @@ use replay_engine::inspect;
 use crate::args::{BackendChoice, InspectSettings};
 use crate::commands::check::check_with;
 use crate::engine::{CBackend, PureBackend};
+use crate::exit::bad_input;
+use replay_engine::backend::runtime::EngineSpec;
 
 /// The arguments of `recover`.
 #[derive(Args, Debug)]
@@ -28,7 +30,7 @@ impl TryFrom<RecoverArgs> for InspectSettings {
     type Error = anyhow::Error;
 
     fn try_from(args: RecoverArgs) -> Result<InspectSettings> {
-        InspectSettings::new(args.backend, &args.tdbfile)
+        InspectSettings::new(args.backend.spec(), &args.tdbfile)
     }
 }
 
@@ -37,9 +39,15 @@ impl TryFrom<RecoverArgs> for InspectSettings {
 pub fn run(settings: &InspectSettings) -> Result<()> {
     let path = &settings.tdbfile;
     let needed = inspect::needs_recovery(path);
-    match settings.backend {
-        BackendChoice::C => inspect::open_read_write::<CBackend>(path),
-        BackendChoice::Pure => inspect::open_read_write::<PureBackend>(path),
+    let pure = match &settings.backend {
+        EngineSpec::C => false,
+        EngineSpec::Pure => true,
+        EngineSpec::Lib { .. } => return Err(bad_input("recover runs on c or pure")),
+    };
+    if pure {
+        inspect::open_read_write::<PureBackend>(path)
+    } else {
+        inspect::open_read_write::<CBackend>(path)
     }
     .map_err(anyhow::Error::msg)?;
     println!(
@@ -51,7 +59,7 @@ pub fn run(settings: &InspectSettings) -> Result<()> {
             "no interrupted commit to roll back"
         }
     );
-    if settings.backend == BackendChoice::Pure {
+    if pure {
         let reclaimed = inspect::reclaim_crash_leftovers(path).map_err(anyhow::Error::msg)?;
         if reclaimed > 0 {
             println!(
@@ -61,6 +69,6 @@ pub fn run(settings: &InspectSettings) -> Result<()> {
             );
         }
     }
-    check_with(BackendChoice::Pure, path)?;
-    check_with(BackendChoice::C, path)
+    check_with(&EngineSpec::Pure, path)?;
+    check_with(&EngineSpec::C, path)
 }

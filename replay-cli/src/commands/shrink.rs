@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use replay_engine::analysis;
+use replay_engine::backend::engines::{Engines, Pair};
+use replay_engine::backend::runtime::{self, EngineSpec, Roster};
 use replay_engine::backend::Backend;
 use replay_engine::scratch;
 use replay_engine::shrink::{self, Check, DiffCheck, ReplayCheck, ShrinkError, ShrinkProgress};
 use replay_engine::trace::emit::emit_all;
 use replay_engine::trace::{parse_trace, Flavour, FlavourChoice, LoadOptions, Trace};
 
+use crate::args::engine::{self, parse_engines, EngineList, Planned};
 use crate::args::{EngineChoice, LoadArgs, TraceReading};
 use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
@@ -38,6 +41,10 @@ pub struct ShrinkArgs {
     /// from the trace, or a deadlock no back-off resolves.
     #[arg(long, value_enum)]
     pub backend: Option<EngineChoice>,
+    /// Shrink a set whose concurrent replay on these engines (taking turns, as in
+    /// `replay --engines`) fails: c, pure, lib:PATH or lib:PATH=NAME, comma-separated.
+    #[arg(long, value_parser = parse_engines, conflicts_with_all = ["backend", "diff"], value_name = "A,B,...")]
+    pub engines: Option<EngineList>,
     /// Directory for the shrunk traces (created if needed); each is written under its
     /// original file name, without `.zst` or `.gz`.
     #[arg(long)]
@@ -70,6 +77,8 @@ pub struct ShrinkSettings {
     /// The failure to keep: a divergence under `diff` (`None`), or a failing concurrent
     /// replay on this engine.
     pub replay_on: Option<EngineChoice>,
+    /// `--engines`: a failing concurrent replay on these engines (overrides `replay_on`).
+    pub engines: Vec<EngineSpec>,
     /// Directory for the shrunk traces.
     pub out: PathBuf,
     /// Replace files in `out` even if tdb-replay did not create them.
@@ -93,6 +102,7 @@ impl TryFrom<ShrinkArgs> for ShrinkSettings {
     fn try_from(args: ShrinkArgs) -> Result<ShrinkSettings> {
         Ok(ShrinkSettings {
             replay_on: args.backend,
+            engines: args.engines.map(|list| list.0).unwrap_or_default(),
             out: args.out,
             overwrite: args.overwrite,
             deadlock_after: Duration::from_millis(args.deadlock_after_ms),
@@ -124,31 +134,42 @@ pub fn run(args: &ShrinkSettings) -> Result<()> {
         outputs: &outputs,
         progress: &progress,
     };
-    match args.replay_on {
+    let replay_on = if args.engines.is_empty() {
+        args.replay_on
+    } else {
+        match engine::plan(EngineChoice::C, &args.engines)? {
+            Planned::Builtin(choice) => Some(choice),
+            Planned::Roster(engines) => {
+                engine::check_traces(&engines, &traces)?;
+                let what = format!("replay --engines {}", engine::names(&engines));
+                runtime::install(engines);
+                return shrinking.run(replay_check::<Roster>(args)?, &what);
+            }
+        }
+    };
+    match replay_on {
         None => shrinking.run(
             DiffCheck::<CBackend, PureBackend>::new()
                 .context("cannot create a temporary directory")?,
             "diff",
         ),
         Some(EngineChoice::C) => shrinking.run(
-            replay_check::<CBackend, CBackend>(args)?,
+            replay_check::<Pair<CBackend, CBackend>>(args)?,
             "replay --backend c",
         ),
         Some(EngineChoice::Pure) => shrinking.run(
-            replay_check::<PureBackend, PureBackend>(args)?,
+            replay_check::<Pair<PureBackend, PureBackend>>(args)?,
             "replay --backend pure",
         ),
         Some(EngineChoice::Mixed) => shrinking.run(
-            replay_check::<CBackend, PureBackend>(args)?,
+            replay_check::<Pair<CBackend, PureBackend>>(args)?,
             "replay --backend mixed",
         ),
     }
 }
 
 /// A replay check with the limits from the command line.
-fn replay_check<Even: Backend, Odd: Backend>(
-    args: &ShrinkSettings,
-) -> Result<ReplayCheck<Even, Odd>> {
+fn replay_check<E: Engines>(args: &ShrinkSettings) -> Result<ReplayCheck<E>> {
     let mut check = ReplayCheck::new().context("cannot create a temporary directory")?;
     check.deadlock_after = args.deadlock_after;
     check.max_backoffs = args.max_backoffs;

@@ -7,12 +7,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use clap::Args;
+use replay_engine::backend::engines::{EngineVisitor, Engines, Pair};
+use replay_engine::backend::runtime::{self, EngineSpec, Roster};
 use replay_engine::backend::Backend;
 use replay_engine::record::Layout;
 use replay_engine::torture::{self, Mix, TortureError, TortureOptions, TortureReport};
 
+use crate::args::engine::{self, parse_engines, EngineList, Planned};
 use crate::args::{EngineChoice, RecordArgs};
-use crate::engine::{CBackend, PureBackend};
+use crate::engine::{sound_to_every, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
@@ -24,6 +27,10 @@ pub struct TortureArgs {
     /// Engine of the processes (`mixed`: C tdb and tdb-pure alternately, on one file).
     #[arg(long, value_enum, default_value = "c")]
     pub backend: EngineChoice,
+    /// Engines taking turns on one file (process k on engine k mod N; a restarted
+    /// process on the next one): c, pure, lib:PATH or lib:PATH=NAME, comma-separated.
+    #[arg(long, value_parser = parse_engines, conflicts_with = "backend", value_name = "A,B,...")]
+    pub engines: Option<EngineList>,
     /// Concurrent processes.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub procs: u32,
@@ -84,6 +91,8 @@ pub const HASH_SIZE: u32 = 7;
 pub struct TortureSettings {
     /// The engines of the processes.
     pub engine: EngineChoice,
+    /// `--engines`, when given (it overrides `engine`).
+    pub engines: Vec<EngineSpec>,
     /// Concurrent processes.
     pub procs: usize,
     /// Top-level operations per process.
@@ -124,6 +133,7 @@ impl TortureSettings {
     ) -> Self {
         TortureSettings {
             engine,
+            engines: Vec::new(),
             procs,
             ops,
             seed,
@@ -147,6 +157,9 @@ impl TryFrom<TortureArgs> for TortureSettings {
     /// The settings: the database (a fresh one unless named) and the seed (from the
     /// clock unless given).
     fn try_from(args: TortureArgs) -> Result<TortureSettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let tdbfile = match args.path {
             Some(path) => path,
             None => fresh_database("torture.tdb")?,
@@ -158,6 +171,7 @@ impl TryFrom<TortureArgs> for TortureSettings {
         });
         Ok(TortureSettings {
             engine: args.backend,
+            engines,
             procs: args.procs as usize,
             ops: args.ops,
             seed,
@@ -180,11 +194,22 @@ pub fn run(args: &TortureSettings) -> Result<()> {
     claim_scratch(&args.tdbfile, args.overwrite)?;
     let seed = args.seed;
     let options = options(args)?;
-    announce(args);
-    let outcome = match args.engine {
-        EngineChoice::C => torture::run::<CBackend, CBackend>(&args.tdbfile, &options),
-        EngineChoice::Pure => torture::run::<PureBackend, PureBackend>(&args.tdbfile, &options),
-        EngineChoice::Mixed => torture::run::<CBackend, PureBackend>(&args.tdbfile, &options),
+    let planned = engine::plan(args.engine, &args.engines)?;
+    announce(args, &planned);
+    let outcome = match &planned {
+        Planned::Builtin(EngineChoice::C) => {
+            torture::run::<CBackend, CBackend>(&args.tdbfile, &options)
+        }
+        Planned::Builtin(EngineChoice::Pure) => {
+            torture::run::<PureBackend, PureBackend>(&args.tdbfile, &options)
+        }
+        Planned::Builtin(EngineChoice::Mixed) => {
+            torture::run::<CBackend, PureBackend>(&args.tdbfile, &options)
+        }
+        Planned::Roster(engines) => {
+            runtime::install(engines.clone());
+            torture::run_engines::<Roster>(&args.tdbfile, &options)
+        }
     };
     let mut report = match outcome {
         Ok(report) => report,
@@ -206,10 +231,13 @@ pub fn run(args: &TortureSettings) -> Result<()> {
         }
     );
     if args.wipe_restart {
-        wipe_restart(args, &options, &mut report)?;
+        wipe_restart(args, &planned, &options, &mut report)?;
     }
     verify_with::<CBackend>(args, &report)?;
     verify_with::<PureBackend>(args, &report)?;
+    if let Planned::Roster(engines) = &planned {
+        println!("{}", sound_to_every(engines, &args.tdbfile)?);
+    }
     if !report.traces.is_empty() {
         println!("Recorded {} traces:", report.traces.len());
         for path in &report.traces {
@@ -234,20 +262,25 @@ pub fn run(args: &TortureSettings) -> Result<()> {
 /// comes last.
 fn wipe_restart(
     args: &TortureSettings,
+    planned: &Planned,
     options: &TortureOptions,
     report: &mut TortureReport,
 ) -> Result<()> {
     // Process `procs` runs on the engine its place gives (even on C, odd on tdb-pure
     // when mixed).
-    let pure = match args.engine {
-        EngineChoice::C => false,
-        EngineChoice::Pure => true,
-        EngineChoice::Mixed => args.procs % 2 == 1,
+    let restart = RestartWiping {
+        db_path: &args.tdbfile,
+        options,
     };
-    let outcome = if pure {
-        torture::restart_wiping::<PureBackend>(&args.tdbfile, options)
-    } else {
-        torture::restart_wiping::<CBackend>(&args.tdbfile, options)
+    let outcome = match planned {
+        Planned::Builtin(EngineChoice::C) => Pair::<CBackend, CBackend>::visit(args.procs, restart),
+        Planned::Builtin(EngineChoice::Pure) => {
+            Pair::<PureBackend, PureBackend>::visit(args.procs, restart)
+        }
+        Planned::Builtin(EngineChoice::Mixed) => {
+            Pair::<CBackend, PureBackend>::visit(args.procs, restart)
+        }
+        Planned::Roster(_) => Roster::visit(args.procs, restart),
     };
     let restart = match outcome {
         Ok(restart) => restart,
@@ -297,11 +330,12 @@ fn options(args: &TortureSettings) -> Result<TortureOptions> {
 }
 
 /// Say what the run will do.
-fn announce(args: &TortureSettings) {
-    let engines = match args.engine {
-        EngineChoice::C => "C tdb",
-        EngineChoice::Pure => "tdb-pure",
-        EngineChoice::Mixed => "C tdb and tdb-pure alternately",
+fn announce(args: &TortureSettings, planned: &Planned) {
+    let engines = match planned {
+        Planned::Builtin(EngineChoice::C) => "C tdb".to_string(),
+        Planned::Builtin(EngineChoice::Pure) => "tdb-pure".to_string(),
+        Planned::Builtin(EngineChoice::Mixed) => "C tdb and tdb-pure alternately".to_string(),
+        Planned::Roster(engines) => format!("{} in turn", engine::names(engines)),
     };
     let with = |on: bool, text: &'static str| if on { text } else { "" };
     println!(
@@ -330,7 +364,7 @@ fn verify_with<B: Backend>(args: &TortureSettings, report: &TortureReport) -> Re
             println!(
                 "{:<5} check passed; {} records: {} private values exact, {} shared values \
                  among those written{}",
-                B::NAME,
+                B::label(),
                 verified.records,
                 verified.private_checked,
                 verified.shared_checked,
@@ -358,5 +392,19 @@ fn verify_with<B: Backend>(args: &TortureSettings, report: &TortureReport) -> Re
             "{violation}\nThe database is kept at {}.",
             args.tdbfile.display()
         ),
+    }
+}
+
+/// [`torture::restart_wiping`] as an engine visitor.
+struct RestartWiping<'a> {
+    db_path: &'a std::path::Path,
+    options: &'a TortureOptions,
+}
+
+impl EngineVisitor for RestartWiping<'_> {
+    type Output = Result<torture::WipeRestart, TortureError>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        torture::restart_wiping::<B>(self.db_path, self.options)
     }
 }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod diff;
+mod engines;
 mod epochs;
 mod files;
 mod input;

@@ -35,6 +35,17 @@ impl CTdb {
     }
 }
 
+impl CTdb {
+    /// `tdb_open` on the tdb whose functions `api` holds (a `lib:` engine's library).
+    pub fn open_with_api(
+        api: &'static sys::Api,
+        path: &Path,
+        options: &OpenOptions,
+    ) -> TdbResult<Self> {
+        check(sys::Tdb::open_with_api(api, path, options)).map(CTdb::from)
+    }
+}
+
 impl AsMut<sys::Tdb> for CTdb {
     fn as_mut(&mut self) -> &mut sys::Tdb {
         &mut self.tdb

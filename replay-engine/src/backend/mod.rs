@@ -16,8 +16,13 @@ use std::path::Path;
 
 #[cfg(feature = "c")]
 pub mod c;
+pub mod engines;
+#[cfg(feature = "c")]
+pub mod loaded;
 #[cfg(feature = "pure")]
 pub mod pure;
+#[cfg(all(feature = "c", feature = "pure"))]
+pub mod runtime;
 
 /// The tdb vocabulary every backend shares, defined once in `tdb-vocab` (and used by
 /// tdb-sys and tdb-pure as well): error kinds, store flags, open flags, open options.
@@ -145,6 +150,12 @@ pub trait Backend: Sized {
 
     /// Locking facts for the analysis.
     const LOCKING: LockingModel;
+
+    /// The engine's name in reports: [`Backend::NAME`], or for an engine chosen at run
+    /// time (a loaded libtdb) the label it was given.
+    fn label() -> &'static str {
+        Self::NAME
+    }
 
     /// `tdb_open`.
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self>;

@@ -163,9 +163,9 @@ pub fn diff<A: Backend, B: Backend>(
 ) -> Result<DiffReport, DiffError> {
     let locking = database::Locking::Recorded;
     database::prepare::<A>(path_a, traces, &analysis.preexisting, locking)
-        .map_err(|error| setup_error(A::NAME, path_a, error))?;
+        .map_err(|error| setup_error(A::label(), path_a, error))?;
     database::prepare::<B>(path_b, traces, &analysis.preexisting, locking)
-        .map_err(|error| setup_error(B::NAME, path_b, error))?;
+        .map_err(|error| setup_error(B::label(), path_b, error))?;
     let options = traces
         .first()
         .map(|trace| database::in_process_options(trace, locking))
@@ -244,7 +244,7 @@ fn run_both<A: Backend, B: Backend>(
             Ok((first, closed_b))
         }
         Err(Stopped::Setup(error)) => Err(error),
-        Err(Stopped::SecondSetup(error)) => Err(setup_error(B::NAME, path_b, error)),
+        Err(Stopped::SecondSetup(error)) => Err(setup_error(B::label(), path_b, error)),
         Err(Stopped::Gone) => unreachable!("the second engine's thread ended without panicking"),
     }
 }
@@ -302,7 +302,7 @@ fn run_first<A: Backend, B: Backend>(
     progress: Option<&dyn Fn(u64, u64)>,
 ) -> Result<First, Stopped> {
     let mut db = A::open(path, &walk.options)
-        .map_err(|error| Stopped::Setup(setup_error(A::NAME, path, error)))?;
+        .map_err(|error| Stopped::Setup(setup_error(A::label(), path, error)))?;
     if let Err(error) = feed.opened().map_err(|_| Stopped::Gone)? {
         return Err(Stopped::SecondSetup(error));
     }
@@ -408,9 +408,9 @@ fn first_difference<A: Backend, B: Backend>(
         kind: DivergenceKind::Result,
         location: trace.location(op as u32),
         op: trace.ops[op].name().to_string(),
-        first: (A::NAME, describe(a.outcomes, step_a)),
+        first: (A::label(), describe(a.outcomes, step_a)),
         second: (
-            B::NAME,
+            B::label(),
             describe(b.outcomes, step_b)
                 + &first_byte_difference(a.outcomes, step_a, b.outcomes, step_b),
         ),
@@ -616,8 +616,8 @@ fn final_divergence<A: Backend, B: Backend>(
         kind,
         location: "final database".to_string(),
         op: op.to_string(),
-        first: (A::NAME, first),
-        second: (B::NAME, second),
+        first: (A::label(), first),
+        second: (B::label(), second),
         key: None,
         history: Vec::new(),
     }

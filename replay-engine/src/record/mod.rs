@@ -206,6 +206,10 @@ impl<B: Backend> Backend for Recording<B> {
     const NAME: &'static str = B::NAME;
     const LOCKING: LockingModel = B::LOCKING;
 
+    fn label() -> &'static str {
+        B::label()
+    }
+
     fn open(path: &Path, options: &OpenOptions) -> TdbResult<Self> {
         Self::open_recorded(path, options, None)
     }

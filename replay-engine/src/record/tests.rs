@@ -10,7 +10,7 @@ use crate::backend::pure::PureTdb;
 
 /// Every kind of call, on a fresh database, recorded in `layout`; returns the trace.
 fn record_calls<B: Backend>(dir: &Path, layout: Layout) -> String {
-    let db_path = dir.join(format!("{}-{layout:?}.tdb", B::NAME));
+    let db_path = dir.join(format!("{}-{layout:?}.tdb", B::label()));
     let record = RecordOptions {
         dir: dir.to_path_buf(),
         layout,

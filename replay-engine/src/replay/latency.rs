@@ -100,6 +100,19 @@ impl Histogram {
         }
     }
 
+    /// The non-empty buckets, in order: the smallest and largest value each can hold, and
+    /// how many values it holds.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, &count)| count > 0)
+            .map(|(index, &count)| {
+                let (lo, hi) = bucket_range(index);
+                (lo, hi, count)
+            })
+    }
+
     /// The value at quantile `q` (0..=1): the largest value of the bucket holding the
     /// `ceil(q * count)`-th smallest value (never above the maximum); 0 when empty.
     pub fn quantile(&self, q: f64) -> u64 {
@@ -250,6 +263,14 @@ impl OpLatencies {
                     .merge(theirs);
             }
         }
+    }
+
+    /// Every type that has values, with its histogram, in [`OP_TYPES`] order.
+    pub fn types(&self) -> impl Iterator<Item = (&'static str, &Histogram)> + '_ {
+        self.per_type
+            .iter()
+            .enumerate()
+            .filter_map(|(index, histogram)| Some((OP_TYPES[index], histogram.as_ref()?)))
     }
 
     /// Values recorded over every type.

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::analysis::{Analysis, Dep};
+use crate::backend::engines::{EngineVisitor, Engines, Pair};
 use crate::backend::{Backend, TdbError};
 use crate::record::{self, RecordOptions, Recording};
 use crate::trace::Trace;
@@ -229,15 +230,28 @@ pub fn replay_mixed<Even: Backend, Odd: Backend>(
     analysis: &mut Analysis,
     options: &ReplayOptions<'_>,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_engines::<Pair<Even, Odd>>(db_path, traces, analysis, options)
+}
+
+/// Replay with any number of engines on one file at once (`--engines A,B,C`): the
+/// trace at position `k` runs in a worker process of engine `k % E::count()`. The
+/// scratch database is prepared by the first engine, and a single trace runs on the
+/// first engine alone.
+pub fn replay_engines<E: Engines>(
+    db_path: &Path,
+    traces: &[Trace],
+    analysis: &mut Analysis,
+    options: &ReplayOptions<'_>,
+) -> Result<ReplayReport, ReplayError> {
     if options.record.is_some() {
-        replay_runs::<Recording<Even>, Recording<Odd>>(db_path, traces, analysis, options)
+        replay_runs::<Recorded<E>>(db_path, traces, analysis, options)
     } else {
-        replay_runs::<Even, Odd>(db_path, traces, analysis, options)
+        replay_runs::<E>(db_path, traces, analysis, options)
     }
 }
 
-/// The runs of [`replay_mixed`]; the first completed one is recorded when asked.
-fn replay_runs<Even: Backend, Odd: Backend>(
+/// The runs of [`replay_engines`]; the first completed one is recorded when asked.
+fn replay_runs<E: Engines>(
     db_path: &Path,
     traces: &[Trace],
     analysis: &mut Analysis,
@@ -245,7 +259,7 @@ fn replay_runs<Even: Backend, Odd: Backend>(
 ) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
     let cache_key = options.backoff_cache.as_ref().map(|path| {
-        let key = backoff_cache::Key::of(&format!("{}+{}", Even::NAME, Odd::NAME), analysis);
+        let key = backoff_cache::Key::of(&E::key(), analysis);
         (path, key)
     });
     if options.predict && traces.len() > 1 {
@@ -268,8 +282,16 @@ fn replay_runs<Even: Backend, Odd: Backend>(
     }
     while report.runs.len() < options.runs.max(1) {
         let attempt_started = Instant::now();
-        database::prepare::<Even>(db_path, traces, &analysis.preexisting, options.locking)
-            .map_err(ReplayError::Prepare)?;
+        E::visit(
+            0,
+            Prepare {
+                db_path,
+                traces,
+                analysis,
+                locking: options.locking,
+            },
+        )
+        .map_err(ReplayError::Prepare)?;
         // Each attempt records into a staging directory of its own; only a completed
         // run's traces are kept.
         let staging = match &options.record {
@@ -284,15 +306,18 @@ fn replay_runs<Even: Backend, Odd: Backend>(
             ..(*recording).clone()
         });
         let outcome = match &shared {
-            None => run_in_process::<Even>(
-                db_path,
-                traces,
-                analysis,
-                record_to.as_ref(),
-                options.latency,
-                options.locking,
+            None => E::visit(
+                0,
+                InProcess {
+                    db_path,
+                    traces,
+                    analysis,
+                    record_to: record_to.as_ref(),
+                    timing: options.latency,
+                    locking: options.locking,
+                },
             ),
-            Some(shared) => worker::run_workers::<Even, Odd>(
+            Some(shared) => worker::run_workers::<E>(
                 db_path,
                 traces,
                 analysis,
@@ -488,11 +513,89 @@ fn run_in_process<B: Backend>(
         tolerated: executor.tolerated,
         latencies: if timing {
             vec![latency::BackendLatencies {
-                backend: B::NAME,
+                backend: B::label(),
                 latencies,
             }]
         } else {
             Vec::new()
         },
     }))
+}
+
+/// [`database::prepare`] with the first engine's backend.
+struct Prepare<'a> {
+    db_path: &'a Path,
+    traces: &'a [Trace],
+    analysis: &'a Analysis,
+    locking: database::Locking,
+}
+
+impl EngineVisitor for Prepare<'_> {
+    type Output = Result<(), TdbError>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        database::prepare::<B>(
+            self.db_path,
+            self.traces,
+            &self.analysis.preexisting,
+            self.locking,
+        )
+    }
+}
+
+/// [`run_in_process`] with the first engine's backend.
+struct InProcess<'a> {
+    db_path: &'a Path,
+    traces: &'a [Trace],
+    analysis: &'a Analysis,
+    record_to: Option<&'a RecordOptions>,
+    timing: bool,
+    locking: database::Locking,
+}
+
+impl EngineVisitor for InProcess<'_> {
+    type Output = Result<Attempt, ReplayError>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        run_in_process::<B>(
+            self.db_path,
+            self.traces,
+            self.analysis,
+            self.record_to,
+            self.timing,
+            self.locking,
+        )
+    }
+}
+
+/// `E` with every backend wrapped in [`Recording`] (the `--record` runs).
+struct Recorded<E>(std::marker::PhantomData<E>);
+
+impl<E: Engines> Engines for Recorded<E> {
+    fn count() -> usize {
+        E::count()
+    }
+
+    fn label(position: usize) -> &'static str {
+        E::label(position)
+    }
+
+    fn locking(position: usize) -> crate::backend::LockingModel {
+        E::locking(position)
+    }
+
+    fn visit<V: EngineVisitor>(position: usize, visitor: V) -> V::Output {
+        E::visit(position, RecordingVisitor(visitor))
+    }
+}
+
+/// Passes `Recording<B>` on to the visitor it wraps.
+struct RecordingVisitor<V>(V);
+
+impl<V: EngineVisitor> EngineVisitor for RecordingVisitor<V> {
+    type Output = V::Output;
+
+    fn visit<B: Backend>(self) -> V::Output {
+        self.0.visit::<Recording<B>>()
+    }
 }

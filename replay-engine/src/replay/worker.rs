@@ -13,6 +13,7 @@ use super::shared::{Activity, SharedState};
 use super::supervisor::Supervisor;
 use super::{database, Attempt, ReplayError, ReplayOptions, RunReport};
 use crate::analysis::Analysis;
+use crate::backend::engines::{EngineVisitor, Engines};
 use crate::backend::Backend;
 use crate::process::{self, Exit};
 use crate::record::RecordOptions;
@@ -30,9 +31,9 @@ pub(super) struct Child {
     pub status: Option<Exit>,
 }
 
-/// Fork a worker per trace (on `Even` for traces at even positions, `Odd` for the
-/// others), run them together, and supervise.
-pub(super) fn run_workers<Even: Backend, Odd: Backend>(
+/// Fork a worker per trace (the trace at position `k` on engine `k % E::count()`), run
+/// them together, and supervise.
+pub(super) fn run_workers<E: Engines>(
     db_path: &Path,
     traces: &[Trace],
     analysis: &Analysis,
@@ -56,7 +57,7 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
         options,
         record_to,
     };
-    let mut children = spawn_workers::<Even, Odd>(&setup)?;
+    let mut children = spawn_workers::<E>(&setup)?;
     let result = Supervisor::new(traces, analysis, shared, options).run(&mut children);
     kill_all(&mut children);
     let messages: Vec<Option<WorkerMessage>> = children
@@ -75,11 +76,7 @@ pub(super) fn run_workers<Even: Backend, Odd: Backend>(
     let mut latencies = Vec::new();
     if options.latency {
         for index in 0..traces.len() {
-            let backend = if index % 2 == 0 {
-                Even::NAME
-            } else {
-                Odd::NAME
-            };
+            let backend = E::label(index);
             latency::merge_into(&mut latencies, backend, &shared.latencies(index).load());
         }
     }
@@ -102,9 +99,7 @@ struct Setup<'a> {
 }
 
 /// Fork one worker per trace; on failure, kill those already started.
-fn spawn_workers<Even: Backend, Odd: Backend>(
-    setup: &Setup<'_>,
-) -> Result<Vec<Child>, ReplayError> {
+fn spawn_workers<E: Engines>(setup: &Setup<'_>) -> Result<Vec<Child>, ReplayError> {
     let traces = setup.traces;
     let mut children: Vec<Child> = Vec::with_capacity(traces.len());
     for index in 0..traces.len() {
@@ -114,11 +109,17 @@ fn spawn_workers<Even: Backend, Odd: Backend>(
         // is single-threaded, as spawn requires.
         // The parent's copy of `writer` is dropped with the closure, so the parent's read
         // sees end-of-file once the worker exits.
-        let spawned = if index % 2 == 0 {
-            process::spawn(|| worker_main::<Even>(setup, index, writer))
-        } else {
-            process::spawn(|| worker_main::<Odd>(setup, index, writer))
-        };
+        // The engine is chosen in the worker: a `lib:` engine sets its slot there.
+        let spawned = process::spawn(|| {
+            E::visit(
+                index,
+                Worker {
+                    setup,
+                    index,
+                    pipe: writer,
+                },
+            )
+        });
         match spawned {
             Ok(pid) => children.push(Child {
                 pid,
@@ -194,6 +195,21 @@ fn outcome(
         }
     }
     Ok((ops, tolerated))
+}
+
+/// [`worker_main`] with one engine's backend.
+struct Worker<'a> {
+    setup: &'a Setup<'a>,
+    index: usize,
+    pipe: std::io::PipeWriter,
+}
+
+impl EngineVisitor for Worker<'_> {
+    type Output = i32;
+
+    fn visit<B: Backend>(self) -> i32 {
+        worker_main::<B>(self.setup, self.index, self.pipe)
+    }
 }
 
 /// The body of a worker process: run the trace, send the supervisor a [`WorkerMessage`].

@@ -8,6 +8,7 @@
 //! Each candidate runs on databases in a fresh directory of its own, inside a private
 //! temporary directory that goes when the check does.
 
+use crate::backend::engines::Engines;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -114,10 +115,10 @@ impl<A: Backend, B: Backend> Check for DiffCheck<A, B> {
     }
 }
 
-/// A concurrent replay with the traces at even positions on `Even` and the others on
-/// `Odd` (the same engine for `--backend c` or `pure`): fails on a result that differs
+/// A concurrent replay on the engines `E` (the trace at position `k` on engine
+/// `k % E::count()`; `Pair<C, C>` for `--backend c`): fails on a result that differs
 /// from the trace, or a deadlock no back-off resolves.
-pub struct ReplayCheck<Even, Odd> {
+pub struct ReplayCheck<E> {
     scratch: Scratch,
     /// How long all workers must be blocked before a run counts as deadlocked.
     pub deadlock_after: Duration,
@@ -125,10 +126,10 @@ pub struct ReplayCheck<Even, Odd> {
     pub max_backoffs: usize,
     /// A candidate with no progress for this long is abandoned.
     pub stall_after: Duration,
-    engines: PhantomData<fn() -> (Even, Odd)>,
+    engines: PhantomData<fn() -> E>,
 }
 
-impl<Even: Backend, Odd: Backend> ReplayCheck<Even, Odd> {
+impl<E: Engines> ReplayCheck<E> {
     /// A check with its own temporary directory and short limits (100 ms to call a
     /// deadlock, 8 back-offs, 10 s without progress), so no candidate can hold the
     /// shrinker up for long.
@@ -143,9 +144,9 @@ impl<Even: Backend, Odd: Backend> ReplayCheck<Even, Odd> {
     }
 }
 
-impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
+impl<E: Engines> Check for ReplayCheck<E> {
     fn locking(&self) -> LockingModel {
-        Even::LOCKING
+        E::locking_of_all()
     }
 
     fn run(&mut self, traces: &[Trace], analysis: &mut Analysis) -> Option<Failure> {
@@ -163,7 +164,7 @@ impl<Even: Backend, Odd: Backend> Check for ReplayCheck<Even, Odd> {
         };
         self.scratch.run(|dir| {
             let db = dir.join("replay.tdb");
-            let error = replay::replay_mixed::<Even, Odd>(&db, traces, analysis, &options).err()?;
+            let error = replay::replay_engines::<E>(&db, traces, analysis, &options).err()?;
             let signature = match &error {
                 ReplayError::Mismatch(messages) => Signature::of_mismatch(messages.first()?),
                 ReplayError::Deadlock(_) => Signature::Deadlock,

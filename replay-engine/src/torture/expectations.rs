@@ -163,7 +163,7 @@ pub fn verify<R: Backend>(
     hash_size: u32,
     all: &[Expectations],
 ) -> Result<Verified, Violation> {
-    let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::NAME));
+    let fail = |what: String| Violation(format!("{} ({}): {what}", db_path.display(), R::label()));
     let state = read_final::<R>(db_path, hash_size).map_err(fail)?;
     let mut verified = Verified {
         records: state.records.len(),

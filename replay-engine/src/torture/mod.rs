@@ -16,7 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::backend::{tdb_flags, Backend, OpenOptions};
+use crate::backend::engines::{EngineVisitor, Engines, Pair};
+use crate::backend::{tdb_flags, Backend, OpenOptions, TdbError};
 use crate::process;
 use crate::record::{self, RecordOptions, Recording};
 use crate::replay::shared::{Activity, SharedState};
@@ -136,6 +137,15 @@ pub fn run<Even: Backend, Odd: Backend>(
     db_path: &Path,
     options: &TortureOptions,
 ) -> Result<TortureReport, TortureError> {
+    run_engines::<Pair<Even, Odd>>(db_path, options)
+}
+
+/// [`run`] with any number of engines taking turns: generation `g` of process `k` runs
+/// on engine `(k + g) % E::count()`; the first engine creates the file.
+pub fn run_engines<E: Engines>(
+    db_path: &Path,
+    options: &TortureOptions,
+) -> Result<TortureReport, TortureError> {
     let setup = |what: String| TortureError::Setup(format!("{}: {what}", db_path.display()));
     scratch::replace(db_path).map_err(|error| TortureError::Setup(error.to_string()))?;
     let open = open_options(options.hash_size, options.mutex);
@@ -143,8 +153,7 @@ pub fn run<Even: Backend, Odd: Backend>(
         open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         ..open
     };
-    Even::open(db_path, &fresh)
-        .and_then(Even::close)
+    E::visit(0, Create { db_path, fresh })
         .map_err(|error| setup(format!("cannot create it: {error}")))?;
     scratch::mark(db_path).map_err(|error| TortureError::Setup(error.to_string()))?;
     // With TDB_CLEAR_IF_FIRST (mutex files), a process that finds no other has the file
@@ -165,7 +174,7 @@ pub fn run<Even: Backend, Odd: Backend>(
     barrier.reset();
     let results = tempfile::tempdir()
         .map_err(|error| setup(format!("cannot make a temporary directory: {error}")))?;
-    let mut slots = Slots::<Even, Odd> {
+    let mut slots = Slots::<E> {
         db_path,
         open,
         options,
@@ -251,6 +260,43 @@ pub fn run<Even: Backend, Odd: Backend>(
     })
 }
 
+/// Creates the file with the first engine.
+struct Create<'a> {
+    db_path: &'a Path,
+    fresh: OpenOptions,
+}
+
+impl EngineVisitor for Create<'_> {
+    type Output = Result<(), TdbError>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        B::open(self.db_path, &self.fresh).and_then(B::close)
+    }
+}
+
+/// [`process_main`] on one engine, recording when asked.
+struct Process<'a> {
+    db_path: &'a Path,
+    open: &'a OpenOptions,
+    run: &'a ProcessRun<'a>,
+    options: &'a TortureOptions,
+    barrier: &'a SharedState,
+}
+
+impl EngineVisitor for Process<'_> {
+    type Output = Result<Expectations, String>;
+
+    fn visit<B: Backend>(self) -> Self::Output {
+        process_main::<Recording<B>>(
+            self.db_path,
+            self.open,
+            self.run,
+            self.options,
+            self.barrier,
+        )
+    }
+}
+
 /// How one process ended.
 struct Ended {
     process: usize,
@@ -260,7 +306,7 @@ struct Ended {
 }
 
 /// The torture processes: which run, how the finished ones ended, and how to start one.
-struct Slots<'a, Even, Odd> {
+struct Slots<'a, E> {
     db_path: &'a Path,
     open: OpenOptions,
     options: &'a TortureOptions,
@@ -269,10 +315,10 @@ struct Slots<'a, Even, Odd> {
     /// (pid, generation) of the process running in each slot, if any.
     running: Vec<Option<(i32, usize)>>,
     finished: Vec<Ended>,
-    kinds: std::marker::PhantomData<(Even, Odd)>,
+    kinds: std::marker::PhantomData<E>,
 }
 
-impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
+impl<E: Engines> Slots<'_, E> {
     fn result_path(&self, k: usize, generation: usize) -> PathBuf {
         self.results.join(format!("result.{k}.{generation}"))
     }
@@ -294,11 +340,16 @@ impl<Even: Backend, Odd: Backend> Slots<'_, Even, Odd> {
                 generation,
                 intents: (options.kills > 0).then_some(intents_path.as_path()),
             };
-            let outcome = if (k + generation).is_multiple_of(2) {
-                process_main::<Recording<Even>>(db_path, open, &run, options, barrier)
-            } else {
-                process_main::<Recording<Odd>>(db_path, open, &run, options, barrier)
-            };
+            let outcome = E::visit(
+                k + generation,
+                Process {
+                    db_path,
+                    open,
+                    run: &run,
+                    options,
+                    barrier,
+                },
+            );
             match outcome.and_then(|expect| {
                 std::fs::write(&result_path, expectations::encode(&expect))
                     .map_err(|error| format!("cannot write its result: {error}"))

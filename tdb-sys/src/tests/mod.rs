@@ -1,6 +1,7 @@
 //! Tests of the safe wrapper against the real libtdb 1.4.8: the shared helpers and the
 //! keyed calls here, the rest by topic.
 
+mod loaded;
 mod locks;
 mod logs_and_tools;
 mod transactions;

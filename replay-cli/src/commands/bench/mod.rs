@@ -11,8 +11,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use replay_engine::backend::Backend;
 use replay_engine::trace::Trace;
 
+use replay_engine::backend::runtime::EngineSpec;
+
+use crate::args::engine::{self, parse_engines, EngineList};
 use crate::args::{BenchBackends, LoadArgs, TraceReading};
 use crate::engine::{sound_to_both, CBackend, PureBackend};
 use crate::files::{claim_scratch, fresh_database};
@@ -43,6 +47,14 @@ pub struct BenchArgs {
     /// and the differential test (`diff`) are timed against the C replay too.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
+    /// A/B bench instead: replay on these engines in interleaved runs (A B A B ...),
+    /// then compare each with the first (ratio of medians, 95% interval, verdict; per op
+    /// type too): c, pure, lib:PATH or lib:PATH=NAME, comma-separated.
+    #[arg(long, value_parser = parse_engines, conflicts_with = "backend", value_name = "A,B,...")]
+    pub engines: Option<EngineList>,
+    /// With --engines: write an HTML report (self-contained, inline SVG plots) here.
+    #[arg(long, requires = "engines", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Print one JSON document on stdout (the human report goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -64,6 +76,10 @@ pub struct BenchSettings {
     pub overwrite: bool,
     /// The backends to measure.
     pub backend: BenchBackends,
+    /// `--engines`: an interleaved A/B bench of these instead.
+    pub engines: Vec<EngineSpec>,
+    /// Where the A/B bench writes its HTML report.
+    pub report: Option<PathBuf>,
     /// Print a JSON document on stdout.
     pub json: bool,
     /// How to read the traces (writer, longest line).
@@ -77,6 +93,9 @@ impl TryFrom<BenchArgs> for BenchSettings {
 
     /// The settings: the scratch database is a fresh one unless named.
     fn try_from(args: BenchArgs) -> Result<BenchSettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let tdbfile = match args.tdbfile {
             Some(path) => path,
             None => fresh_database("bench.tdb")?,
@@ -86,12 +105,15 @@ impl TryFrom<BenchArgs> for BenchSettings {
             tdbfile,
             overwrite: args.overwrite,
             backend: args.backend,
+            engines,
+            report: args.report,
             json: args.json,
             reading: args.load.reading(),
             traces: args.traces,
         })
     }
 }
+mod ab;
 mod json;
 mod latency;
 mod runs;
@@ -144,6 +166,13 @@ fn diff_paths(tdbfile: &Path) -> [PathBuf; 2] {
 
 /// Measure and print the figures.
 pub fn run(args: &BenchSettings) -> Result<()> {
+    if !args.engines.is_empty() {
+        let engines = engine::resolve(&args.engines)?;
+        claim_scratch(&args.tdbfile, args.overwrite)?;
+        let progress = Arc::new(Progress::new(!args.json));
+        let traces = load(&args.traces, &args.reading, &progress)?;
+        return ab::run(args, engines, &traces);
+    }
     claim_scratch(&args.tdbfile, args.overwrite)?;
     if args.backend == BenchBackends::Both {
         for path in diff_paths(&args.tdbfile) {
@@ -178,7 +207,7 @@ fn load_and_analyse(args: &BenchSettings, out: Out) -> Result<(Vec<Trace>, Bench
     let progress = Arc::new(Progress::new(!args.json));
     let (traces, load_time) = timed(|| load(&args.traces, &args.reading, &progress));
     let mut traces = traces?;
-    let (plan, analysis_time) = timed(|| analyse_loaded::<CBackend>(&mut traces));
+    let (plan, analysis_time) = timed(|| analyse_loaded(&mut traces, CBackend::LOCKING));
     let (plan, wipes) = plan?;
     if let Some(note) = wipes {
         out.line(format!("warning: {note}"));

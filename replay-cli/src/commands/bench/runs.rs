@@ -59,7 +59,7 @@ pub(super) fn replays<Even: Backend, Odd: Backend>(
     let untimed = Timing::of(untimed);
     let latency = latency_reports(&latencies)
         .into_iter()
-        .find(|l| l.backend == Even::NAME);
+        .find(|l| l.backend == Even::label());
     let label = format!("replay ({label})");
     out.line(format!(
         "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}; {backoffs} back-offs",
@@ -152,11 +152,11 @@ pub(super) fn measure<B: Backend>(
     out: Out,
 ) -> Result<BackendFigures> {
     let runs = args.runs;
-    let figures = replays::<B, B>(args, traces, B::NAME, out)?;
+    let figures = replays::<B, B>(args, traces, B::label(), out)?;
     let (replay, plan) = (figures.timing, figures.plan);
     let (best, median) = replay.ratio_to(figures.untimed);
     let mut json = BackendJson {
-        backend: B::NAME,
+        backend: B::label(),
         replay_best_ms: ms(replay.best),
         replay_median_ms: ms(replay.median),
         untimed_best_ms: ms(figures.untimed.best),
@@ -172,7 +172,7 @@ pub(super) fn measure<B: Backend>(
     let mut bare = None;
     if traces.len() == 1 {
         let timing = Timing::of(bare_runs::<B>(args, traces, &plan, runs)?);
-        let label = format!("bare {} calls", B::NAME);
+        let label = format!("bare {} calls", B::label());
         out.line(format!(
             "{label:<18}{:10.1} ms best, {:.1} ms median of {runs}",
             ms(timing.best),

@@ -12,8 +12,11 @@ use clap::Args;
 use replay_engine::backend::Backend;
 use serde::Serialize;
 
+use replay_engine::backend::engines::EngineVisitor;
+use replay_engine::backend::runtime::{Engine, EngineSpec};
+
+use crate::args::engine::{self, parse_engines, EngineList};
 use crate::args::BenchBackends;
-use crate::engine::{CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::output::Out;
 use workloads::{Figures, DATA_LEN, WORKLOADS};
@@ -47,6 +50,11 @@ pub struct MicrobenchArgs {
     /// Backends to measure (one alone is for profiling it).
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
+    /// One or two engines for the two columns instead (c, pure, lib:PATH or
+    /// lib:PATH=NAME): the first in the `c` column (and the JSON's `c_` fields), the
+    /// second in the `pure` column.
+    #[arg(long, value_parser = parse_engines, conflicts_with = "backend", value_name = "A[,B]")]
+    pub engines: Option<EngineList>,
     /// Print one JSON document on stdout (the human report goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -65,8 +73,9 @@ pub struct MicrobenchSettings {
     pub runs: u32,
     /// Where to put the scratch databases (a temporary directory if `None`).
     pub dir: Option<PathBuf>,
-    /// The backends to measure.
-    pub backend: BenchBackends,
+    /// The engines of the two columns (the first where C tdb's figures go, the second
+    /// where tdb-pure's go); `None` for a column not measured.
+    pub columns: [Option<EngineSpec>; 2],
     /// Print a JSON document on stdout.
     pub json: bool,
 }
@@ -87,28 +96,65 @@ impl TryFrom<MicrobenchArgs> for MicrobenchSettings {
             hash_size: args.hash_size,
             runs: args.runs.max(1),
             dir: args.dir,
-            backend: args.backend,
+            columns: columns(args.backend, args.engines)?,
             json: args.json,
         })
     }
 }
 
+/// The engines of the two columns: `--engines` (one or two), else `--backend`'s.
+fn columns(backend: BenchBackends, engines: Option<EngineList>) -> Result<[Option<EngineSpec>; 2]> {
+    let Some(EngineList(engines)) = engines else {
+        return Ok([
+            backend.c().then_some(EngineSpec::C),
+            backend.pure().then_some(EngineSpec::Pure),
+        ]);
+    };
+    match <[EngineSpec; 1]>::try_from(engines.clone()) {
+        Ok([first]) => Ok([Some(first), None]),
+        Err(_) => <[EngineSpec; 2]>::try_from(engines)
+            .map(|pair| pair.map(Some))
+            .map_err(|list| {
+                bad_input(format!(
+                    "--engines: microbench compares one or two engines, not {}",
+                    list.len()
+                ))
+            }),
+    }
+}
+
 /// Measure in the chosen directory (or a temporary one) and print the tables.
 pub fn run(settings: &MicrobenchSettings) -> Result<()> {
+    let engines = [
+        resolve_column(settings.columns[0].as_ref())?,
+        resolve_column(settings.columns[1].as_ref())?,
+    ];
     match &settings.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            run_in(settings, dir)
+            run_in(settings, engines, dir)
         }
         None => {
             let temporary = tempfile::Builder::new()
                 .prefix("tdb-microbench.")
                 .tempdir()
                 .context("cannot create a temporary directory")?;
-            run_in(settings, temporary.path())
+            run_in(settings, engines, temporary.path())
         }
     }
+}
+
+fn resolve_column(spec: Option<&EngineSpec>) -> Result<Option<Engine>> {
+    spec.map(engine::resolve_one).transpose()
+}
+
+/// The two columns' engines, resolved.
+type Columns = [Option<Engine>; 2];
+
+/// A column's header (`-` when not measured).
+fn header(column: Option<Engine>) -> &'static str {
+    column.map_or("-", |engine| engine.label())
 }
 
 /// The JSON document of `microbench --json`.
@@ -137,9 +183,11 @@ struct RowJson {
     records: usize,
     /// The workload (`fetch`, `store (replace)`, ...).
     operation: &'static str,
-    /// Nanoseconds per operation on C tdb (null if not measured).
+    /// Nanoseconds per operation on C tdb, or the first of `--engines` (null if not
+    /// measured).
     c_ns: Option<f64>,
-    /// Nanoseconds per operation on tdb-pure (null if not measured).
+    /// Nanoseconds per operation on tdb-pure, or the second of `--engines` (null if not
+    /// measured).
     pure_ns: Option<f64>,
     /// pure / C (null unless both were measured).
     pure_over_c: Option<f64>,
@@ -173,7 +221,7 @@ struct SizeFigures {
     pure_mutex: Figures,
 }
 
-fn run_in(settings: &MicrobenchSettings, dir: &Path) -> Result<()> {
+fn run_in(settings: &MicrobenchSettings, engines: Columns, dir: &Path) -> Result<()> {
     let out = Out::new(settings.json, false);
     let hash_size = match settings.hash_size {
         0 => DEFAULT_HASH_SIZE,
@@ -190,12 +238,19 @@ fn run_in(settings: &MicrobenchSettings, dir: &Path) -> Result<()> {
     ));
     out.line(format!(
         "{:>8}  {:<28}{:>12}{:>12}{:>9}",
-        "records", "operation", "c", "pure", "pure/c"
+        "records",
+        "operation",
+        header(engines[0]),
+        header(engines[1]),
+        match engines {
+            [Some(Engine::C), Some(Engine::Pure)] => "pure/c",
+            _ => "2nd/1st",
+        }
     ));
     let (mut sizes, mut rows) = (Vec::with_capacity(settings.records.len()), Vec::new());
     for &records in &settings.records {
-        let size = measure_size(settings, dir, records)?;
-        rows.extend(fcntl_rows(out, settings.backend, &size));
+        let size = measure_size(settings, engines, dir, records)?;
+        rows.extend(fcntl_rows(out, engines, &size));
         sizes.push(size);
     }
     out.document(&MicrobenchJson {
@@ -205,12 +260,17 @@ fn run_in(settings: &MicrobenchSettings, dir: &Path) -> Result<()> {
         runs: settings.runs,
         ops: settings.ops,
         rows,
-        mutex_rows: mutex_table(out, settings.backend, &sizes),
+        mutex_rows: mutex_table(out, engines, &sizes),
     })
 }
 
 /// The best of `--runs` runs of every workload at one size, on each backend and locking.
-fn measure_size(settings: &MicrobenchSettings, dir: &Path, records: usize) -> Result<SizeFigures> {
+fn measure_size(
+    settings: &MicrobenchSettings,
+    engines: Columns,
+    dir: &Path,
+    records: usize,
+) -> Result<SizeFigures> {
     let mut best = SizeFigures {
         records,
         c: [Duration::MAX; WORKLOADS.len()],
@@ -218,13 +278,15 @@ fn measure_size(settings: &MicrobenchSettings, dir: &Path, records: usize) -> Re
         c_mutex: [Duration::MAX; WORKLOADS.len()],
         pure_mutex: [Duration::MAX; WORKLOADS.len()],
     };
-    let (with_c, with_pure) = (settings.backend.c(), settings.backend.pure());
+    let (with_c, with_pure) = (engines[0].is_some(), engines[1].is_some());
     let once = |mutex: bool, pure: bool| -> Result<Figures> {
-        if pure {
-            measure_on::<PureBackend>(settings, dir, records, mutex)
-        } else {
-            measure_on::<CBackend>(settings, dir, records, mutex)
-        }
+        let engine = engines[usize::from(pure)].context("a column measured has an engine")?;
+        engine.visit::<0, _>(MeasureOn {
+            settings,
+            dir,
+            records,
+            mutex,
+        })
     };
     for _ in 0..settings.runs {
         // Alternate so neither backend nor locking always runs on a warmer machine.
@@ -253,13 +315,18 @@ fn measure_on<B: Backend>(
     mutex: bool,
 ) -> Result<Figures> {
     let locking = if mutex { "mutex" } else { "fcntl" };
-    let path = dir.join(format!("{}-{locking}-{records}.tdb", B::NAME));
+    // A `lib:` label is a path: only its letters and digits go into the file name.
+    let name: String = B::label()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let path = dir.join(format!("{name}-{locking}-{records}.tdb"));
     workloads::measure::<B>(&path, records, settings.hash_size, settings.ops, mutex)
 }
 
 /// The fcntl table's lines of one size: one per workload.
-fn fcntl_rows(out: Out, backends: BenchBackends, size: &SizeFigures) -> Vec<RowJson> {
-    let (with_c, with_pure) = (backends.c(), backends.pure());
+fn fcntl_rows(out: Out, engines: Columns, size: &SizeFigures) -> Vec<RowJson> {
+    let (with_c, with_pure) = (engines[0].is_some(), engines[1].is_some());
     let (records, c, pure) = (size.records, &size.c, &size.pure);
     let mut rows = Vec::new();
     for (i, name) in WORKLOADS.iter().enumerate() {
@@ -282,8 +349,8 @@ fn fcntl_rows(out: Out, backends: BenchBackends, size: &SizeFigures) -> Vec<RowJ
 }
 
 /// The robust-mutex table: the keyed workloads, against their fcntl figures.
-fn mutex_table(out: Out, backends: BenchBackends, sizes: &[SizeFigures]) -> Vec<MutexRowJson> {
-    let (with_c, with_pure) = (backends.c(), backends.pure());
+fn mutex_table(out: Out, engines: Columns, sizes: &[SizeFigures]) -> Vec<MutexRowJson> {
+    let (with_c, with_pure) = (engines[0].is_some(), engines[1].is_some());
     out.line(
         "\nrobust-mutex locking (TDB_MUTEX_LOCKING; chain locks are mutexes in the file), \
          against the fcntl figures above",
@@ -319,6 +386,22 @@ fn mutex_table(out: Out, backends: BenchBackends, sizes: &[SizeFigures]) -> Vec<
         }
     }
     rows
+}
+
+/// [`measure_on`] as an engine visitor.
+struct MeasureOn<'a> {
+    settings: &'a MicrobenchSettings,
+    dir: &'a Path,
+    records: usize,
+    mutex: bool,
+}
+
+impl EngineVisitor for MeasureOn<'_> {
+    type Output = Result<Figures>;
+
+    fn visit<B: Backend>(self) -> Result<Figures> {
+        measure_on::<B>(self.settings, self.dir, self.records, self.mutex)
+    }
 }
 
 fn nanos(d: Duration) -> f64 {

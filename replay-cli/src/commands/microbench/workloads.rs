@@ -61,8 +61,8 @@ pub fn measure<B: Backend>(
         timer.small_transactions()?,
         timer.big_transactions()?,
     ];
-    ok("check", B::NAME, db.check())?;
-    ok("close", B::NAME, db.close())?;
+    ok("check", B::label(), db.check())?;
+    ok("close", B::label(), db.close())?;
     scratch::remove(path)?;
     Ok(figures)
 }
@@ -80,12 +80,12 @@ fn filled<B: Backend>(path: &Path, records: usize, hash_size: u32, mutex: bool) 
         open_flags: libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         mode: 0o600,
     };
-    let mut db = ok("open", B::NAME, B::open(path, &options))?;
+    let mut db = ok("open", B::label(), B::open(path, &options))?;
     scratch::mark(path)?;
     for i in 0..records {
         ok(
             "store",
-            B::NAME,
+            B::label(),
             db.store(&key("key", i), &data(i, 0), StoreFlag::Insert),
         )?;
     }
@@ -107,9 +107,13 @@ impl<B: Backend> Workloads<'_, B> {
         per_op(ops, || {
             for n in 0..ops {
                 let k = key("key", pick(order, n));
-                let len = ok("fetch", B::NAME, db.fetch_with(&k, |d| d.map(<[u8]>::len)))?;
+                let len = ok(
+                    "fetch",
+                    B::label(),
+                    db.fetch_with(&k, |d| d.map(<[u8]>::len)),
+                )?;
                 if len != Some(DATA_LEN) {
-                    bail!("{}: fetch of an existing key returned {len:?}", B::NAME);
+                    bail!("{}: fetch of an existing key returned {len:?}", B::label());
                 }
             }
             Ok(())
@@ -123,7 +127,7 @@ impl<B: Backend> Workloads<'_, B> {
                 let i = pick(order, n);
                 let d = data(i, (n % 251) as u8 + 1);
                 let stored = db.store(&key("key", i), &d, StoreFlag::Replace);
-                ok("store", B::NAME, stored)?;
+                ok("store", B::label(), stored)?;
             }
             Ok(())
         })
@@ -134,7 +138,7 @@ impl<B: Backend> Workloads<'_, B> {
         per_op(ops, || {
             for n in 0..ops {
                 let stored = db.store(&key("new", n), &data(n, 7), StoreFlag::Insert);
-                ok("store", B::NAME, stored)?;
+                ok("store", B::label(), stored)?;
             }
             Ok(())
         })
@@ -144,7 +148,7 @@ impl<B: Backend> Workloads<'_, B> {
         let (db, ops) = (&mut *self.db, self.ops);
         per_op(ops, || {
             for n in 0..ops {
-                ok("delete", B::NAME, db.delete(&key("new", n)))?;
+                ok("delete", B::label(), db.delete(&key("new", n)))?;
             }
             Ok(())
         })
@@ -161,9 +165,9 @@ impl<B: Backend> Workloads<'_, B> {
                     seen += usize::from(d.len() == DATA_LEN);
                     ControlFlow::Continue(())
                 });
-                ok("traverse", B::NAME, walked)?;
+                ok("traverse", B::label(), walked)?;
                 if seen != records {
-                    bail!("{}: traverse saw {seen} of {records} records", B::NAME);
+                    bail!("{}: traverse saw {seen} of {records} records", B::label());
                 }
             }
             Ok(())
@@ -175,10 +179,10 @@ impl<B: Backend> Workloads<'_, B> {
         per_op(ops, || {
             for n in 0..ops {
                 let k = key("key", pick(order, n));
-                ok("chainlock", B::NAME, db.chainlock(&k, ChainLockOp::Lock))?;
+                ok("chainlock", B::label(), db.chainlock(&k, ChainLockOp::Lock))?;
                 ok(
                     "chainunlock",
-                    B::NAME,
+                    B::label(),
                     db.chainlock(&k, ChainLockOp::Unlock),
                 )?;
             }
@@ -192,10 +196,10 @@ impl<B: Backend> Workloads<'_, B> {
         per_op(count, || {
             for n in 0..count {
                 let i = pick(order, n);
-                ok("transaction_start", B::NAME, db.transaction_start())?;
+                ok("transaction_start", B::label(), db.transaction_start())?;
                 let stored = db.store(&key("key", i), &data(i, 3), StoreFlag::Replace);
-                ok("store", B::NAME, stored)?;
-                ok("transaction_commit", B::NAME, db.transaction_commit())?;
+                ok("store", B::label(), stored)?;
+                ok("transaction_commit", B::label(), db.transaction_commit())?;
             }
             Ok(())
         })
@@ -206,14 +210,14 @@ impl<B: Backend> Workloads<'_, B> {
         let count = (ops / BIG_TRANSACTION).max(1);
         per_op(count, || {
             for round in 0..count {
-                ok("transaction_start", B::NAME, db.transaction_start())?;
+                ok("transaction_start", B::label(), db.transaction_start())?;
                 for n in 0..BIG_TRANSACTION {
                     let i = pick(order, round * BIG_TRANSACTION + n);
                     let d = data(i, 4 + (round % 2) as u8);
                     let stored = db.store(&key("key", i), &d, StoreFlag::Replace);
-                    ok("store", B::NAME, stored)?;
+                    ok("store", B::label(), stored)?;
                 }
-                ok("transaction_commit", B::NAME, db.transaction_commit())?;
+                ok("transaction_commit", B::label(), db.transaction_commit())?;
             }
             Ok(())
         })

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use replay_engine::backend::Backend;
+use replay_engine::backend::engines::{Engines, Pair};
+use replay_engine::backend::runtime::{self, Engine, EngineSpec, Roster};
 use replay_engine::replay::database::Locking;
 use replay_engine::replay::{self, ReplayError, ReplayOptions};
 
+use crate::args::engine::{self, parse_engines, EngineList, Planned};
 use crate::args::{EngineChoice, LoadArgs, LockingArg, RecordArgs, TraceReading};
-use crate::engine::{sound_to_both, CBackend, PureBackend};
+use crate::engine::{sound_to_both, sound_to_every, CBackend, PureBackend};
 use crate::exit::bad_input;
 use crate::files::Recording;
 use crate::files::{claim_scratch, fresh_database, prepare_recording};
@@ -35,6 +37,10 @@ pub struct ReplayArgs {
     /// worker processes on one file).
     #[arg(long, value_enum, default_value = "c")]
     pub backend: EngineChoice,
+    /// Engines whose workers take turns on one file (trace k on engine k mod N): c, pure,
+    /// lib:PATH or lib:PATH=NAME, comma-separated (`c,pure` is `--backend mixed`).
+    #[arg(long, value_parser = parse_engines, conflicts_with = "backend", value_name = "A,B,...")]
+    pub engines: Option<EngineList>,
     /// Print only the figures: one line per run with its replay time in microseconds.
     #[arg(long, short)]
     pub quiet: bool,
@@ -94,6 +100,8 @@ pub struct ReplayArgs {
 pub struct ReplaySettings {
     /// The engines of the workers.
     pub engine: EngineChoice,
+    /// `--engines`, when given (it overrides `engine`).
+    pub engines: Vec<EngineSpec>,
     /// Print only one line per run (its time in microseconds).
     pub quiet: bool,
     /// Print a JSON document on stdout.
@@ -132,6 +140,7 @@ impl ReplaySettings {
     pub fn new(engine: EngineChoice, tdbfile: PathBuf, traces: Vec<PathBuf>) -> ReplaySettings {
         ReplaySettings {
             engine,
+            engines: Vec::new(),
             quiet: false,
             json: false,
             runs: 1,
@@ -151,6 +160,18 @@ impl ReplaySettings {
     }
 }
 
+impl ReplaySettings {
+    /// The engines as the user chose them: `c`, `pure`, `mixed`, or the `--engines` list.
+    pub fn engine_name(&self) -> String {
+        if self.engines.is_empty() {
+            self.engine.name().to_string()
+        } else {
+            let names: Vec<String> = self.engines.iter().map(EngineSpec::label).collect();
+            names.join(",")
+        }
+    }
+}
+
 impl TryFrom<ReplayArgs> for ReplaySettings {
     type Error = anyhow::Error;
 
@@ -158,6 +179,9 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
     /// path is the database unless it is an existing file that reads as a trace, or the
     /// only path; then a fresh database is made for the run).
     fn try_from(args: ReplayArgs) -> Result<ReplaySettings> {
+        let engines = args.engines.map(|list| list.0).unwrap_or_default();
+        // A library that cannot be used is refused before any file is made.
+        engine::resolve(&engines)?;
         let first_is_trace = args.paths.len() == 1 || looks_like_trace(&args.paths[0]);
         let (tdbfile, traces) = if first_is_trace {
             if let Some(missing) = args.paths.iter().find(|path| !path.is_file()) {
@@ -174,6 +198,7 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
         };
         Ok(ReplaySettings {
             engine: args.backend,
+            engines,
             quiet: args.quiet,
             json: args.json,
             runs: args.runs as usize,
@@ -195,16 +220,24 @@ impl TryFrom<ReplayArgs> for ReplaySettings {
 
 /// Run the replay.
 pub fn run(settings: &ReplaySettings) -> Result<()> {
-    match settings.engine {
-        EngineChoice::C => replay_with::<CBackend, CBackend>(settings),
-        EngineChoice::Pure => replay_with::<PureBackend, PureBackend>(settings),
-        EngineChoice::Mixed => replay_with::<CBackend, PureBackend>(settings),
+    match engine::plan(settings.engine, &settings.engines)? {
+        Planned::Builtin(EngineChoice::C) => replay_with::<Pair<CBackend, CBackend>>(settings, &[]),
+        Planned::Builtin(EngineChoice::Pure) => {
+            replay_with::<Pair<PureBackend, PureBackend>>(settings, &[])
+        }
+        Planned::Builtin(EngineChoice::Mixed) => {
+            replay_with::<Pair<CBackend, PureBackend>>(settings, &[])
+        }
+        Planned::Roster(engines) => {
+            runtime::install(engines.clone());
+            replay_with::<Roster>(settings, &engines)
+        }
     }
 }
 
-/// Replay with the traces at even positions on `B` and the others on `Odd` (the same
-/// engine unless the replay is mixed).
-fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()> {
+/// Replay with the trace at position `k` on engine `k % E::count()`; `roster` is the
+/// run-time engines (empty for the built-in ones).
+fn replay_with<E: Engines>(settings: &ReplaySettings, roster: &[Engine]) -> Result<()> {
     let wall = Instant::now();
     let out = Out::new(settings.json, settings.quiet);
     let progress = Arc::new(Progress::new(!settings.quiet && !settings.json));
@@ -212,6 +245,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
     claim_scratch(&settings.tdbfile, settings.overwrite)?;
     let (traces, load_time) = timed(|| load(&settings.traces, &settings.reading, &progress));
     let mut traces = traces?;
+    engine::check_traces(roster, &traces)?;
     for trace in &traces {
         for warning in &trace.warnings {
             say(format!("warning: {warning}"));
@@ -224,7 +258,7 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         ops_in(&traces),
         show_ms(load_time)
     ));
-    let (plan, analysis_time) = timed(|| analyse_loaded::<B>(&mut traces));
+    let (plan, analysis_time) = timed(|| analyse_loaded(&mut traces, E::locking_of_all()));
     let (mut plan, wipes) = plan?;
     if let Some(note) = wipes {
         say(format!("warning: {note}"));
@@ -254,10 +288,13 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         predict: settings.predict,
         locking: settings.locking,
     };
-    if settings.engine == EngineChoice::Mixed && traces.len() < 2 {
-        say("warning: a mixed replay of a single trace runs it on C tdb alone".into());
+    if E::count() > 1 && E::label(0) != E::label(1) && traces.len() < 2 {
+        say(format!(
+            "warning: a mixed replay of a single trace runs it on {} alone",
+            E::label(0)
+        ));
     }
-    let outcome = replay::replay_mixed::<B, Odd>(&settings.tdbfile, &traces, &mut plan, &options);
+    let outcome = replay::replay_engines::<E>(&settings.tdbfile, &traces, &mut plan, &options);
     progress.clear();
     let report = match outcome {
         Ok(report) => report,
@@ -267,11 +304,14 @@ fn replay_with<B: Backend, Odd: Backend>(settings: &ReplaySettings) -> Result<()
         ),
         Err(error) => return Err(error.into()),
     };
-    let sound = if settings.engine == EngineChoice::Mixed {
+    let sound = if roster.is_empty() && settings.engine == EngineChoice::Mixed {
         Some(sound_to_both(&settings.tdbfile)?)
     } else {
         None
     };
+    if roster.len() > 1 {
+        say(sound_to_every(roster, &settings.tdbfile)?);
+    }
     let finished = report::Finished {
         settings,
         report: &report,

@@ -164,7 +164,7 @@ impl Finished<'_> {
         let backoffs = |list: &[replay::Backoff]| list.iter().map(BackoffJson::of).collect();
         out.document(&ReplayJson {
             command: "replay",
-            backend: self.settings.engine.name(),
+            backend: self.settings.engine_name(),
             traces: self
                 .traces
                 .iter()
@@ -206,8 +206,8 @@ impl Finished<'_> {
 struct ReplayJson {
     /// Always `"replay"`.
     command: &'static str,
-    /// The engine choice: `c`, `pure` or `mixed`.
-    backend: &'static str,
+    /// The engine choice: `c`, `pure` or `mixed`, or the `--engines` list.
+    backend: String,
     /// The traces, in the order given.
     traces: Vec<TraceJson>,
     /// Ops in all the traces.

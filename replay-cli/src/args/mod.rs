@@ -6,11 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use replay_engine::backend::runtime::EngineSpec;
 use replay_engine::record::Layout;
 use replay_engine::replay::database::Locking;
 use replay_engine::trace::{FlavourChoice, DEFAULT_MAX_LINE_BYTES};
 
 use crate::files::{existing_database, Recording};
+
+pub mod engine;
 
 /// Which tdb implementation runs the operations.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,11 +25,11 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    /// The engine's name as backends report it (`c`, `pure`).
-    pub fn name(self) -> &'static str {
+    /// The same engine as a spec.
+    pub fn spec(self) -> EngineSpec {
         match self {
-            BackendChoice::C => "c",
-            BackendChoice::Pure => "pure",
+            BackendChoice::C => EngineSpec::C,
+            BackendChoice::Pure => EngineSpec::Pure,
         }
     }
 }
@@ -197,10 +200,10 @@ impl BenchBackends {
 /// The database and the engine of `dump`, `check` and `recover`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Engine to read the file with (`pure` also catches circular chains on which C tdb
-    /// can loop forever).
-    #[arg(long, value_enum, default_value = "c")]
-    pub backend: BackendChoice,
+    /// Engine to read the file with: c, pure, lib:PATH or lib:PATH=NAME (`pure` also
+    /// catches circular chains on which C tdb can loop forever).
+    #[arg(long, value_parser = engine::parse_engine, default_value = "c")]
+    pub backend: EngineSpec,
     /// The database file.
     pub tdbfile: PathBuf,
 }
@@ -210,14 +213,14 @@ pub struct InspectArgs {
 #[derive(Clone, Debug)]
 pub struct InspectSettings {
     /// The engine that reads (or recovers) the file.
-    pub backend: BackendChoice,
+    pub backend: EngineSpec,
     /// The database, an existing tdb file.
     pub tdbfile: PathBuf,
 }
 
 impl InspectSettings {
     /// The settings for the file at `tdbfile`, which must exist and be a tdb.
-    pub fn new(backend: BackendChoice, tdbfile: &std::path::Path) -> Result<InspectSettings> {
+    pub fn new(backend: EngineSpec, tdbfile: &std::path::Path) -> Result<InspectSettings> {
         Ok(InspectSettings {
             backend,
             tdbfile: existing_database(tdbfile)?,
