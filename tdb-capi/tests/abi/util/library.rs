@@ -1,0 +1,124 @@
+//! The two libraries every test runs on: Debian's `libtdb.so.1` and ours
+//! (`target/release/libtdb.so.1`, built by the capi step when missing). Each gets a
+//! directory of its own holding only a `libtdb.so.1` (and `libtdb.so`, for linking)
+//! symlink, so `LD_LIBRARY_PATH` picks exactly one library per run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Debian's library, the reference (package `libtdb1`).
+pub const DEBIAN_LIBTDB: &str = "/usr/lib/x86_64-linux-gnu/libtdb.so.1";
+
+/// One of the two libraries under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lib {
+    /// Debian's libtdb 1.4.8.
+    Debian,
+    /// Ours: tdb-pure behind the C ABI.
+    Ours,
+}
+
+impl Lib {
+    /// Both libraries, Debian's first.
+    pub const BOTH: [Lib; 2] = [Lib::Debian, Lib::Ours];
+
+    /// A short name for messages and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lib::Debian => "debian",
+            Lib::Ours => "ours",
+        }
+    }
+
+    /// The library file itself (symlinks resolved).
+    pub fn file(self) -> &'static Path {
+        static DEBIAN: OnceLock<PathBuf> = OnceLock::new();
+        static OURS: OnceLock<PathBuf> = OnceLock::new();
+        match self {
+            Lib::Debian => DEBIAN.get_or_init(|| canonical(Path::new(DEBIAN_LIBTDB))),
+            Lib::Ours => OURS.get_or_init(|| canonical(&our_library())),
+        }
+    }
+
+    /// The directory to put in `LD_LIBRARY_PATH` (and `-L`) for this library.
+    pub fn dir(self) -> &'static Path {
+        static DIRS: OnceLock<[tempfile::TempDir; 2]> = OnceLock::new();
+        let dirs = DIRS.get_or_init(|| Lib::BOTH.map(link_dir));
+        dirs[self as usize].path()
+    }
+}
+
+/// Whether Debian's library is installed (tests skip, saying so, when it is not).
+pub fn debian_present() -> bool {
+    let present = Path::new(DEBIAN_LIBTDB).exists();
+    if !present {
+        eprintln!("skipped: {DEBIAN_LIBTDB} is missing (apt-get install libtdb1)");
+    }
+    present
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tdb-capi lives in the workspace")
+}
+
+/// This crate's test data directory.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn link_dir(lib: Lib) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("libtdb-{}-", lib.name()))
+        .tempdir()
+        .expect("a temporary directory");
+    for name in ["libtdb.so.1", "libtdb.so"] {
+        std::os::unix::fs::symlink(lib.file(), dir.path().join(name)).expect("a symlink");
+    }
+    dir
+}
+
+/// Our library: `$TDB_CAPI_LIB` if set, else `target/release/libtdb.so.1`, built with
+/// the capi step (`tdb-capi/build-so.sh`) when missing.
+fn our_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("TDB_CAPI_LIB") {
+        return PathBuf::from(path);
+    }
+    let lib = workspace_root().join("target/release/libtdb.so.1");
+    let build = workspace_root().join("tdb-capi/build-so.sh");
+    if !lib.exists() && build.exists() {
+        eprintln!(
+            "{} is missing: building it with {}",
+            lib.display(),
+            build.display()
+        );
+        let status = Command::new(&build)
+            .current_dir(workspace_root())
+            .status()
+            .expect("running the capi build step");
+        assert!(
+            status.success(),
+            "{} failed; run `make capi` to see why",
+            build.display()
+        );
+    }
+    if !lib.exists() && !build.exists() {
+        // Before the library's crate exists, Debian's stands in, so the harness runs.
+        eprintln!("note: no tdb-capi build step yet; Debian's library stands in for ours");
+        return PathBuf::from(DEBIAN_LIBTDB);
+    }
+    assert!(
+        lib.exists(),
+        "{} is missing after the capi build step",
+        lib.display()
+    );
+    lib
+}

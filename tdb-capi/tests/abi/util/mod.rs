@@ -1,0 +1,9 @@
+//! What the tests share: the two libraries, running programs on one of them, the C
+//! test program.
+
+pub mod c_program;
+pub mod library;
+pub mod run;
+
+pub use library::{debian_present, testdata, Lib};
+pub use run::{assert_same, assert_same_file, installed, on, run, Run};
