@@ -3,12 +3,16 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor example test lint bindings-check bench bench-sets microbench capi-bench fuzz ci
+.PHONY: vendor capi example test lint bindings-check bench bench-sets microbench capi-bench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
 vendor:
 	./vendor/fetch-libtdb.sh
+
+## libtdb.so.1 over tdb-pure (drop-in for Samba's libtdb): target/release/libtdb.so.1.
+capi:
+	CARGO="$(CARGO)" ./tdb-capi/build-so.sh
 
 ## Record a 3-process torture workload on C tdb and replay it, checking every result.
 example: vendor
@@ -17,7 +21,7 @@ example: vendor
 ## The whole test suite (corpus tests run when TDB_REPLAY_CORPUS is set). Test binaries
 ## run their tests in parallel; the one whose replays fork workers (tests/integration)
 ## runs them one by one on its main thread (docs/TESTING.md).
-test: vendor
+test: vendor capi
 	$(CARGO) test --workspace --release
 
 lint: vendor
@@ -48,7 +52,7 @@ microbench: vendor
 
 ## The drop-in library's speed: the same single operations through the C ABI on Debian's
 ## libtdb.so.1 and ours, and on tdb-pure from Rust, in one run (one table).
-capi-bench: vendor
+capi-bench: vendor capi
 	$(CARGO) test --release -p tdb-capi --test abi_bench -- --ignored --nocapture
 
 ## Fuzz tdb-pure's open/check/traverse/write paths with arbitrary files (needs cargo-fuzz).
