@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::known;
 use crate::util::c_program::{abi_check, sources};
-use crate::util::{assert_same, debian_present, on, run, Lib, Run};
+use crate::util::{assert_same_except, debian_present, on, run, Lib, Run};
 
 fn run_api(lib: Lib) -> (Run, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -27,7 +28,7 @@ fn every_export_behaves_as_debians() {
     let (debian, _d) = run_api(Lib::Debian);
     let (ours, _o) = run_api(Lib::Ours);
     assert!(debian.stdout.ends_with("== done\n"), "{}", debian.stdout);
-    assert_same("abi_check api", &debian.stdout, &ours.stdout);
+    assert_same_except("abi_check api", &debian.stdout, &ours.stdout, known::API);
 }
 
 /// The C program calls every function Debian's library exports (and reads `tdb_null`).
@@ -153,7 +154,12 @@ fn looping_lists_are_errors_where_c_hangs() {
         .take(agreed)
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_same("circular lists, before C hangs", &debian.stdout, &ours_head);
+    assert_same_except(
+        "circular lists, before C hangs",
+        &debian.stdout,
+        &ours_head,
+        known::CIRCULAR,
+    );
     if Lib::Ours.file() == Lib::Debian.file() {
         eprintln!("note: Debian's library stands in for ours; skipping ours' own checks");
         return;

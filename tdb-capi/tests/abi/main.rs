@@ -10,12 +10,14 @@
 //!   looping lists included;
 //! - `concurrent`: two processes per library on one file at once.
 //!
-//! Our library is `target/release/libtdb.so.1` (built by `tdb-capi/build-so.sh` when
-//! missing) or `$TDB_CAPI_LIB`. Tests that need Debian's packages skip, saying so,
+//! Our library is `target/release/libtdb.so.1` (linked by `tdb-capi/build-so.sh` when
+//! missing or older than the static library cargo built for this test) or
+//! `$TDB_CAPI_LIB`. Tests that need Debian's packages skip, saying so,
 //! when they are missing; CI installs them (.ci/run).
 
 mod c_api;
 mod concurrent;
+mod known;
 mod python;
 mod symbols;
 mod tools;

@@ -213,7 +213,7 @@ fn tdbbackup_backs_up_verifies_and_restores() {
             b"",
         );
         out += &tool(lib, dir, "tdbdump", &["fixture.tdb"], b"");
-        out
+        mask_library_messages(&out)
     });
     assert!(
         outputs[0].contains("restoring fixture.tdb"),
@@ -232,6 +232,31 @@ fn tdbbackup_backs_up_verifies_and_restores() {
         &original.replace("original", "fixture"),
         &restored,
     );
+}
+
+/// tdbbackup opens databases without a log context, so the library's default log
+/// messages reach its standard output: they are in each library's own words, so each
+/// is replaced by a marker (its presence is still compared). The lines tdbbackup
+/// prints itself stay.
+fn mask_library_messages(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(|line| {
+            let own = line.starts_with("restoring ")
+                || line.starts_with("Failed to ")
+                || line.starts_with("[tdb")
+                || line.starts_with('{')
+                || line.starts_with('}')
+                || line.starts_with("key(")
+                || line.starts_with("data(")
+                || line.ends_with(" records");
+            if own {
+                format!("{line}\n")
+            } else {
+                "<a log message of the library>\n".to_string()
+            }
+        })
+        .collect()
 }
 
 #[test]

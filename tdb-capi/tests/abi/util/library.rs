@@ -1,5 +1,5 @@
 //! The two libraries every test runs on: Debian's `libtdb.so.1` and ours
-//! (`target/release/libtdb.so.1`, built by the capi step when missing). Each gets a
+//! (`target/release/libtdb.so.1`, linked by the capi step when missing or stale). Each gets a
 //! directory of its own holding only a `libtdb.so.1` (and `libtdb.so`, for linking)
 //! symlink, so `LD_LIBRARY_PATH` picks exactly one library per run.
 
@@ -86,39 +86,53 @@ fn link_dir(lib: Lib) -> tempfile::TempDir {
     dir
 }
 
-/// Our library: `$TDB_CAPI_LIB` if set, else `target/release/libtdb.so.1`, built with
-/// the capi step (`tdb-capi/build-so.sh`) when missing.
+/// The `release` directory this test binary was built into (`<target>/release/deps/..`).
+fn release_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("<target>/release/deps/<test>")
+        .to_path_buf()
+}
+
+/// Our library: `$TDB_CAPI_LIB` if set, else `<target>/release/libtdb.so.1`, linked
+/// again by the capi step (`tdb-capi/build-so.sh --no-cargo`) whenever the static
+/// library cargo just built for these tests is newer, and built from scratch by it when
+/// neither exists.
 fn our_library() -> PathBuf {
     if let Some(path) = std::env::var_os("TDB_CAPI_LIB") {
         return PathBuf::from(path);
     }
-    let lib = workspace_root().join("target/release/libtdb.so.1");
-    let build = workspace_root().join("tdb-capi/build-so.sh");
-    if !lib.exists() && build.exists() {
-        eprintln!(
-            "{} is missing: building it with {}",
-            lib.display(),
-            build.display()
-        );
-        let status = Command::new(&build)
+    let release = release_dir();
+    let (so, archive) = (release.join("libtdb.so.1"), release.join("libtdb_capi.a"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (modified(&so), modified(&archive)) {
+        (Some(so), Some(archive)) => archive > so,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if stale {
+        let target = release.parent().expect("<target>/release");
+        let mut build = Command::new(workspace_root().join("tdb-capi/build-so.sh"));
+        if archive.exists() {
+            build.arg("--no-cargo");
+        }
+        eprintln!("linking {} ({build:?})", so.display());
+        let status = build
             .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", target)
+            .stdout(std::process::Stdio::null())
             .status()
-            .expect("running the capi build step");
+            .expect("running tdb-capi/build-so.sh");
         assert!(
             status.success(),
-            "{} failed; run `make capi` to see why",
-            build.display()
+            "tdb-capi/build-so.sh failed; run `make capi` to see why"
         );
     }
-    if !lib.exists() && !build.exists() {
-        // Before the library's crate exists, Debian's stands in, so the harness runs.
-        eprintln!("note: no tdb-capi build step yet; Debian's library stands in for ours");
-        return PathBuf::from(DEBIAN_LIBTDB);
-    }
     assert!(
-        lib.exists(),
+        so.exists(),
         "{} is missing after the capi build step",
-        lib.display()
+        so.display()
     );
-    lib
+    so
 }

@@ -2,8 +2,10 @@
 //! test program.
 
 pub mod c_program;
+pub mod diff;
 pub mod library;
 pub mod run;
 
+pub use diff::{assert_same_except, Known};
 pub use library::{debian_present, testdata, Lib};
 pub use run::{assert_same, assert_same_file, installed, on, run, Run};

@@ -99,22 +99,7 @@ pub fn installed(program: &str) -> bool {
 
 /// Panics with the differing lines unless `debian` and `ours` are the same text.
 pub fn assert_same(what: &str, debian: &str, ours: &str) {
-    if debian == ours {
-        return;
-    }
-    let (d, o): (Vec<&str>, Vec<&str>) = (debian.lines().collect(), ours.lines().collect());
-    let mut report = String::new();
-    for i in 0..d.len().max(o.len()) {
-        let (dl, ol) = (d.get(i).copied(), o.get(i).copied());
-        if dl != ol {
-            report += &format!("line {}:\n  debian: {dl:?}\n  ours:   {ol:?}\n", i + 1);
-            if report.lines().count() > 60 {
-                report += "...\n";
-                break;
-            }
-        }
-    }
-    panic!("{what}: Debian's library and ours differ\n{report}");
+    super::diff::assert_same_except(what, debian, ours, &[]);
 }
 
 /// Panics unless two files hold the same bytes.
