@@ -1,13 +1,14 @@
 //! The ABI benchmark (issue 16, "Speed"): the same single operations through the C ABI
 //! on Debian's libtdb.so.1 and on ours (testdata/bench/abi_bench.c, one binary linked
 //! against Debian's, run on each through `LD_LIBRARY_PATH`), and on tdb-pure called
-//! from Rust (`pure`), in one run, rounds interleaved, medians reported.
+//! from Rust (`pure`), in one run, rounds interleaved (each starting with another
+//! side), medians reported.
 //!
 //! `make capi-bench` runs the full benchmark (an ignored test, so `cargo test` only
 //! runs the small smoke test below):
 //! `cargo test --release -p tdb-capi --test abi_bench -- --ignored --nocapture`.
 //! `TDB_CAPI_BENCH_RECORDS` (10000), `TDB_CAPI_BENCH_HASH_SIZE` (10007) and
-//! `TDB_CAPI_BENCH_ROUNDS` (7) change its size.
+//! `TDB_CAPI_BENCH_ROUNDS` (11) change its size.
 
 #[allow(dead_code, unused_imports)] // shared with the `abi` tests, which use all of it
 #[path = "../abi/util/mod.rs"]
@@ -125,7 +126,7 @@ fn abi_bench() {
     }
     let records = env_or("TDB_CAPI_BENCH_RECORDS", 10000);
     let hash_size = env_or("TDB_CAPI_BENCH_HASH_SIZE", 10007);
-    let rounds = env_or("TDB_CAPI_BENCH_ROUNDS", 7);
+    let rounds = env_or("TDB_CAPI_BENCH_ROUNDS", 11);
     let samples = measure(records, hash_size, rounds);
     println!(
         "\n{records} records of 100 bytes, hash size {hash_size}, TDB_NOSYNC, median of {rounds} interleaved rounds;\n\

@@ -2,7 +2,6 @@
 //! and order as testdata/bench/abi_bench.c, so the difference to our library through
 //! the C ABI is the ABI layer's cost.
 
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
@@ -11,34 +10,30 @@ use tdb_pure::{flags, OpenFlags, StoreFlag, Tdb};
 
 const DATA_LEN: usize = 100;
 
-/// A key formatted as the C program formats it (`key%08ld`), without allocating.
-struct Key([u8; 32], usize);
+/// The keys as the C program makes them (`key%08ld`), made before any timing.
+type Keys = [[u8; 11]];
 
-impl Key {
-    fn of(i: usize) -> Key {
-        let mut buf = [0u8; 32];
-        let mut cursor = &mut buf[..];
-        write!(cursor, "key{i:08}").expect("a key fits");
-        let len = 32 - cursor.len();
-        Key(buf, len)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.0[..self.1]
-    }
+fn make_keys(records: usize) -> Vec<[u8; 11]> {
+    (0..records)
+        .map(|i| {
+            format!("key{i:08}")
+                .into_bytes()
+                .try_into()
+                .expect("11 bytes")
+        })
+        .collect()
 }
 
-fn store_all(db: &mut Tdb, records: usize, fill: u8) {
+fn store_all(db: &mut Tdb, keys: &Keys, fill: u8) {
     let data = [fill; DATA_LEN];
-    for i in 0..records {
-        db.store(Key::of(i).bytes(), &data, StoreFlag::Replace)
-            .expect("store");
+    for key in keys {
+        db.store(key, &data, StoreFlag::Replace).expect("store");
     }
 }
 
-fn fetch_all(db: &mut Tdb, records: usize) {
-    for i in 0..records {
-        let data = db.fetch(Key::of(i).bytes()).expect("fetch");
+fn fetch_all(db: &mut Tdb, keys: &Keys) {
+    for key in keys {
+        let data = db.fetch(key).expect("fetch");
         assert_eq!(data.len(), DATA_LEN);
     }
 }
@@ -54,30 +49,29 @@ fn traverse_all(db: &mut Tdb, records: usize) {
     assert_eq!((n as usize, bytes), (records, records * DATA_LEN));
 }
 
-fn chainlock_all(db: &mut Tdb, records: usize) {
-    for i in 0..records {
-        let key = Key::of(i);
-        db.chainlock(key.bytes()).expect("chainlock");
-        db.chainunlock(key.bytes()).expect("chainunlock");
+fn chainlock_all(db: &mut Tdb, keys: &Keys) {
+    for key in keys {
+        db.chainlock(key).expect("chainlock");
+        db.chainunlock(key).expect("chainunlock");
     }
 }
 
-fn transactions(db: &mut Tdb, records: usize, count: usize, stores: usize) {
+fn transactions(db: &mut Tdb, keys: &Keys, count: usize, stores: usize) {
     let data = [b't'; DATA_LEN];
     for t in 0..count {
         db.transaction_start().expect("transaction_start");
         for s in 0..stores {
-            let key = Key::of((t * stores + s) % records);
-            db.store(key.bytes(), &data, StoreFlag::Replace)
+            let key = &keys[(t * stores + s) % keys.len()];
+            db.store(key, &data, StoreFlag::Replace)
                 .expect("store in transaction");
         }
         db.transaction_commit().expect("transaction_commit");
     }
 }
 
-fn delete_all(db: &mut Tdb, records: usize) {
-    for i in 0..records {
-        db.delete(Key::of(i).bytes()).expect("delete");
+fn delete_all(db: &mut Tdb, keys: &Keys) {
+    for key in keys {
+        db.delete(key).expect("delete");
     }
 }
 
@@ -102,19 +96,18 @@ pub fn run(path: &Path, records: usize, hash_size: u32) -> Vec<(String, f64)> {
     };
     let db = &mut Tdb::open(path, &options).expect("tdb-pure opens the bench file");
     let (tx1, tx1000) = (1000, 10);
+    let keys = &make_keys(records);
     let mut figures = Vec::new();
     let f = &mut figures;
-    store_all(db, records, b'a');
-    timed(f, "fetch", records, || fetch_all(db, records));
-    timed(f, "store", records, || store_all(db, records, b'b'));
+    store_all(db, keys, b'a');
+    timed(f, "fetch", records, || fetch_all(db, keys));
+    timed(f, "store", records, || store_all(db, keys, b'b'));
     timed(f, "traverse", records * 5, || {
         (0..5).for_each(|_| traverse_all(db, records))
     });
-    timed(f, "chainlock", records, || chainlock_all(db, records));
-    timed(f, "tx1", tx1, || transactions(db, records, tx1, 1));
-    timed(f, "tx1000", tx1000, || {
-        transactions(db, records, tx1000, 1000)
-    });
-    timed(f, "delete", records, || delete_all(db, records));
+    timed(f, "chainlock", records, || chainlock_all(db, keys));
+    timed(f, "tx1", tx1, || transactions(db, keys, tx1, 1));
+    timed(f, "tx1000", tx1000, || transactions(db, keys, tx1000, 1000));
+    timed(f, "delete", records, || delete_all(db, keys));
     figures
 }
