@@ -1,6 +1,7 @@
 //! Differences between Debian's library and ours that the tests found and that our
-//! library has not fixed yet: each is a known failure, printed (with its reason) every
-//! time it occurs, so it stays visible. Everything else must match exactly. Remove an
+//! library has not fixed yet: each is a known failure, printed as `KNOWN FAILURE`
+//! with its reason every time it occurs (`-- --nocapture` shows it), so it stays
+//! visible. Everything else must match exactly. Remove an
 //! entry once our library behaves as C does; an entry that no longer occurs is harmless.
 
 use crate::util::Known;

@@ -18,7 +18,6 @@ mod pure;
 mod table;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use util::{debian_present, on, run, testdata, Lib};
@@ -26,23 +25,7 @@ use util::{debian_present, on, run, testdata, Lib};
 /// Compiles the C benchmark against the vendored header and Debian's library.
 fn compile(dir: &Path) -> PathBuf {
     let program = dir.join("abi_bench");
-    let include = util::library::workspace_root().join("vendor/libtdb/usr/include");
-    let out = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&program)
-        .arg("-I")
-        .arg(include)
-        .arg(testdata().join("bench/abi_bench.c"))
-        .arg("-L")
-        .arg(Lib::Debian.dir())
-        .arg("-ltdb")
-        .output()
-        .expect("running gcc");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    util::c_program::gcc(&program, &[testdata().join("bench/abi_bench.c")], "-O2");
     program
 }
 

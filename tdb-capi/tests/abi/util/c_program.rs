@@ -28,6 +28,13 @@ pub fn sources() -> Vec<PathBuf> {
 fn compile() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let program = dir.path().join("abi_check");
+    gcc(&program, &sources(), "-O1");
+    (dir, program)
+}
+
+/// Compiles `sources` into `program` against the vendored `tdb.h`, linked dynamically
+/// against Debian's libtdb.so.1 (warnings are errors).
+pub fn gcc(program: &Path, sources: &[PathBuf], optimise: &str) {
     let include = workspace_root().join("vendor/libtdb/usr/include");
     assert!(
         include.join("tdb.h").exists(),
@@ -35,11 +42,11 @@ fn compile() -> (tempfile::TempDir, PathBuf) {
         include.display()
     );
     let output = Command::new("gcc")
-        .args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&program)
+        .args([optimise, "-g", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(program)
         .arg("-I")
         .arg(&include)
-        .args(sources())
+        .args(sources)
         .arg("-L")
         .arg(Lib::Debian.dir())
         .arg("-ltdb")
@@ -47,8 +54,8 @@ fn compile() -> (tempfile::TempDir, PathBuf) {
         .expect("running gcc (apt-get install gcc)");
     assert!(
         output.status.success(),
-        "compiling the C test program failed:\n{}",
+        "compiling {} failed:\n{}",
+        program.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    (dir, program)
 }
