@@ -33,3 +33,6 @@ use types::TdbData;
 #[no_mangle]
 #[allow(non_upper_case_globals)]
 pub static mut tdb_null: TdbData = TdbData::NULL;
+
+#[cfg(test)]
+mod tests;

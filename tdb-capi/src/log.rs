@@ -48,11 +48,12 @@ pub fn message(h: &Handle, lvl: i32, text: &str) {
 }
 
 /// Whether C logs a failure of this kind (plain outcomes such as a missing or existing
-/// record, or a write to a read-only database, are not logged).
+/// record, a write to a read-only database or a refused nested transaction are not
+/// logged).
 fn logged(e: &Error) -> bool {
     !matches!(
         e,
-        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock
+        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock | Error::Nesting
     )
 }
 
@@ -66,6 +67,26 @@ pub fn failure(h: &Handle, what: &str, e: &Error) {
         };
         message(h, lvl, &format!("{what}: {e}"));
     }
+}
+
+/// What C logs when `tdb_open_ex` fails this way (level and text), if anything: C's
+/// wording for the failures it words itself (a file that cannot be opened, a spinlock
+/// file; nothing for a file that is not a tdb), else the engine's explanation.
+pub fn open_failure(name: &str, e: &Error) -> Option<(i32, String)> {
+    Some(match e {
+        Error::Os(errno, m) if *errno != libc::EBUSY => {
+            let reason = std::io::Error::from_raw_os_error(*errno).to_string();
+            let reason = reason.split(" (os error").next().unwrap_or(m).to_string();
+            let text = format!("tdb_open_ex: could not open file {name}: {reason}");
+            (level::WARNING, text)
+        }
+        Error::Io(m) if m.starts_with("not a tdb file") => return None,
+        Error::Unsupported(m) if m.contains("spinlock") => (
+            level::ERROR,
+            "tdb_open_ex: spinlocks no longer supported".to_string(),
+        ),
+        other => (level::ERROR, format!("tdb_open_ex: {name}: {other}")),
+    })
 }
 
 #[cfg(test)]

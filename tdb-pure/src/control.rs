@@ -153,7 +153,7 @@ impl Tdb {
 
     /// `tdb_transaction_write_lock_unmark`.
     pub fn transaction_write_lock_unmark(&mut self) -> Result<()> {
-        let r = self.locks.nest_unlock(TRANSACTION_LOCK, true);
+        let r = self.nest_unlock(TRANSACTION_LOCK, true);
         self.note(r)
     }
 

@@ -246,7 +246,19 @@ impl Tdb {
         if self.locks.allrecord.count > 0 {
             return Ok(());
         }
-        self.locks.nest_unlock(lock_offset(list), mark)
+        self.nest_unlock(lock_offset(list), mark)
+    }
+
+    /// `tdb_nest_unlock`: as C, releasing a lock this handle does not hold fails
+    /// without touching the sticky error code.
+    pub(crate) fn nest_unlock(&mut self, off: u32, mark: bool) -> Result<()> {
+        if !self.locks.nolock && !self.locks.holds(off) {
+            return Err(Error::Unchanged(
+                self.ecode,
+                format!("unlock of offset {off}: count is 0"),
+            ));
+        }
+        self.locks.nest_unlock(off, mark)
     }
 
     /// `tdb_write_lock_record` + unlock: may the record at `off` be freed?

@@ -67,6 +67,8 @@ impl Tdb {
             let o = off as u32;
             off += u64::from(ALIGNMENT);
             let Ok(rec) = self.io.read_rec_raw(o) else {
+                // C's failed read leaves `TDB_ERR_IO` (the last offsets always fail).
+                self.ecode = crate::code::IO;
                 continue;
             };
             if rec.magic != TDB_MAGIC

@@ -25,8 +25,8 @@ fn print(text: &str) {
     unsafe { libc::printf(c"%s".as_ptr(), text.as_ptr()) };
 }
 
-/// `tdb_check`: 0 if the database is sound and `check(key, data, private)` returned 0
-/// for every record.
+/// `tdb_check`: 0 if the database is sound and `check(key, data, private)` did not
+/// return −1 for any record (C fails on −1 only).
 #[no_mangle]
 pub unsafe extern "C" fn tdb_check(
     tdb: *mut TdbContext,
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn tdb_check(
                         TdbData::borrowed(key),
                         TdbData::borrowed(data),
                         private_data,
-                    ) == 0
+                    ) != -1
                 }
                 None => true,
             })

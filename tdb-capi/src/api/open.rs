@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use tdb_pure::{flags, CustomHash, Error, OpenOptions, Tdb};
+use tdb_pure::{flags, CustomHash, OpenOptions, Tdb};
 
 use crate::ffi::{call, call_infallible, guard};
 use crate::handle::Handle;
@@ -99,20 +99,14 @@ pub unsafe extern "C" fn tdb_open_ex(
         match Tdb::open_ex(path, &options, hash_fn.map(custom_hash)) {
             Ok(tdb) => h.publish(tdb),
             Err(e) => {
-                let text = format!("tdb_open_ex: could not open {}: {e}", path.display());
-                log::message(&h, open_failure_level(&e), &text);
+                if let Some((lvl, text)) = log::open_failure(&path.display().to_string(), &e) {
+                    log::message(&h, lvl, &text);
+                }
                 set_errno(e.errno());
                 std::ptr::null_mut()
             }
         }
     })
-}
-
-fn open_failure_level(e: &Error) -> i32 {
-    match e {
-        Error::Os(..) => level::WARNING,
-        _ => level::ERROR,
-    }
 }
 
 /// `tdb_close`: 0, or −1 for a NULL handle or one still in use by a callback.
