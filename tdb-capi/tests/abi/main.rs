@@ -10,9 +10,8 @@
 //!   looping lists included;
 //! - `concurrent`: two processes per library on one file at once.
 //!
-//! Our library is `target/release/libtdb.so.1` (linked by `tdb-capi/build-so.sh` when
-//! missing or older than the static library cargo built for this test) or
-//! `$TDB_CAPI_LIB`. Tests that need Debian's packages skip, saying so,
+//! Our library is `target/release/libtdb.so.1` (brought up to date by
+//! `tdb-capi/build-so.sh` when the tests start) or `$TDB_CAPI_LIB`. Tests that need Debian's packages skip, saying so,
 //! when they are missing; CI installs them (.ci/run).
 
 mod c_api;

@@ -1,5 +1,5 @@
 //! The two libraries every test runs on: Debian's `libtdb.so.1` and ours
-//! (`target/release/libtdb.so.1`, linked by the capi step when missing or stale). Each gets a
+//! (`target/release/libtdb.so.1`, brought up to date by the capi step). Each gets a
 //! directory of its own holding only a `libtdb.so.1` (and `libtdb.so`, for linking)
 //! symlink, so `LD_LIBRARY_PATH` picks exactly one library per run.
 
@@ -86,49 +86,34 @@ fn link_dir(lib: Lib) -> tempfile::TempDir {
     dir
 }
 
-/// The `release` directory this test binary was built into (`<target>/release/deps/..`).
-fn release_dir() -> PathBuf {
+/// The target directory this test binary was built into (`<target>/<profile>/deps/..`).
+fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("<target>/release/deps/<test>")
-        .to_path_buf()
+    let deps = exe.parent().expect("<target>/<profile>/deps");
+    let profile = deps.parent().expect("<target>/<profile>");
+    profile.parent().expect("<target>").to_path_buf()
 }
 
-/// Our library: `$TDB_CAPI_LIB` if set, else `<target>/release/libtdb.so.1`, linked
-/// again by the capi step (`tdb-capi/build-so.sh --no-cargo`) whenever the static
-/// library cargo just built for these tests is newer, and built from scratch by it when
-/// neither exists.
+/// Our library: `$TDB_CAPI_LIB` if set, else `<target>/release/libtdb.so.1`, brought up
+/// to date by the capi step (`tdb-capi/build-so.sh`: a cargo build of tdb-capi, which
+/// is a no-op after this test's own build, and the link) once per test process. Cargo
+/// holds no lock while tests run, so the nested build cannot deadlock.
 fn our_library() -> PathBuf {
     if let Some(path) = std::env::var_os("TDB_CAPI_LIB") {
         return PathBuf::from(path);
     }
-    let release = release_dir();
-    let (so, archive) = (release.join("libtdb.so.1"), release.join("libtdb_capi.a"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let stale = match (modified(&so), modified(&archive)) {
-        (Some(so), Some(archive)) => archive > so,
-        (None, _) => true,
-        (Some(_), None) => false,
-    };
-    if stale {
-        let target = release.parent().expect("<target>/release");
-        let mut build = Command::new(workspace_root().join("tdb-capi/build-so.sh"));
-        if archive.exists() {
-            build.arg("--no-cargo");
-        }
-        eprintln!("linking {} ({build:?})", so.display());
-        let status = build
-            .current_dir(workspace_root())
-            .env("CARGO_TARGET_DIR", target)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("running tdb-capi/build-so.sh");
-        assert!(
-            status.success(),
-            "tdb-capi/build-so.sh failed; run `make capi` to see why"
-        );
-    }
+    let target = target_dir();
+    let so = target.join("release/libtdb.so.1");
+    let status = Command::new(workspace_root().join("tdb-capi/build-so.sh"))
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", &target)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("running tdb-capi/build-so.sh");
+    assert!(
+        status.success(),
+        "tdb-capi/build-so.sh failed; run `make capi` to see why"
+    );
     assert!(
         so.exists(),
         "{} is missing after the capi build step",
