@@ -154,7 +154,10 @@ static void interrupted_lock(struct tdb_context *tdb)
 {
 	struct child c = fork_child(tdb, false, hold_lock);
 	struct sigaction sa;
-	struct itimerval t = {{0, 0}, {0, 200000}};
+	/* Repeating: a signal that lands before the blocking fcntl starts is followed by
+	 * another that interrupts it (tdb checks the flag only after EINTR). */
+	struct itimerval t = {{0, 100000}, {0, 200000}};
+	struct itimerval off = {{0, 0}, {0, 0}};
 	relay_line(&c);
 	relay_line(&c);
 	memset(&sa, 0, sizeof(sa));
@@ -163,6 +166,7 @@ static void interrupted_lock(struct tdb_context *tdb)
 	tdb_setalarm_sigptr(tdb, &alarmed);
 	setitimer(ITIMER_REAL, &t, NULL);
 	abi_fail("chainlock interrupted by alarm", tdb_chainlock(tdb, abi_str("lockme")), tdb);
+	setitimer(ITIMER_REAL, &off, NULL);
 	printf("alarm fired: %d\n", (int)alarmed);
 	tdb_setalarm_sigptr(tdb, NULL);
 	say(c.to_child, "1");
