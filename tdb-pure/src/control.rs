@@ -68,12 +68,7 @@ impl Tdb {
 
     /// `tdb_add_flags` (C's rules: allow and disallow nesting exclude each other).
     pub fn add_flags(&mut self, add: u32) -> Result<()> {
-        if add & flags::ALLOW_NESTING != 0 && add & flags::DISALLOW_NESTING != 0 {
-            self.ecode = Error::Nesting.code();
-            return Err(Error::Einval(
-                "allow_nesting and disallow_nesting are not allowed together!".into(),
-            ));
-        }
+        self.refuse_both_nestings(add)?;
         if add & flags::ALLOW_NESTING != 0 {
             self.flags &= !flags::DISALLOW_NESTING;
         }
@@ -87,12 +82,7 @@ impl Tdb {
     /// `tdb_remove_flags` (locking cannot be switched on for a mutex file opened
     /// without its mutexes).
     pub fn remove_flags(&mut self, remove: u32) -> Result<()> {
-        if remove & flags::ALLOW_NESTING != 0 && remove & flags::DISALLOW_NESTING != 0 {
-            self.ecode = Error::Nesting.code();
-            return Err(Error::Einval(
-                "allow_nesting and disallow_nesting are not allowed together!".into(),
-            ));
-        }
+        self.refuse_both_nestings(remove)?;
         if remove & flags::NOLOCK != 0 && self.io.base() != 0 && self.locks.mutexes.is_none() {
             let e = Error::Lock("Can not remove NOLOCK flag on mutexed databases".into());
             self.ecode = e.code();
@@ -105,6 +95,18 @@ impl Tdb {
             self.flags |= flags::ALLOW_NESTING;
         }
         self.set_flags(self.flags & !remove);
+        Ok(())
+    }
+
+    /// C refuses a flag change naming both nesting flags, with `TDB_ERR_NESTING`.
+    fn refuse_both_nestings(&mut self, change: u32) -> Result<()> {
+        if change & flags::ALLOW_NESTING != 0 && change & flags::DISALLOW_NESTING != 0 {
+            self.ecode = crate::code::NESTING;
+            return Err(Error::Unchanged(
+                self.ecode,
+                "allow_nesting and disallow_nesting are not allowed together!".into(),
+            ));
+        }
         Ok(())
     }
 

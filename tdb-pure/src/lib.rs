@@ -177,7 +177,9 @@ impl Tdb {
     /// Record the error code of a result, as C sets `tdb->ecode`.
     pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            self.ecode = e.code();
+            if !e.leaves_code() {
+                self.ecode = e.code();
+            }
         }
         r
     }
@@ -253,10 +255,9 @@ impl Tdb {
     /// without touching the sticky error code.
     pub(crate) fn nest_unlock(&mut self, off: u32, mark: bool) -> Result<()> {
         if !self.locks.nolock && !self.locks.holds(off) {
-            return Err(Error::Unchanged(
-                self.ecode,
-                format!("unlock of offset {off}: count is 0"),
-            ));
+            return Err(Error::NotLocked(format!(
+                "unlock of offset {off}: count is 0"
+            )));
         }
         self.locks.nest_unlock(off, mark)
     }

@@ -45,34 +45,31 @@ fn count(n: u32) -> c_int {
     c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
-/// `tdb_traverse`: the number of records visited, or −1.
-#[no_mangle]
-pub unsafe extern "C" fn tdb_traverse(
-    tdb: *mut TdbContext,
-    f: Option<TraverseFn>,
-    private_data: *mut c_void,
-) -> c_int {
-    // SAFETY: `tdb` is a live handle (tdb.h's contract).
-    unsafe {
-        call(tdb, "tdb_traverse", -1, |h, t| {
-            t.traverse(visitor(h, f, private_data)).map(count)
-        })
-    }
+/// Define the exported whole-database traversals: `name => method`.
+macro_rules! traversals {
+    ($($(#[$doc:meta])* $name:ident => $method:ident;)*) => {$(
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            tdb: *mut TdbContext,
+            f: Option<TraverseFn>,
+            private_data: *mut c_void,
+        ) -> c_int {
+            // SAFETY: `tdb` is a live handle (tdb.h's contract).
+            unsafe {
+                call(tdb, stringify!($name), -1, |h, t| {
+                    t.$method(visitor(h, f, private_data)).map(count)
+                })
+            }
+        }
+    )*};
 }
 
-/// `tdb_traverse_read`.
-#[no_mangle]
-pub unsafe extern "C" fn tdb_traverse_read(
-    tdb: *mut TdbContext,
-    f: Option<TraverseFn>,
-    private_data: *mut c_void,
-) -> c_int {
-    // SAFETY: `tdb` is a live handle (tdb.h's contract).
-    unsafe {
-        call(tdb, "tdb_traverse_read", -1, |h, t| {
-            t.traverse_read(visitor(h, f, private_data)).map(count)
-        })
-    }
+traversals! {
+    /// `tdb_traverse`: the number of records visited, or −1; the callback may write.
+    tdb_traverse => traverse;
+    /// `tdb_traverse_read`: as `tdb_traverse`, writes from the callback fail.
+    tdb_traverse_read => traverse_read;
 }
 
 /// `tdb_traverse_chain`.
