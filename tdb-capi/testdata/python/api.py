@@ -142,7 +142,16 @@ def errors(d):
     nest.close()
 
 
+def mapped_libtdb():
+    """The libtdb files this process maps (to stderr: the test checks which one)."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "libtdb" in line}
+    for path in sorted(paths):
+        sys.stderr.write(f"mapped: {path}\n")
+
+
 def main():
+    mapped_libtdb()
     d = sys.argv[1]
     db = tdb.Tdb(os.path.join(d, "api.tdb"), 17, tdb.DEFAULT, os.O_CREAT | os.O_RDWR, 0o600)
     describe(db, "new")

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::util::{
-    assert_same, assert_same_file, debian_present, installed, on, run, testdata, Lib,
+    assert_mapped, assert_same, assert_same_file, debian_present, installed, on, run, testdata, Lib,
 };
 
 #[test]
@@ -25,6 +25,7 @@ fn python3_tdb_agrees() {
         cmd.arg(testdata().join("python/api.py")).arg(dir.path());
         let out = run(&mut cmd, b"", Duration::from_secs(30));
         out.assert_ok(&format!("api.py on {}", lib.name()));
+        assert_mapped(&out, lib);
         (out.stdout, dir)
     });
     let [(debian, d), (ours, o)] = runs;

@@ -8,4 +8,4 @@ pub mod run;
 
 pub use diff::{assert_same_except, Known};
 pub use library::{debian_present, testdata, Lib};
-pub use run::{assert_same, assert_same_file, installed, on, run, Run};
+pub use run::{assert_mapped, assert_same, assert_same_file, installed, on, run, Run};

@@ -39,6 +39,22 @@ impl Run {
     }
 }
 
+/// Panics unless a run's standard error names exactly `lib`'s file as the libtdb it
+/// mapped (the test programs print `mapped: PATH` lines from /proc/self/maps).
+pub fn assert_mapped(run: &Run, lib: Lib) {
+    let mapped: std::collections::BTreeSet<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("mapped: "))
+        .collect();
+    let want = lib.file().to_string_lossy();
+    assert!(
+        mapped.len() == 1 && mapped.contains(&*want),
+        "the run on {} mapped {mapped:?}, not {want}",
+        lib.name()
+    );
+}
+
 /// A command for `program` whose dynamic loader finds only `lib`'s libtdb.so.1.
 pub fn on(lib: Lib, program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);
