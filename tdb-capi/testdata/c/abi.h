@@ -56,8 +56,10 @@ void abi_errors(const char *dir);
 
 /* `abi_check circular FILE`: a chain that loops on itself. */
 int abi_circular(const char *path);
-/* `abi_check worker FILE ID ROUNDS` and `abi_check verify FILE`. */
-int abi_worker(const char *path, int id, int rounds);
-int abi_verify(const char *path);
+/* `abi_check create|worker|verify FILE ... [mutex]`: the shared-file test's steps;
+ * `flags` is TDB_MUTEX_LOCKING for a robust-mutex file, else 0. */
+int abi_create_shared(const char *path, int flags);
+int abi_worker(const char *path, int id, int rounds, int flags);
+int abi_verify(const char *path, int flags);
 
 #endif

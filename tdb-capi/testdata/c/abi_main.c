@@ -4,8 +4,10 @@
  *
  *   abi_check api DIR              every call, one result per line
  *   abi_check circular DIR         a chain that loops (C hangs: run under a time limit)
- *   abi_check worker FILE ID N     one process of the two-libraries-on-one-file test
- *   abi_check verify FILE          check the file and summarise its records */
+ *   abi_check create FILE [mutex]  the two-libraries-on-one-file test: make the file,
+ *   abi_check worker FILE ID N [mutex]   run one of its processes,
+ *   abi_check verify FILE [mutex]  check the file and summarise its records
+ *   abi_check robust               print tdb_runtime_check_for_robust_mutexes() */
 #include "abi.h"
 
 #include <stdio.h>
@@ -42,9 +44,27 @@ static int api(const char *dir)
 	return 0;
 }
 
+/* TDB_MUTEX_LOCKING when the last argument is "mutex" (dropping it), else 0. */
+static int mutex_arg(int *argc, char **argv)
+{
+	if (*argc > 3 && strcmp(argv[*argc - 1], "mutex") == 0) {
+		(*argc)--;
+		return TDB_MUTEX_LOCKING;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	int mutex = mutex_arg(&argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && strcmp(argv[1], "robust") == 0) {
+		printf("%d\n", tdb_runtime_check_for_robust_mutexes());
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "create") == 0) {
+		return abi_create_shared(argv[2], mutex);
+	}
 	if (argc == 3 && strcmp(argv[1], "api") == 0) {
 		return api(argv[2]);
 	}
@@ -52,12 +72,12 @@ int main(int argc, char **argv)
 		return abi_circular(argv[2]);
 	}
 	if (argc == 5 && strcmp(argv[1], "worker") == 0) {
-		return abi_worker(argv[2], atoi(argv[3]), atoi(argv[4]));
+		return abi_worker(argv[2], atoi(argv[3]), atoi(argv[4]), mutex);
 	}
 	if (argc == 3 && strcmp(argv[1], "verify") == 0) {
-		return abi_verify(argv[2]);
+		return abi_verify(argv[2], mutex);
 	}
-	fprintf(stderr, "usage: abi_check api DIR | circular DIR | worker FILE ID ROUNDS | "
-			"verify FILE\n");
+	fprintf(stderr, "usage: abi_check api DIR | circular DIR | robust | create FILE [mutex] | "
+			"worker FILE ID ROUNDS [mutex] | verify FILE [mutex]\n");
 	return 2;
 }

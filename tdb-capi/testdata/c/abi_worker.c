@@ -1,10 +1,13 @@
 /* Multi-process and hostile-file modes of the C test program.
  *
- * `worker FILE ID ROUNDS`: each round a transaction (increments "tx_count", stores
- * "w<ID>-<round>"), a chain-locked increment of "cl_count", a temporary record, and a
- * read traverse that validates every record; every fifth round a write traverse deletes
- * the worker's temporary records. It prints how many of each succeeded, so the test
- * knows what the file must hold. `verify FILE` checks and summarises the file.
+ * `create FILE [mutex]` makes the shared file (a robust-mutex one with `mutex`: created
+ * with TDB_CLEAR_IF_FIRST, as Samba does, then opened by everyone without it).
+ * `worker FILE ID ROUNDS [mutex]`: each round a transaction (increments "tx_count",
+ * stores "w<ID>-<round>"), a chain-locked increment of "cl_count", a temporary record,
+ * and a read traverse (a write one on a robust-mutex file) that validates every record;
+ * every fifth round a write traverse deletes the worker's temporary records. It prints
+ * how many of each succeeded, so the test knows what the file must hold.
+ * `verify FILE [mutex]` checks and summarises the file.
  * `circular DIR` makes a chain that points at itself and reads through it. */
 #include "abi.h"
 
@@ -79,9 +82,22 @@ static int drop_own_tmp(struct tdb_context *tdb, TDB_DATA key, TDB_DATA data, vo
 	return 0;
 }
 
-int abi_worker(const char *path, int id, int rounds)
+int abi_create_shared(const char *path, int flags)
 {
-	struct tdb_context *tdb = tdb_open_ex(path, 31, TDB_NOSYNC, O_RDWR | O_CREAT, 0600,
+	int create = flags | TDB_NOSYNC | (flags & TDB_MUTEX_LOCKING ? TDB_CLEAR_IF_FIRST : 0);
+	struct tdb_context *tdb = tdb_open_ex(path, 31, create, O_RDWR | O_CREAT | O_EXCL, 0600,
+					      &abi_log_ctx, NULL);
+	if (tdb == NULL) {
+		printf("create: failed\n");
+		return 1;
+	}
+	printf("create: flags=%d\n", tdb_get_flags(tdb));
+	return tdb_close(tdb) == 0 ? 0 : 1;
+}
+
+int abi_worker(const char *path, int id, int rounds, int flags)
+{
+	struct tdb_context *tdb = tdb_open_ex(path, 0, flags | TDB_NOSYNC, O_RDWR, 0,
 					      &abi_log_ctx, NULL);
 	int tx = 0, cl = 0, reads = 0, bad = 0, sweeps = 0;
 	char prefix[16];
@@ -96,7 +112,15 @@ int abi_worker(const char *path, int id, int rounds)
 		cl += chainlock_round(tdb);
 		snprintf(key, sizeof(key), "%s%d", prefix, round);
 		tdb_store(tdb, abi_str(key), abi_str("temporary"), TDB_REPLACE);
-		reads += tdb_traverse_read(tdb, validate, &bad) >= 0;
+		/* On a robust-mutex file a read traverse holds a record's fcntl lock while it
+		 * waits for the next chain's mutex, which a committing transaction holds while
+		 * it waits for that record's lock: C tdb deadlocks there too, with itself. A
+		 * write traverse takes the transaction lock first, so it validates instead. */
+		if (flags & TDB_MUTEX_LOCKING) {
+			reads += tdb_traverse(tdb, validate, &bad) >= 0;
+		} else {
+			reads += tdb_traverse_read(tdb, validate, &bad) >= 0;
+		}
 		if (round % 5 == 4 || round == rounds - 1) {
 			sweeps += tdb_traverse(tdb, drop_own_tmp, prefix) >= 0;
 		}
@@ -121,9 +145,9 @@ static int count_record(struct tdb_context *tdb, TDB_DATA key, TDB_DATA data, vo
 	return 0;
 }
 
-int abi_verify(const char *path)
+int abi_verify(const char *path, int flags)
 {
-	struct tdb_context *tdb = tdb_open_ex(path, 0, 0, O_RDWR, 0, &abi_log_ctx, NULL);
+	struct tdb_context *tdb = tdb_open_ex(path, 0, flags, O_RDWR, 0, &abi_log_ctx, NULL);
 	int counts[3] = {0, 0, 0};
 	if (tdb == NULL) {
 		printf("verify: open failed\n");
