@@ -50,22 +50,64 @@ pub fn message(h: &Handle, lvl: i32, text: &str) {
 /// Whether C logs a failure of this kind (plain outcomes such as a missing or existing
 /// record, a write to a read-only database or a refused nested transaction are not
 /// logged).
-fn logged(e: &Error) -> bool {
-    !matches!(
-        e,
-        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock | Error::Nesting
-    )
+fn logged(what: &str, e: &Error) -> bool {
+    match e {
+        Error::NoExist | Error::Exists | Error::ReadOnly | Error::NoLock | Error::Nesting => false,
+        Error::Lock(m) => c_logs_lock_failure(m),
+        Error::Unchanged(_, m) => !m.starts_with("check callback rejected"),
+        // tdb_traverse_chain's refusal of a chain out of range.
+        Error::Einval(m) => !m.starts_with("chain "),
+        // C's freelist validation fails silently.
+        _ => what != "tdb_validate_freelist",
+    }
+}
+
+/// C logs a lock failure when the lock call itself fails (not for a busy lock asked
+/// without waiting, `EAGAIN`), but not when it refuses an all-record lock request for
+/// the state the handle is in.
+fn c_logs_lock_failure(m: &str) -> bool {
+    const SILENT: [&str; 4] = [
+        "traverse_chain inside",
+        "allrecord lock",
+        "allrecord unlock",
+        "no allrecord locks",
+    ];
+    let eagain = std::io::Error::from_raw_os_error(libc::EAGAIN).to_string();
+    let eagain = eagain.split(" (os error").next().unwrap_or_default();
+    !m.contains(eagain) && !SILENT.iter().any(|s| m.starts_with(s))
 }
 
 /// Log a failed call `what` on `h`, as C logs its failures.
 #[cold]
 pub fn failure(h: &Handle, what: &str, e: &Error) {
-    if logged(e) {
+    if logged(what, e) {
         let lvl = match e {
             Error::Corrupt(_) | Error::NeedsRecovery => level::FATAL,
+            Error::Unchanged(code, _) if *code == tdb_pure::code::NESTING => level::FATAL,
             _ => level::ERROR,
         };
-        message(h, lvl, &format!("{what}: {e}"));
+        match e {
+            // C's own words for it, whichever call released the lock.
+            Error::NotLocked(_) => message(h, lvl, "tdb_unlock: count is 0"),
+            _ => message(h, lvl, &format!("{what}: {}", detail(e))),
+        }
+    }
+}
+
+/// The engine's explanation of a failure, without the kind's name (C's messages name
+/// the call and the problem only).
+fn detail(e: &Error) -> String {
+    match e {
+        Error::Corrupt(m)
+        | Error::Io(m)
+        | Error::Lock(m)
+        | Error::Oom(m)
+        | Error::Einval(m)
+        | Error::NotLocked(m)
+        | Error::Os(_, m)
+        | Error::Unsupported(m)
+        | Error::Unchanged(_, m) => m.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -81,6 +123,10 @@ pub fn open_failure(name: &str, e: &Error) -> Option<(i32, String)> {
             (level::WARNING, text)
         }
         Error::Io(m) if m.starts_with("not a tdb file") => return None,
+        Error::Nesting => (
+            level::FATAL,
+            "tdb_open_ex: allow_nesting and disallow_nesting are not allowed together!".into(),
+        ),
         Error::Unsupported(m) if m.contains("spinlock") => (
             level::ERROR,
             "tdb_open_ex: spinlocks no longer supported".to_string(),

@@ -12,7 +12,8 @@ use crate::fault::{FaultHook, Hook};
 use crate::hash::{CustomHash, HashKind};
 use crate::header::{
     data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, FEATURE_FLAGS_OFS, FEATURE_FLAG_MAGIC,
-    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MAGIC1_OFS, MAGIC2_OFS, MUTEX_SIZE_OFS,
+    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MAGIC1_OFS, MAGIC2_OFS, MAGIC_FOOD,
+    MUTEX_SIZE_OFS,
 };
 use crate::io::Io;
 use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
@@ -94,7 +95,10 @@ impl Tdb {
             hash_size
         };
         let order = ByteOrder::native();
-        let image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
+        let mut image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
+        // C writes the magic string only into files: an in-memory header lacks it (so
+        // C's tdb_check calls an internal database corrupt).
+        image[..MAGIC_FOOD.len()].fill(0);
         let io = Io::memory(image, order);
         let tdb_flags =
             (tdb_flags | flags::INTERNAL | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
@@ -272,7 +276,8 @@ impl Tdb {
         let mut raw = vec![0u8; HEADER_SIZE as usize];
         let have = self.io.size >= u64::from(HEADER_SIZE) && self.io.read(0, &mut raw).is_ok();
         if !have || !Header::has_magic(&raw) {
-            if !create || self.read_only {
+            // A file TDB_CLEAR_IF_FIRST just wiped is made anew, with or without O_CREAT.
+            if (!create && !wiped) || self.read_only {
                 return Err(Error::io("not a tdb file (short file or bad magic)"));
             }
             raw = self.create_database(o.hash_size)?;

@@ -408,9 +408,11 @@ impl Tdb {
                         .io
                         .read_vec(off32 + REC_HDR + rec.key_len, rec.data_len)?;
                     if !f(&key, &data) {
-                        return Err(Error::corrupt(format!(
-                            "check callback rejected the record at {off}"
-                        )));
+                        // C fails the check without setting an error code.
+                        return Err(Error::Unchanged(
+                            self.ecode,
+                            format!("check callback rejected the record at {off}"),
+                        ));
                     }
                 }
                 scan.members
