@@ -23,6 +23,8 @@ void abi_log_fn(struct tdb_context *tdb, enum tdb_debug_level level, const char 
 	PRINTF_ATTRIBUTE(3, 4);
 /* Whether a warning, error or fatal message was logged since the last call (and reset). */
 bool abi_logged(void);
+/* The most severe of those ("fatal", "error", "warning" or "no"), and reset. */
+const char *abi_log_seen(void);
 
 /* A TDB_DATA over a C string (without its NUL). */
 TDB_DATA abi_str(const char *s);

@@ -15,7 +15,7 @@ static void open_result(const char *what, struct tdb_context *tdb)
 	if (tdb == NULL) {
 		printf(" errno=%s", strerror(errno));
 	}
-	printf(" log=%s\n", abi_logged() ? "yes" : "no");
+	printf(" log=%s\n", abi_log_seen());
 }
 
 static void internal_db(const char *dir)

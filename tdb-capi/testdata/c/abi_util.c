@@ -12,14 +12,15 @@
 
 int abi_log_private = 42;
 struct tdb_logging_context abi_log_ctx = {abi_log_fn, &abi_log_private};
-static int errors_logged;
+/* The most severe level logged since the last report (-1: nothing at WARNING or above). */
+static int worst_logged = -1;
 
 void abi_log_fn(struct tdb_context *tdb, enum tdb_debug_level level, const char *fmt, ...)
 {
 	va_list ap;
 	(void)tdb;
-	if (level <= TDB_DEBUG_WARNING) {
-		errors_logged++;
+	if (level <= TDB_DEBUG_WARNING && (worst_logged < 0 || (int)level < worst_logged)) {
+		worst_logged = (int)level;
 	}
 	fprintf(stderr, "log[%d]: ", (int)level);
 	va_start(ap, fmt);
@@ -29,9 +30,15 @@ void abi_log_fn(struct tdb_context *tdb, enum tdb_debug_level level, const char 
 
 bool abi_logged(void)
 {
-	bool any = errors_logged > 0;
-	errors_logged = 0;
-	return any;
+	return strcmp(abi_log_seen(), "no") != 0;
+}
+
+const char *abi_log_seen(void)
+{
+	static const char *names[] = {"fatal", "error", "warning"};
+	int worst = worst_logged;
+	worst_logged = -1;
+	return worst < 0 ? "no" : names[worst];
 }
 
 TDB_DATA abi_str(const char *s)
@@ -85,7 +92,7 @@ void abi_fail(const char *what, int rc, struct tdb_context *tdb)
 	if (tdb != NULL) {
 		print_err(tdb);
 	}
-	printf(" log=%s\n", abi_logged() ? "yes" : "no");
+	printf(" log=%s\n", abi_log_seen());
 }
 
 void abi_data(const char *what, TDB_DATA d, struct tdb_context *tdb)
