@@ -5,6 +5,7 @@
 //! - `symbols`: our exports are exactly Debian's (names, versions, SONAME), and the
 //!   library we mean is the one a program maps;
 //! - `tools`: Debian's tdbtool, tdbdump, tdbbackup and tdbrestore;
+//! - `hostile`: the same tools' verdicts on damaged files;
 //! - `python`: Debian's python3-tdb running testdata/python/api.py;
 //! - `c_api`: the C test program (testdata/c) calling every export, error paths and
 //!   looping lists included;
@@ -16,6 +17,7 @@
 
 mod c_api;
 mod concurrent;
+mod hostile;
 mod known;
 mod python;
 mod symbols;
