@@ -123,6 +123,9 @@ pub fn open_failure(name: &str, e: &Error) -> Option<(i32, String)> {
             (level::WARNING, text)
         }
         Error::Io(m) if m.starts_with("not a tdb file") => return None,
+        Error::Einval(m) if m.starts_with("was not created with") => {
+            (level::FATAL, format!("tdb_open_ex: {name} {m}"))
+        }
         Error::Nesting => (
             level::FATAL,
             "tdb_open_ex: allow_nesting and disallow_nesting are not allowed together!".into(),

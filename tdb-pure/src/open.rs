@@ -155,6 +155,22 @@ fn new_handle(
     }
 }
 
+/// The file's magic hashes `want` are not those of the hash function(s) in use (the last
+/// tried gave `have`): `TDB_ERR_EINVAL`, in C's words.
+fn hash_mismatch(alg: &str, want: (u32, u32), have: (u32, u32)) -> Error {
+    let rel = |a: u32, b: u32| if a == b { "==" } else { "!=" };
+    Error::Einval(format!(
+        "was not created with {alg} hash function we are using\n\
+         magic1_hash[0x{:08X} {} 0x{:08X}] magic2_hash[0x{:08X} {} 0x{:08X}]",
+        want.0,
+        rel(want.0, have.0),
+        have.0,
+        want.1,
+        rel(want.1, have.1),
+        have.1
+    ))
+}
+
 fn os_err(what: &str, e: std::io::Error) -> Error {
     Error::Os(
         e.raw_os_error().unwrap_or(libc::EIO),
@@ -329,22 +345,22 @@ impl Tdb {
             self.custom_hash = None;
             return Ok(HashKind::Old);
         }
-        if self.custom_hash.is_none() {
-            return header.select_hash(self.flags & flags::INCOMPATIBLE_HASH != 0);
-        }
         let want = (header.magic1_hash, header.magic2_hash);
+        if self.custom_hash.is_none() {
+            let first = if self.flags & flags::INCOMPATIBLE_HASH != 0 {
+                HashKind::Jenkins
+            } else {
+                HashKind::Old
+            };
+            // C reports the magic hashes of the last function it tried.
+            let last = crate::header::magic_hashes(first.other(), header.order);
+            return header
+                .select_hash(first == HashKind::Jenkins)
+                .map_err(|_| hash_mismatch("either default", want, last));
+        }
         let have = self.magic_hashes(header.order);
         if have != want {
-            return Err(Error::Einval(format!(
-                "the file was not created with the user defined hash function we are \
-                 using: magic1_hash[{:#010X} {} {:#010X}] magic2_hash[{:#010X} {} {:#010X}]",
-                want.0,
-                if want.0 == have.0 { "==" } else { "!=" },
-                have.0,
-                want.1,
-                if want.1 == have.1 { "==" } else { "!=" },
-                have.1
-            )));
+            return Err(hash_mismatch("the user defined", want, have));
         }
         Ok(HashKind::Old)
     }
