@@ -12,8 +12,9 @@
 //! - `concurrent`: two processes per library on one file at once.
 //!
 //! Our library is `target/release/libtdb.so.1` (brought up to date by
-//! `tdb-capi/build-so.sh` when the tests start) or `$TDB_CAPI_LIB`. Tests that need Debian's packages skip, saying so,
-//! when they are missing; CI installs them (.ci/run).
+//! `tdb-capi/build-so.sh` when the tests start) or `$TDB_CAPI_LIB`. Tests that need
+//! Debian's packages skip, saying so, when they are missing; CI installs them
+//! (.ci/run).
 
 mod c_api;
 mod concurrent;
