@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor capi example test lint bindings-check bench bench-sets bench-engines microbench fuzz ci
+.PHONY: vendor capi example test lint bindings-check bench bench-sets bench-engines microbench capi-bench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
@@ -56,6 +56,11 @@ bench-engines: vendor
 microbench: vendor
 	$(CARGO) build --release --bin tdb-replay
 	./target/release/tdb-replay microbench
+
+## The drop-in library's speed: the same single operations through the C ABI on Debian's
+## libtdb.so.1 and ours, and on tdb-pure from Rust, in one run (one table).
+capi-bench: vendor capi
+	$(CARGO) test --release -p tdb-capi --test abi_bench -- --ignored --nocapture
 
 ## Fuzz tdb-pure's open/check/traverse/write paths with arbitrary files (needs cargo-fuzz).
 fuzz:
