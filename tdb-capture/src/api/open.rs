@@ -140,9 +140,17 @@ pub unsafe extern "C" fn tdb_close(tdb: *mut TdbContext) -> c_int {
         // SAFETY: the program's handle, passed on.
         return unsafe { real::tdb_close(tdb) };
     };
-    let open = call
-        .with(|trace| std::mem::take(&mut trace.depth))
-        .unwrap_or(0);
+    // A forked child that only closes what it inherited has nothing to replay: it
+    // writes no file of its own.
+    let (open, inherited_only) = call
+        .with(|trace| (std::mem::take(&mut trace.depth), trace.pid != config::pid()))
+        .unwrap_or_default();
+    if inherited_only {
+        handles::unregister(tdb);
+        drop(call);
+        // SAFETY: the program's handle, passed on.
+        return unsafe { real::tdb_close(tdb) };
+    }
     if open > 0 {
         call.line(|out, seqnum| out.bare(seqnum, "tdb_transaction_cancel"));
         // SAFETY: the program's open handle.
