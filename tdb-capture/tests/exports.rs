@@ -53,6 +53,8 @@ fn the_library_exports_exactly_the_traced_api() {
             "--release",
             "-p",
             "tdb-capture",
+            "-p",
+            "replay-cli",
             "--manifest-path",
             manifest,
         ])

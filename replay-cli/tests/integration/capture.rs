@@ -17,7 +17,9 @@ const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/capture/workl
 /// Debian's python, the one python3-tdb is installed for.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// Build the interposer library beside the binary (`cargo test` builds no cdylib), once.
+/// Build the interposer library beside the binary (`cargo test` builds no cdylib), once;
+/// with replay-cli, so that the engine's features are the workspace's and the build
+/// reuses what `cargo test` compiled.
 fn library_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -28,6 +30,8 @@ fn library_built() {
                 "--release",
                 "-p",
                 "tdb-capture",
+                "-p",
+                "replay-cli",
                 "--manifest-path",
                 manifest,
             ])
