@@ -105,3 +105,28 @@ fn from_env() -> Option<Config> {
 pub fn warn(text: &str) {
     eprintln!("tdb-capture: {text}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pattern: Option<&str>) -> Config {
+        Config {
+            dir: PathBuf::from("/tmp"),
+            layout: Layout::Samba,
+            pattern: pattern.map(|text| glob::Pattern::new(text).unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_pattern_matches_the_databases_file_name() {
+        assert!(config(None).records(Path::new("/var/lib/samba/locking.tdb")));
+        let tdbs = config(Some("*.tdb"));
+        assert!(tdbs.records(Path::new("/var/lib/samba/locking.tdb")));
+        assert!(tdbs.records(Path::new("relative.tdb")));
+        assert!(!tdbs.records(Path::new("/var/lib/samba/sam.ldb")));
+        let one = config(Some("lock?ng.tdb"));
+        assert!(one.records(Path::new("/x/locking.tdb")));
+        assert!(!one.records(Path::new("/locking.tdb/other.tdb")));
+    }
+}

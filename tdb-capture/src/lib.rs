@@ -39,6 +39,12 @@
 //! still keeps none of the C tdb, and the exports test checks that only tdb's traced
 //! functions are exported.)
 //!
+//! **Versioned symbols.** Programs linked against Debian's libtdb bind versioned
+//! references (`tdb_store@TDB_1.2.1`); the dynamic linker lets an unversioned
+//! definition, like each of this library's, satisfy them (a version is only enforced
+//! against a definition that carries one). The tests run python3-tdb, tdbtool and
+//! tdbrestore, all bound that way, and see their calls recorded.
+//!
 //! **Cheap.** On a database that is not recorded a call costs one load and one branch
 //! more ([`handles::Call::enter`]). On a recorded one: a short scan of the table, the
 //! sequence number read (`tdb_get_seqnum`), the line formatted into a per-thread buffer

@@ -162,3 +162,25 @@ pub unsafe extern "C" fn tdb_close(tdb: *mut TdbContext) -> c_int {
     // SAFETY: the program's handle, passed on.
     unsafe { real::tdb_close(tdb) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_line_has_the_default_hash_size_and_the_layouts_flags() {
+        let (rdwr_creat, mutex) = (0x42, tdb_flags::MUTEX_LOCKING);
+        assert_eq!(open_words(0, 0, rdwr_creat, Layout::Samba), (131, 0, 0x42));
+        assert_eq!(open_words(-5, 0, rdwr_creat, Layout::Samba).0, 131);
+        assert_eq!(
+            open_words(7, mutex, rdwr_creat, Layout::Samba),
+            (7, mutex | tdb_flags::INCOMPATIBLE_HASH, 0x42)
+        );
+        assert_eq!(
+            open_words(7, 0, rdwr_creat, Layout::Ccan),
+            (7, tdb_flags::ALLOW_NESTING, 0x42)
+        );
+        let disallowed = tdb_flags::DISALLOW_NESTING;
+        assert_eq!(open_words(7, disallowed, 0, Layout::Ccan).1, disallowed);
+    }
+}
