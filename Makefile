@@ -3,12 +3,16 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor example test lint bindings-check bench bench-sets microbench capture-bench fuzz ci
+.PHONY: vendor capi example test lint bindings-check bench bench-sets microbench capture-bench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
 vendor:
 	./vendor/fetch-libtdb.sh
+
+## libtdb.so.1 over tdb-pure (drop-in for Samba's libtdb): target/release/libtdb.so.1.
+capi:
+	CARGO="$(CARGO)" ./tdb-capi/build-so.sh
 
 ## Record a 3-process torture workload on C tdb and replay it, checking every result.
 example: vendor
@@ -17,7 +21,7 @@ example: vendor
 ## The whole test suite (corpus tests run when TDB_REPLAY_CORPUS is set). Test binaries
 ## run their tests in parallel; the one whose replays fork workers (tests/integration)
 ## runs them one by one on its main thread (docs/TESTING.md).
-test: vendor
+test: vendor capi
 	$(CARGO) test --workspace --release
 
 lint: vendor

@@ -36,6 +36,13 @@ pub enum Error {
     /// A failure for which C returns -1 without setting `tdb_error()` (e.g. ending a
     /// transaction that is not open): carries the code `tdb_error()` still reports.
     Unchanged(i32, String),
+    /// `TDB_ERR_LOCK` without touching the sticky code: releasing a lock the handle
+    /// does not hold (C's "tdb_unlock: count is 0" returns −1 and leaves `tdb_error()`).
+    NotLocked(String),
+    /// A system call failed with this errno (opening the file, for example): reported
+    /// as `TDB_ERR_EINVAL` for `EINVAL`/`EBUSY`, `TDB_ERR_OOM` for `ENOMEM`, else
+    /// `TDB_ERR_IO`; [`Error::errno`] gives the errno C would leave.
+    Os(i32, String),
     /// `TDB_ERR_CORRUPT`: a commit was interrupted after making its recovery area valid,
     /// and the handle is read-only, so it cannot roll the commit back (see
     /// [`crate::needs_recovery`]).
@@ -52,7 +59,7 @@ impl Error {
         match self {
             Error::Corrupt(_) | Error::NeedsRecovery => ErrorKind::Corrupt,
             Error::Io(_) => ErrorKind::Io,
-            Error::Lock(_) => ErrorKind::Lock,
+            Error::Lock(_) | Error::NotLocked(_) => ErrorKind::Lock,
             Error::Oom(_) => ErrorKind::Oom,
             Error::Exists => ErrorKind::Exists,
             Error::NoLock => ErrorKind::NoLock,
@@ -61,7 +68,29 @@ impl Error {
             Error::ReadOnly => ErrorKind::ReadOnly,
             Error::Nesting => ErrorKind::Nesting,
             Error::Unchanged(c, _) => ErrorKind::of_failure(*c),
+            Error::Os(e, _) => match *e {
+                libc::EINVAL | libc::EBUSY => ErrorKind::Einval,
+                libc::ENOMEM => ErrorKind::Oom,
+                _ => ErrorKind::Io,
+            },
         }
+    }
+
+    /// The `errno` C's `tdb_open` leaves for this failure.
+    pub fn errno(&self) -> i32 {
+        match self {
+            Error::Os(e, _) => *e,
+            Error::Einval(_) | Error::Nesting => libc::EINVAL,
+            Error::Unsupported(_) => libc::ENOSYS,
+            Error::Oom(_) => libc::ENOMEM,
+            Error::Lock(_) | Error::NotLocked(_) | Error::NoLock => libc::ENOLCK,
+            _ => libc::EIO,
+        }
+    }
+
+    /// Whether C leaves the handle's sticky code as it was on this failure.
+    pub fn leaves_code(&self) -> bool {
+        matches!(self, Error::NotLocked(_))
     }
 
     /// The numeric `TDB_ERR_*` code of [`Error::kind`] (what `tdb_error()` reports).
@@ -86,7 +115,9 @@ impl fmt::Display for Error {
             | Error::Io(m)
             | Error::Lock(m)
             | Error::Oom(m)
-            | Error::Einval(m) => {
+            | Error::Einval(m)
+            | Error::NotLocked(m)
+            | Error::Os(_, m) => {
                 write!(f, "{}: {m}", self.kind())
             }
             Error::Exists | Error::NoLock | Error::NoExist | Error::ReadOnly | Error::Nesting => {

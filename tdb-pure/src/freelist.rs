@@ -318,7 +318,7 @@ impl Tdb {
                     }
                 }
                 if self.lock_list(FREELIST, LockType::Write, false).is_ok() {
-                    let _ = self.trim_dead(hash, 0);
+                    self.purge_dead(hash);
                     let r = self.allocate_from_freelist(n);
                     let u = self.unlock_list(FREELIST, LockType::Write);
                     return r.and_then(|v| u.map(|_| v));
@@ -326,10 +326,18 @@ impl Tdb {
             }
         }
         self.lock_list(FREELIST, LockType::Write, true)?;
-        let _ = self.trim_dead(hash, 0);
+        self.purge_dead(hash);
         let r = self.allocate_from_freelist(n);
         let u = self.unlock_list(FREELIST, LockType::Write);
         r.and_then(|v| u.map(|_| v))
+    }
+
+    /// `tdb_purge_dead` before an allocation: its failure is ignored but, as in C, leaves
+    /// its error code.
+    fn purge_dead(&mut self, hash: u32) {
+        if let Err(e) = self.trim_dead(hash, 0) {
+            self.ecode = e.code();
+        }
     }
 
     /// `tdb_trim_dead` with limit `max_dead`: free dead records of the chain of `hash`

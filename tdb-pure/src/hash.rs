@@ -29,6 +29,33 @@ impl HashKind {
     }
 }
 
+/// A caller-supplied hash function (`tdb_open_ex`'s `hash_fn`), used instead of the
+/// built-in ones for keys and the header's magic hashes.
+#[derive(Clone)]
+pub struct CustomHash(std::sync::Arc<HashFn>);
+
+/// The function type a [`CustomHash`] wraps.
+pub type HashFn = dyn Fn(&[u8]) -> u32 + Send + Sync;
+
+impl CustomHash {
+    /// Wrap a hash function.
+    pub fn new(f: impl Fn(&[u8]) -> u32 + Send + Sync + 'static) -> CustomHash {
+        CustomHash(std::sync::Arc::new(f))
+    }
+
+    /// Hash `key` with the wrapped function.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u32 {
+        (self.0)(key)
+    }
+}
+
+impl std::fmt::Debug for CustomHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomHash(..)")
+    }
+}
+
 /// The default tdb hash (derived from gdbm).
 pub fn old_hash(key: &[u8]) -> u32 {
     let mut value = 0x238F_13AFu32.wrapping_mul(key.len() as u32);

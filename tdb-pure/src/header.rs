@@ -159,8 +159,13 @@ pub struct Header {
 
 /// The magic hashes (m1, m2) a file created with `hash` in byte order `order` carries.
 pub fn magic_hashes(hash: HashKind, order: ByteOrder) -> (u32, u32) {
-    let m1 = hash.hash(MAGIC_FOOD);
-    let m2 = hash.hash(&order.put(TDB_MAGIC));
+    magic_hashes_by(|k| hash.hash(k), order)
+}
+
+/// The magic hashes (m1, m2) of any hash function (`tdb_header_hash`).
+pub fn magic_hashes_by(hash: impl Fn(&[u8]) -> u32, order: ByteOrder) -> (u32, u32) {
+    let m1 = hash(MAGIC_FOOD);
+    let m2 = hash(&order.put(TDB_MAGIC));
     if m1 == 0 && m2 == 0 {
         (1, 0)
     } else {

@@ -32,7 +32,10 @@
 //! `transaction`, `check`, `dump`; [`fault`] injects crashes and I/O errors for crash
 //! tests.
 
+mod chain_traverse;
 mod check;
+mod control;
+mod diagnostics;
 mod dump;
 pub mod error;
 pub mod fault;
@@ -47,6 +50,7 @@ pub mod mutex;
 mod open;
 pub mod record;
 mod recovery;
+mod rescue;
 mod transaction;
 mod traverse;
 mod walk;
@@ -57,7 +61,7 @@ use std::sync::Mutex;
 pub use check::{CheckReport, Leftover};
 pub use error::{code, Error, Result};
 pub use freelist::{expand_increment, wanted_len};
-pub use hash::HashKind;
+pub use hash::{CustomHash, HashKind};
 pub use header::ByteOrder;
 pub use open::OpenFlags;
 pub use recovery::needs_recovery;
@@ -91,6 +95,8 @@ pub struct Tdb {
     pub(crate) io: Io,
     pub(crate) hash_size: u32,
     pub(crate) hash: HashKind,
+    /// `tdb_open_ex`'s hash function, used instead of `hash` when set.
+    pub(crate) custom_hash: Option<CustomHash>,
     pub(crate) flags: u32,
     pub(crate) read_only: bool,
     pub(crate) max_dead: u32,
@@ -171,14 +177,30 @@ impl Tdb {
     /// Record the error code of a result, as C sets `tdb->ecode`.
     pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            self.ecode = e.code();
+            if !e.leaves_code() {
+                self.ecode = e.code();
+            }
         }
         r
     }
 
     /// Hash a key with this database's function.
+    #[inline]
     pub fn hash_key(&self, key: &[u8]) -> u32 {
-        self.hash.hash(key)
+        match &self.custom_hash {
+            Some(h) => h.hash(key),
+            None => self.hash.hash(key),
+        }
+    }
+
+    /// Whether keys are hashed with a caller-supplied function ([`Tdb::open_ex`]).
+    pub fn has_custom_hash(&self) -> bool {
+        self.custom_hash.is_some()
+    }
+
+    /// The header's magic hashes for this database's hash function.
+    pub(crate) fn magic_hashes(&self, order: ByteOrder) -> (u32, u32) {
+        header::magic_hashes_by(|k| self.hash_key(k), order)
     }
 
     fn bucket(&self, hash: u32) -> u32 {
@@ -226,7 +248,18 @@ impl Tdb {
         if self.locks.allrecord.count > 0 {
             return Ok(());
         }
-        self.locks.nest_unlock(lock_offset(list), mark)
+        self.nest_unlock(lock_offset(list), mark)
+    }
+
+    /// `tdb_nest_unlock`: as C, releasing a lock this handle does not hold fails
+    /// without touching the sticky error code.
+    pub(crate) fn nest_unlock(&mut self, off: u32, mark: bool) -> Result<()> {
+        if !self.locks.nolock && !self.locks.holds(off) {
+            return Err(Error::NotLocked(format!(
+                "unlock of offset {off}: count is 0"
+            )));
+        }
+        self.locks.nest_unlock(off, mark)
     }
 
     /// `tdb_write_lock_record` + unlock: may the record at `off` be freed?

@@ -56,6 +56,23 @@ pub fn brlock(
     len: u32,
     wait: bool,
 ) -> std::result::Result<(), i32> {
+    brlock_interruptible(fd, ltype, off, len, wait, None)
+}
+
+/// A check asked when a blocking lock wait is interrupted by a signal: `true` gives up
+/// the wait (C's `tdb_setalarm_sigptr` flag being set), `false` waits again.
+pub type InterruptCheck = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// [`brlock`] whose blocking wait ends with `EINTR` when a signal interrupts it and
+/// `interrupted` says so (C's `tdb_brlock` with `interrupt_sig_ptr`).
+pub fn brlock_interruptible(
+    fd: RawFd,
+    ltype: Option<LockType>,
+    off: u32,
+    len: u32,
+    wait: bool,
+    interrupted: Option<&InterruptCheck>,
+) -> std::result::Result<(), i32> {
     // SAFETY: `flock` is a plain C struct of integers, for which all-zero is valid.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = match ltype {
@@ -78,6 +95,9 @@ pub fn brlock(
             .raw_os_error()
             .unwrap_or(libc::EIO);
         if errno == libc::EINTR && wait {
+            if interrupted.is_some_and(|stop| stop()) {
+                return Err(errno);
+            }
             continue;
         }
         return Err(errno);
@@ -113,6 +133,23 @@ pub struct Locks {
     pub allrecord: AllRecord,
     /// The mapped mutex area of a robust-mutex file opened with locking.
     pub mutexes: Option<MutexArea>,
+    /// Asked when a blocking fcntl wait is interrupted by a signal
+    /// ([`Locks::set_interrupt_check`]).
+    interrupt: Interrupt,
+}
+
+/// The optional [`InterruptCheck`] of a handle.
+#[derive(Clone, Default)]
+struct Interrupt(Option<InterruptCheck>);
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Interrupt(set)"
+        } else {
+            "Interrupt(none)"
+        })
+    }
 }
 
 impl Drop for Locks {
@@ -150,6 +187,7 @@ impl Locks {
             nest: Vec::new(),
             allrecord: AllRecord::default(),
             mutexes: None,
+            interrupt: Interrupt::default(),
         }
     }
 
@@ -175,7 +213,7 @@ impl Locks {
             }
         }
         let Some(fd) = self.fd else { return Ok(()) };
-        brlock(fd, ltype, off, len, wait).map_err(|e| {
+        brlock_interruptible(fd, ltype, off, len, wait, self.interrupt.0.as_ref()).map_err(|e| {
             let what = if ltype.is_some() { "lock" } else { "unlock" };
             lock_err(what, off, e)
         })
@@ -380,6 +418,19 @@ impl Locks {
         self.allrecord.ltype = Some(LockType::Write);
         self.allrecord.upgradable = false;
         Ok(())
+    }
+
+    /// Set (or clear) the check that may end a blocking lock wait a signal interrupted.
+    pub fn set_interrupt_check(&mut self, check: Option<InterruptCheck>) {
+        self.interrupt = Interrupt(check);
+    }
+
+    /// After the descriptor was replaced (`tdb_reopen`): lock on `fd` and forget every
+    /// lock of the old one (a child after `fork` holds none).
+    pub fn reset_for_fd(&mut self, fd: RawFd) {
+        self.fd = Some(fd);
+        self.nest.clear();
+        self.allrecord = AllRecord::default();
     }
 
     /// The descriptor locks are taken on (None for in-memory databases).

@@ -53,7 +53,7 @@ impl Tdb {
     /// `tdb_chainlock_unmark`.
     pub fn chainlock_unmark(&mut self, key: &[u8]) -> Result<()> {
         let l = self.chain_of(key);
-        let r = self.locks.nest_unlock(lock_offset(l), true);
+        let r = self.nest_unlock(lock_offset(l), true);
         self.note(r)
     }
 

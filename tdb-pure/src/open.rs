@@ -9,10 +9,11 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::fault::{FaultHook, Hook};
-use crate::hash::HashKind;
+use crate::hash::{CustomHash, HashKind};
 use crate::header::{
     data_start, ByteOrder, Header, DEFAULT_HASH_SIZE, FEATURE_FLAGS_OFS, FEATURE_FLAG_MAGIC,
-    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MUTEX_SIZE_OFS,
+    FEATURE_FLAG_MUTEX, HASH_RWLOCK_MAGIC, HEADER_SIZE, MAGIC1_OFS, MAGIC2_OFS, MAGIC_FOOD,
+    MUTEX_SIZE_OFS,
 };
 use crate::io::Io;
 use crate::lock::{LockType, Locks, ACTIVE_LOCK, OPEN_LOCK};
@@ -34,7 +35,34 @@ impl Tdb {
             }
             return Tdb::open_internal(options.hash_size, options.tdb_flags);
         }
-        open_file(path.as_ref(), options, None)
+        open_file(path.as_ref(), options, None, None)
+    }
+
+    /// `tdb_open_ex`: [`Tdb::open`] with a caller-supplied hash function (`None` = the
+    /// built-in ones). As in C, a file whose header carries no magic hashes (made before
+    /// tdb 1.2.6) uses the old hash whatever is supplied, and any other file must have
+    /// been created with the supplied function (else `TDB_ERR_EINVAL`).
+    pub fn open_ex(
+        path: impl AsRef<Path>,
+        options: &OpenFlags,
+        hash: Option<CustomHash>,
+    ) -> Result<Tdb> {
+        if options.tdb_flags & flags::INTERNAL != 0 {
+            if options.tdb_flags & flags::MUTEX_LOCKING != 0 {
+                return Err(Error::Einval(
+                    "TDB_MUTEX_LOCKING and TDB_INTERNAL are not allowed together".into(),
+                ));
+            }
+            let mut tdb = Tdb::open_internal(options.hash_size, options.tdb_flags)?;
+            if let Some(h) = hash {
+                tdb.custom_hash = Some(h);
+                let (m1, m2) = tdb.magic_hashes(tdb.io.order);
+                tdb.io.write_u32(MAGIC1_OFS, m1)?;
+                tdb.io.write_u32(MAGIC2_OFS, m2)?;
+            }
+            return Ok(tdb);
+        }
+        open_file(path.as_ref(), options, None, hash)
     }
 
     /// [`Tdb::open`] with a fault-injection hook ([`crate::fault`]) in place from the
@@ -50,7 +78,7 @@ impl Tdb {
                 "a fault hook needs a file, not TDB_INTERNAL".into(),
             ));
         }
-        open_file(path.as_ref(), options, Some(hook))
+        open_file(path.as_ref(), options, Some(hook), None)
     }
 
     /// Set (or with `None` remove) the fault-injection hook ([`crate::fault`]) called
@@ -67,7 +95,10 @@ impl Tdb {
             hash_size
         };
         let order = ByteOrder::native();
-        let image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
+        let mut image = Header::new_file_image(hash_size, HashKind::Jenkins, 0, order);
+        // C writes the magic string only into files: an in-memory header lacks it (so
+        // C's tdb_check calls an internal database corrupt).
+        image[..MAGIC_FOOD.len()].fill(0);
         let io = Io::memory(image, order);
         let tdb_flags =
             (tdb_flags | flags::INTERNAL | flags::NOLOCK | flags::NOMMAP) & !flags::CLEAR_IF_FIRST;
@@ -101,6 +132,7 @@ fn new_handle(
         io,
         hash_size,
         hash,
+        custom_hash: None,
         flags: tdb_flags,
         read_only,
         max_dead: if tdb_flags & flags::VOLATILE != 0 {
@@ -123,11 +155,35 @@ fn new_handle(
     }
 }
 
-fn os_err(what: &str, e: std::io::Error) -> Error {
-    Error::io(format!("{what}: {e}"))
+/// The file's magic hashes `want` are not those of the hash function(s) in use (the last
+/// tried gave `have`): `TDB_ERR_EINVAL`, in C's words.
+fn hash_mismatch(alg: &str, want: (u32, u32), have: (u32, u32)) -> Error {
+    let rel = |a: u32, b: u32| if a == b { "==" } else { "!=" };
+    Error::Einval(format!(
+        "was not created with {alg} hash function we are using\n\
+         magic1_hash[0x{:08X} {} 0x{:08X}] magic2_hash[0x{:08X} {} 0x{:08X}]",
+        want.0,
+        rel(want.0, have.0),
+        have.0,
+        want.1,
+        rel(want.1, have.1),
+        have.1
+    ))
 }
 
-fn open_file(path: &Path, o: &OpenFlags, hook: Option<FaultHook>) -> Result<Tdb> {
+fn os_err(what: &str, e: std::io::Error) -> Error {
+    Error::Os(
+        e.raw_os_error().unwrap_or(libc::EIO),
+        format!("{what}: {e}"),
+    )
+}
+
+fn open_file(
+    path: &Path,
+    o: &OpenFlags,
+    hook: Option<FaultHook>,
+    custom_hash: Option<CustomHash>,
+) -> Result<Tdb> {
     let acc = o.open_flags & libc::O_ACCMODE;
     if acc == libc::O_WRONLY {
         return Err(Error::Einval("O_WRONLY is not allowed".into()));
@@ -179,10 +235,10 @@ fn open_file(path: &Path, o: &OpenFlags, hook: Option<FaultHook>) -> Result<Tdb>
             .map_err(|_| Error::Einval("open-file registry poisoned".into()))?;
         let set = g.get_or_insert_with(HashSet::new);
         if !set.insert(id) {
-            return Err(Error::Einval(format!(
-                "{} is already open in this process (EBUSY)",
-                path.display()
-            )));
+            return Err(Error::Os(
+                libc::EBUSY,
+                format!("{} is already open in this process (EBUSY)", path.display()),
+            ));
         }
     }
     let fd = file.as_raw_fd();
@@ -199,6 +255,7 @@ fn open_file(path: &Path, o: &OpenFlags, hook: Option<FaultHook>) -> Result<Tdb>
         Some(fd),
         Some(id),
     );
+    tdb.custom_hash = custom_hash;
     tdb.open_locked(o)?;
     Ok(tdb)
 }
@@ -235,7 +292,8 @@ impl Tdb {
         let mut raw = vec![0u8; HEADER_SIZE as usize];
         let have = self.io.size >= u64::from(HEADER_SIZE) && self.io.read(0, &mut raw).is_ok();
         if !have || !Header::has_magic(&raw) {
-            if !create || self.read_only {
+            // A file TDB_CLEAR_IF_FIRST just wiped is made anew, with or without O_CREAT.
+            if (!create && !wiped) || self.read_only {
                 return Err(Error::io("not a tdb file (short file or bad magic)"));
             }
             raw = self.create_database(o.hash_size)?;
@@ -245,7 +303,7 @@ impl Tdb {
         if header.has_mutexes() {
             locked = self.open_mutex_file(&header)?;
         }
-        let hash = header.select_hash(self.flags & flags::INCOMPATIBLE_HASH != 0)?;
+        let hash = self.pick_hash(&header)?;
         self.io.order = header.order;
         if header.order != ByteOrder::native() {
             self.flags |= flags::CONVERT;
@@ -278,6 +336,33 @@ impl Tdb {
             self.drop_pointer_to_unwritten_area()?;
         }
         Ok(())
+    }
+
+    /// The hash function of an opened file: as stored for a file without magic hashes,
+    /// the supplied one if any (it must match), else the built-in one that matches.
+    fn pick_hash(&mut self, header: &Header) -> Result<HashKind> {
+        if header.magic1_hash == 0 && header.magic2_hash == 0 {
+            self.custom_hash = None;
+            return Ok(HashKind::Old);
+        }
+        let want = (header.magic1_hash, header.magic2_hash);
+        if self.custom_hash.is_none() {
+            let first = if self.flags & flags::INCOMPATIBLE_HASH != 0 {
+                HashKind::Jenkins
+            } else {
+                HashKind::Old
+            };
+            // C reports the magic hashes of the last function it tried.
+            let last = crate::header::magic_hashes(first.other(), header.order);
+            return header
+                .select_hash(first == HashKind::Jenkins)
+                .map_err(|_| hash_mismatch("either default", want, last));
+        }
+        let have = self.magic_hashes(header.order);
+        if have != want {
+            return Err(hash_mismatch("the user defined", want, have));
+        }
+        Ok(HashKind::Old)
     }
 
     /// A robust-mutex file (`tdb_mutex_open_ok` and what follows it in `tdb_open_ex`).
@@ -371,6 +456,11 @@ impl Tdb {
             0
         };
         let mut image = Header::new_file_image(hash_size, hash, rwlocks, order);
+        if self.custom_hash.is_some() {
+            let (m1, m2) = self.magic_hashes(order);
+            order.put_at(&mut image, MAGIC1_OFS as usize, m1);
+            order.put_at(&mut image, MAGIC2_OFS as usize, m2);
+        }
         if with_mutexes {
             order.put_at(&mut image, FEATURE_FLAGS_OFS as usize, FEATURE_FLAG_MUTEX);
             order.put_at(&mut image, MUTEX_SIZE_OFS as usize, mutex_size);

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
-use crate::header::{bucket_top, data_start, magic_hashes, Header, FREELIST_TOP, HEADER_SIZE};
+use crate::header::{bucket_top, data_start, Header, FREELIST_TOP, HEADER_SIZE};
 use crate::lock::LockType;
 use crate::record::{
     Record, ALIGNMENT, REC_HDR, TDB_DEAD_MAGIC, TDB_FREE_MAGIC, TDB_MAGIC, TDB_PAD_BYTE,
@@ -128,7 +128,7 @@ impl Tdb {
             return Err(Error::corrupt("header byte order changed"));
         }
         if (h.magic1_hash != 0 || h.magic2_hash != 0)
-            && magic_hashes(self.hash, h.order) != (h.magic1_hash, h.magic2_hash)
+            && self.magic_hashes(h.order) != (h.magic1_hash, h.magic2_hash)
         {
             return Err(Error::corrupt(
                 "magic hashes do not match the hash function",
@@ -186,7 +186,7 @@ impl Tdb {
     }
 
     /// Length of the run of 0x00/0x42 bytes at `off` (capped at EOF).
-    fn dead_space(&mut self, off: u64, size: u64) -> Result<u64> {
+    pub(crate) fn dead_space(&mut self, off: u64, size: u64) -> Result<u64> {
         let mut len = 0u64;
         let mut buf = [0u8; 4096];
         while off + len < size {
@@ -396,7 +396,7 @@ impl Tdb {
                     )));
                 }
                 let key = self.io.read_vec(off32 + REC_HDR, rec.key_len)?;
-                let h = self.hash.hash(&key);
+                let h = self.hash_key(&key);
                 if h != rec.full_hash {
                     return Err(Error::corrupt(format!(
                         "record at {off}: full_hash {:#010x} but key hashes to {h:#010x}",
@@ -408,9 +408,11 @@ impl Tdb {
                         .io
                         .read_vec(off32 + REC_HDR + rec.key_len, rec.data_len)?;
                     if !f(&key, &data) {
-                        return Err(Error::corrupt(format!(
-                            "check callback rejected the record at {off}"
-                        )));
+                        // C fails the check without setting an error code.
+                        return Err(Error::Unchanged(
+                            self.ecode,
+                            format!("check callback rejected the record at {off}"),
+                        ));
                     }
                 }
                 scan.members

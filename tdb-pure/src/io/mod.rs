@@ -103,6 +103,31 @@ impl Io {
         self.map = Map::new(file, self.base, size, !self.read_only);
     }
 
+    /// Use `file` (the same file opened again, `tdb_reopen`) instead of the current
+    /// descriptor, mapping it afresh. Returns the old file, which the caller drops.
+    pub fn replace_file(&mut self, file: File) -> Result<Option<File>> {
+        self.map = None;
+        let old = std::mem::replace(&mut self.backing, Backing::File(file));
+        self.refresh_size()?;
+        Ok(match old {
+            Backing::File(f) => Some(f),
+            Backing::Memory(_) => None,
+        })
+    }
+
+    /// File offset of the database's byte 0 (the mutex area's size, else 0).
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Whether the file is mapped on later remaps (C checks `TDB_NOMMAP` at each one).
+    pub fn set_use_mmap(&mut self, use_mmap: bool) {
+        self.use_mmap = use_mmap && matches!(self.backing, Backing::File(_));
+        if !self.use_mmap {
+            self.map = None;
+        }
+    }
+
     /// The open file (None for an in-memory database).
     pub fn backing_file(&self) -> Option<&File> {
         match &self.backing {

@@ -7,6 +7,7 @@
 //! work on files of their own. The workspace's `.cargo/config.toml` still sets
 //! `RUST_TEST_THREADS=1` for every test binary (the replay's tests fork).
 
+mod c_api_calls;
 mod crash;
 mod cross_c;
 mod locks;
