@@ -5,12 +5,13 @@
 //! (CI installs them all).
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::util::{arg, assert_says, succeeds, tdb_replay, text};
+use crate::util::{arg, assert_says, succeeds, tdb_replay, tdb_replay_with_env, text};
 
 /// The workload the python tests run (see its docstring).
 const WORKLOAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/capture/workload.py");
@@ -57,12 +58,44 @@ fn python_tdb_available() -> bool {
 
 /// `tdb-replay capture --dir DIR EXTRA -- COMMAND`, which must succeed; its output.
 fn capture(dir: &Path, extra: &[&str], command: &[&str]) -> String {
+    capture_with_env(dir, extra, command, &[])
+}
+
+/// [`capture`] with extra environment variables for the program.
+fn capture_with_env(
+    dir: &Path,
+    extra: &[&str],
+    command: &[&str],
+    env: &[(&str, &OsStr)],
+) -> String {
     library_built();
     let mut args = vec!["capture", "--dir", arg(dir)];
     args.extend_from_slice(extra);
     args.push("--");
     args.extend_from_slice(command);
-    succeeds(&args)
+    let output = tdb_replay_with_env(&args, env);
+    let out = text(&output);
+    assert!(output.status.success(), "{args:?}:\n{out}");
+    out
+}
+
+/// tdb-pure's drop-in `libtdb.so.1` (crate tdb-capi), built once; its directory.
+fn tdb_pure_libtdb() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let status = Command::new("sh")
+                .arg(root.join("tdb-capi/build-so.sh"))
+                .env("CARGO", env!("CARGO"))
+                .status()
+                .expect("sh runs");
+            assert!(status.success(), "building tdb-pure's libtdb.so.1 failed");
+            let dir = root.join("target/release").canonicalize().unwrap();
+            assert!(dir.join("libtdb.so.1").is_file());
+            dir
+        })
+        .clone()
 }
 
 /// The trace files of database `db` in `dir`.
@@ -128,16 +161,14 @@ fn count_op(traces: &[String], op: &str) -> usize {
 
 /// The python workload under capture in `layout`: forked and exec'd workers, two
 /// databases, every replay matches.
-fn python_workload(layout: &str) {
-    if !python_tdb_available() {
-        return;
-    }
+fn python_workload(layout: &str, env: &[(&str, &OsStr)]) {
     let work = tempfile::tempdir().unwrap();
     let traces = work.path().join("traces");
-    let out = capture(
+    let out = capture_with_env(
         &traces,
         &["--layout", layout],
         &[PYTHON, WORKLOAD, arg(work.path()), "3", "160"],
+        env,
     );
     assert_says(
         &out,
@@ -195,13 +226,42 @@ fn python_workload(layout: &str) {
 /// Debian's python3-tdb, in Samba's layout (the library's default).
 #[test]
 fn capture_python_workload_replays_everywhere() {
-    python_workload("samba");
+    if python_tdb_available() {
+        python_workload("samba", &[]);
+    }
 }
 
 /// The same workload in ccan's layout.
 #[test]
 fn capture_python_workload_in_ccan_layout_replays_everywhere() {
-    python_workload("ccan");
+    if python_tdb_available() {
+        python_workload("ccan", &[]);
+    }
+}
+
+/// The same workload over tdb-pure's `libtdb.so.1`, which python3-tdb then loads (through
+/// `LD_LIBRARY_PATH`): the interposer wraps it as it wraps Debian's, and the traces
+/// replay on every engine.
+#[test]
+fn capture_python_workload_over_tdb_pures_libtdb_replays_everywhere() {
+    if !python_tdb_available() {
+        return;
+    }
+    let dir = tdb_pure_libtdb();
+    let maps = "import tdb; print(open('/proc/self/maps').read())";
+    let probe = Command::new(PYTHON)
+        .args(["-c", maps])
+        .env("LD_LIBRARY_PATH", &dir)
+        .output()
+        .expect("python runs");
+    let loaded = String::from_utf8_lossy(&probe.stdout);
+    let ours = dir.join("libtdb.so.1");
+    assert!(
+        loaded.contains(arg(&ours)),
+        "python3-tdb did not load {}",
+        ours.display()
+    );
+    python_workload("samba", &[("LD_LIBRARY_PATH", dir.as_os_str())]);
 }
 
 /// Debian's tdbrestore and tdbtool (its command line and its interactive commands:
