@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: vendor capi example test lint bindings-check bench bench-sets bench-engines microbench capi-bench fuzz ci
+.PHONY: vendor capi example test lint bindings-check bench bench-sets bench-engines microbench capi-bench capture-bench fuzz ci
 
 FUZZ_SECONDS ?= 60
 
@@ -61,6 +61,18 @@ microbench: vendor
 ## libtdb.so.1 and ours, and on tdb-pure from Rust, in one run (one table).
 capi-bench: vendor capi
 	$(CARGO) test --release -p tdb-capi --test abi_bench -- --ignored --nocapture
+
+## The cost of `capture`: 100k python3-tdb calls without capture, with capture filtered to
+## another database, and recorded (needs Debian's python3-tdb; docs/BENCHMARKS.md).
+capture-bench: vendor
+	$(CARGO) build --release -p replay-cli -p tdb-capture
+	dir=$$(mktemp -d) && workload=replay-cli/tests/capture/workload.py && \
+	/usr/bin/python3 $$workload --bench $$dir/plain.tdb 100000 && \
+	./target/release/tdb-replay capture --dir $$dir/filtered --db other.tdb -- \
+		/usr/bin/python3 $$workload --bench $$dir/filtered.tdb 100000 && \
+	./target/release/tdb-replay capture --dir $$dir/recorded -- \
+		/usr/bin/python3 $$workload --bench $$dir/recorded.tdb 100000; \
+	status=$$?; rm -rf "$$dir"; exit $$status
 
 ## Fuzz tdb-pure's open/check/traverse/write paths with arbitrary files (needs cargo-fuzz).
 fuzz:

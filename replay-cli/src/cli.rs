@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 
 use crate::args::InspectArgs;
 use crate::commands::{
-    analyse, bench, check, diff, dump, example, generate, microbench, recover, replay, shrink,
-    torture,
+    analyse, bench, capture, check, diff, dump, example, generate, microbench, recover, replay,
+    shrink, torture,
 };
 use crate::exit;
 
@@ -43,6 +43,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Time single operations on C tdb and tdb-pure side by side, at several sizes.
     Microbench(microbench::MicrobenchArgs),
+    /// Run a program with its tdb calls recorded as trace files (its children's too),
+    /// then print the command that replays them.
+    Capture(capture::CaptureArgs),
     /// Print every record of a database, in the format of Samba's tdbdump.
     Dump(InspectArgs),
     /// Check a database's invariants; exit 0 only if it is sound.
@@ -66,6 +69,7 @@ impl Command {
             Command::Example(args) => example::run(&args.try_into()?),
             Command::Bench(args) => bench::run(&args.try_into()?),
             Command::Microbench(args) => microbench::run(&args.try_into()?),
+            Command::Capture(args) => capture::run(&args.try_into()?),
             Command::Dump(args) => dump::run(&args.try_into()?),
             Command::Check(args) => check::run(&args.try_into()?),
             Command::Recover(args) => recover::run(&args.try_into()?),

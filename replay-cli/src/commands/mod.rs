@@ -6,6 +6,7 @@
 
 pub mod analyse;
 pub mod bench;
+pub mod capture;
 pub mod check;
 pub mod diff;
 pub mod dump;

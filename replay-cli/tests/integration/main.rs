@@ -5,6 +5,7 @@
 //! thread), so they run in parallel.
 
 mod bench;
+mod capture;
 mod diff;
 mod engines;
 mod epochs;

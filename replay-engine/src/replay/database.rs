@@ -16,8 +16,9 @@ use crate::trace::Trace;
 /// [`ActiveGuard`]).
 const STRIPPED: u32 = tdb_flags::CLEAR_IF_FIRST | tdb_flags::INTERNAL;
 
-/// `O_TRUNC` on Linux.
-const O_TRUNC: i32 = libc::O_TRUNC;
+/// Open flags that make no sense for a shared scratch file: `O_TRUNC`, and `O_EXCL`
+/// (tdbrestore creates its database with it; every worker opens the prepared file).
+const O_STRIPPED: i32 = libc::O_TRUNC | libc::O_EXCL;
 
 /// How chain and all-record locks are taken in a replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,7 +57,7 @@ pub fn in_process_options(trace: &Trace, locking: Locking) -> OpenOptions {
     OpenOptions {
         hash_size: trace.open.hash_size,
         tdb_flags: (trace.open.tdb_flags & !stripped) | tdb_flags::NOSYNC,
-        open_flags: (trace.open.open_flags as i32 & !O_TRUNC) | libc::O_RDWR | libc::O_CREAT,
+        open_flags: (trace.open.open_flags as i32 & !O_STRIPPED) | libc::O_RDWR | libc::O_CREAT,
         mode: 0o600,
     }
 }

@@ -114,7 +114,7 @@ fn write_op<W: Write>(
         // The parts were joined when parsed; one part stores the same record. The traced
         // ret is always -1 (a Samba bug), and it is never read.
         OpKind::StoreV { key, data, flag } => {
-            out.storev(seqnum, bytes(key), &[bytes(data)], flag, -1)
+            out.storev(seqnum, bytes(key), [bytes(data)], flag, -1)
         }
         OpKind::Append {
             key,

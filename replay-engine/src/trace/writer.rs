@@ -34,13 +34,18 @@ impl<W: Write> TraceWriter<W> {
             None => self.out.write_all(b"NULL"),
             Some(bytes) => {
                 write!(self.out, "{}:", bytes.len())?;
+                // Digits go out through a buffer on the stack, so a line allocates
+                // nothing beyond the writer's own (the capture library relies on it).
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                let mut buffer = Vec::with_capacity(bytes.len() * 2);
-                for &byte in bytes {
-                    buffer.push(HEX[usize::from(byte >> 4)]);
-                    buffer.push(HEX[usize::from(byte & 15)]);
+                let mut buffer = [0u8; 256];
+                for chunk in bytes.chunks(buffer.len() / 2) {
+                    for (pair, &byte) in buffer.chunks_exact_mut(2).zip(chunk) {
+                        pair[0] = HEX[usize::from(byte >> 4)];
+                        pair[1] = HEX[usize::from(byte & 15)];
+                    }
+                    self.out.write_all(&buffer[..chunk.len() * 2])?;
                 }
-                self.out.write_all(&buffer)
+                Ok(())
             }
         }
     }
@@ -121,11 +126,11 @@ impl<W: Write> TraceWriter<W> {
 
     /// `S tdb_storev K D1 .. Dn flag = ret` (Samba; the record stored is the parts
     /// joined, and Samba always traces `ret` as -1).
-    pub fn storev(
+    pub fn storev<P: AsRef<[u8]>>(
         &mut self,
         seqnum: i32,
         key: &[u8],
-        parts: &[&[u8]],
+        parts: impl IntoIterator<Item = P>,
         flag: StoreFlag,
         ret: i32,
     ) -> io::Result<()> {
@@ -134,7 +139,7 @@ impl<W: Write> TraceWriter<W> {
         self.rec(Some(key))?;
         for part in parts {
             self.out.write_all(b" ")?;
-            self.rec(Some(part))?;
+            self.rec(Some(part.as_ref()))?;
         }
         self.flag_ret(flag, ret)
     }
