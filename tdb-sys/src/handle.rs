@@ -481,8 +481,8 @@ impl Tdb {
     /// tdb 1.4.8 compares `key` with the key under its cursor over `key`'s length, reading
     /// past that key's buffer when `key` is longer. So a `key` longer than the last key
     /// firstkey/nextkey returned on this handle is refused with `Err(Einval)` (pass the key
-    /// you were given). After a failed firstkey/nextkey, only an empty key is accepted
-    /// until the next successful call.
+    /// you were given). After a firstkey/nextkey that failed other than with `NoExist`,
+    /// only an empty key is accepted until the next successful call.
     pub fn nextkey(&mut self, key: &[u8]) -> Result<Option<Data>> {
         if let Some(cursor_len) = self.inner.cursor_key_len.get() {
             if key.len() > cursor_len {
@@ -513,11 +513,15 @@ impl Tdb {
                 _ => Err(self.inner.error_since(mark)),
             },
         };
-        // The cursor now sits on the returned key; at the end on nothing; after an error
-        // on an unknown record, whose key may be as short as 0 bytes.
+        // The cursor now sits on the returned key; at the end on nothing. `NoExist` comes
+        // only from nextkey's fresh lookup of the key passed, which has left the cursor on
+        // nothing (C then compares no key: a later nextkey with any key is a plain lookup,
+        // as a traced walk over a vanished key needs). After another error the cursor may
+        // be on an unknown record, whose key may be as short as 0 bytes.
         self.inner.cursor_key_len.set(match &result {
             Ok(Some(key)) => Some(key.len()),
             Ok(None) => None,
+            Err(error) if error.code() == ErrorKind::NoExist => None,
             Err(_) => Some(0),
         });
         result

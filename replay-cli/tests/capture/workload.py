@@ -2,7 +2,7 @@
 
 Run with Debian's /usr/bin/python3 (python3-tdb). Two databases at once: `a.tdb`
 through the python3-tdb module (stores, appends, deletes, fetches, transactions committed
-and cancelled, all-record locks, storev), `b.tdb` through libtdb's
+and cancelled, key walks that delete, all-record locks, storev), `b.tdb` through libtdb's
 C API by ctypes, for what the module does not offer (chain locks around
 read-modify-write, traverses whose callback deletes, appends and transactions). The
 parent opens both, then forks workers that reopen the inherited handles and one worker
@@ -134,7 +134,6 @@ def work_on_b(db, rng, worker, ops):
 
 
 def work_on_a(db, rng, worker, ops):
-    scratch = []
     for step in range(ops):
         choice = rng.randrange(10)
         key = f"a{rng.randrange(16)}".encode()
@@ -159,17 +158,16 @@ def work_on_a(db, rng, worker, ops):
                 db.transaction_prepare_commit()
                 db.transaction_commit()
         elif choice == 7 and step % 12 == 7:
-            # This worker's scratch keys go, under the all-record lock. (No key walk
-            # here: `diff` runs a walk in lock step with the other processes' writes,
-            # where C's tdb_nextkey can fail and tdb-pure's go on.)
+            # A key walk that deletes what it meets of this worker's own scratch keys,
+            # under the all-record lock (no other process moves a key it walks).
+            scratch = b"s%d-" % worker
             db.lock_all()
-            for key in scratch:
-                db.delete(key)
-            scratch.clear()
+            for found in list(db.keys()):
+                if found.startswith(scratch):
+                    db.delete(found)
             db.unlock_all()
         elif choice == 8:
-            scratch.append(b"s%d-%d" % (worker, step))
-            db.store(scratch[-1], b"x")
+            db.store(b"s%d-%d" % (worker, step), b"x")
         else:
             db.storev(b"v" + key, [b"p1", b"p2", b"%d" % step])
 

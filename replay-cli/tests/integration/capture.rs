@@ -187,7 +187,7 @@ fn python_workload(layout: &str, env: &[(&str, &OsStr)]) {
     let b = traces_of(&traces, "b.tdb");
     let a = traces_of(&traces, "a.tdb");
     // The calls inside a traverse callback are traced in place; chain locks, appends,
-    // transactions committed and cancelled, all-record locks are all there.
+    // transactions committed and cancelled, key walks, all-record locks are all there.
     let text = std::fs::read_to_string(&b[0]).unwrap();
     let deleting = text
         .lines()
@@ -207,6 +207,7 @@ fn python_workload(layout: &str, env: &[(&str, &OsStr)]) {
         (&a, "tdb_transaction_cancel"),
         (&a, "tdb_transaction_commit"),
         (&a, "tdb_transaction_prepare_commit"),
+        (&a, "tdb_nextkey"),
         (&a, "tdb_lockall"),
     ] {
         assert!(count_op(traces, op) > 0, "no {op} line");
